@@ -1,0 +1,46 @@
+# Two commands matter: `make run` (set up, generate demo data, serve) and `make test` (set up, test).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DATA ?= data/demo
+ROWS ?= 1000000
+DAYS ?= 30
+export DASHAPP_DATA_DIR ?= $(DATA)
+
+.PHONY: setup demo run test lint browser bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+setup: $(VENV)/.installed
+
+# The demo ends when it is generated; regenerate it when it is more than 6 hours old.
+demo: setup
+	@if [ -z "$$(find $(DATA)/predictions -maxdepth 0 -mmin -360 2>/dev/null)" ]; then \
+		$(VENV)/bin/dashapp demo --out $(DATA) --rows $(ROWS) --days $(DAYS); \
+	fi
+
+run: demo
+	@echo "serving $(DATA) at http://$${DASHAPP_BIND:-127.0.0.1:8050}"
+	$(VENV)/bin/dashapp serve
+
+# Debian's chromium and chromium-driver for the browser tests (Playwright drives the system browser).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
+lint: setup
+	$(VENV)/bin/ruff check dashapp tests
+	$(VENV)/bin/ruff format --check dashapp tests
+
+test: setup browser lint
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) tests/bench/bench_queries.py
+
+clean:
+	rm -rf $(VENV) tests/artifacts .pytest_cache

@@ -1,0 +1,51 @@
+"""dashapp: an MLOps monitoring portal for a news-sentiment model and the RL agent it feeds."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import dash
+import dash_bootstrap_components as dbc  # noqa: F401  (registers the component suite)
+
+from .config import Config
+from .db import Database
+
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+
+
+@dataclass(frozen=True)
+class AppState:
+    """What request handlers need, stored on the Flask server (server.extensions['dashapp'])."""
+
+    config: Config
+    db: Database
+
+
+def create_app(config: Config | None = None) -> dash.Dash:
+    """Build the Dash app and its Flask server. Nothing here opens DuckDB: that happens per worker."""
+    from . import api
+    from .cache import cache, init_cache
+    from .pages import panels, shell
+
+    config = config or Config.from_env()
+    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = dash.Dash(
+        __name__,
+        title="dashapp",
+        assets_folder=str(ASSETS_DIR),
+        serve_locally=True,
+        update_title=None,
+        suppress_callback_exceptions=True,  # page layouts are swapped in by the router
+    )
+    server = app.server
+    server.config["MAX_CONTENT_LENGTH"] = 1 * 1024 * 1024
+    init_cache(server, config)
+    db = Database(config, cache=cache)
+    server.extensions["dashapp"] = AppState(config, db)
+    server.register_blueprint(api.blueprint)
+    app.layout = shell.layout
+    shell.register_callbacks(app, db)
+    panels.register_callbacks(app, db)
+    return app

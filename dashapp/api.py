@@ -1,0 +1,85 @@
+"""HTTP API: /healthz, the chart registry at /api/charts, and each chart's figure or data.
+
+Errors share one JSON shape (datasette): {"ok": false, "error": ..., "param": ..., "status": ...}.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from plotly.io.json import to_json_plotly
+from werkzeug.exceptions import HTTPException
+
+from .charts import REGISTRY, get_chart, render
+from .errors import BadParameter, DashappError, DataUnavailable
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("api", __name__)
+FORMATS = ("json", "csv")
+
+
+def _db():
+    return current_app.extensions["dashapp"].db
+
+
+@blueprint.get("/healthz")
+def healthz():
+    """Liveness: the process answers. No data access, so it stays cheap."""
+    return jsonify({"ok": True})
+
+
+@blueprint.get("/api/charts")
+def list_charts():
+    return jsonify({"ok": True, "charts": [spec.describe() for spec in REGISTRY.values()]})
+
+
+@blueprint.get("/api/charts/<chart_id>")
+def chart(chart_id: str):
+    """Return one chart as its figure (format=json) or the data behind it (format=csv)."""
+    spec = get_chart(chart_id)
+    fmt = request.args.get("format", "json")
+    if fmt not in FORMATS:
+        raise BadParameter("format", f"must be one of {', '.join(FORMATS)}, got {fmt[:20]!r}")
+    rendered = render(spec, request.args.to_dict(flat=False), _db(), strict=True)
+    if fmt == "csv":
+        return Response(
+            rendered.data.to_csv(index=False),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{spec.id}.csv"'},
+        )
+    body = {
+        "ok": True,
+        "chart": spec.id,
+        "coverage": rendered.coverage,
+        "notes": rendered.notes,
+        "figure": rendered.figure.to_plotly_json(),
+    }
+    # Figures hold numpy arrays and timestamps, which plotly's encoder knows.
+    return Response(to_json_plotly(body), mimetype="application/json")
+
+
+@blueprint.get("/api/<path:rest>")
+def unknown_api(rest: str):
+    return jsonify({"ok": False, "error": f"no API endpoint /api/{rest[:60]}", "status": 404}), 404
+
+
+@blueprint.app_errorhandler(DashappError)
+def dashapp_error(exc: DashappError):
+    body = {"ok": False, "error": exc.message, "status": exc.status}
+    if isinstance(exc, BadParameter):
+        body["param"] = exc.param
+    if isinstance(exc, DataUnavailable):
+        body |= {"table": exc.table, "expected_columns": exc.expected}
+    return jsonify(body), exc.status
+
+
+@blueprint.app_errorhandler(Exception)
+def unexpected_error(exc: Exception):
+    """Log the traceback with a correlation id; answer with a generic message, never the details."""
+    if isinstance(exc, HTTPException):
+        return jsonify({"ok": False, "error": exc.description, "status": exc.code}), exc.code
+    error_id = uuid.uuid4().hex[:12]
+    log.exception("unhandled error on %s (error id %s)", request.path, error_id)
+    return jsonify({"ok": False, "error": f"internal error (id {error_id})", "status": 500}), 500

@@ -1,0 +1,62 @@
+"""Shared figure styling: one look for every chart, and one empty state."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+LABEL_COLORS = {"negative": "#d62728", "neutral": "#9aa0a6", "positive": "#2ca02c"}
+STATUS_COLORS = {"ok": "#4c78a8", "4xx": "#f2a93b", "5xx": "#d62728", "success": "#4c78a8", "failed": "#d62728"}
+PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756", "#72b7b2", "#eeca3b", "#9d755d")
+
+
+def base_figure(**layout) -> go.Figure:
+    """Return an empty figure with the portal's common layout."""
+    fig = go.Figure()
+    defaults = {
+        "template": "plotly_white",
+        "margin": {"l": 56, "r": 16, "t": 24, "b": 40},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        "hovermode": "x unified",
+        "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
+    }
+    fig.update_layout(defaults | layout)
+    return fig
+
+
+def time_figure(params: dict, **layout) -> go.Figure:
+    """A figure whose x axis spans the whole selected window, so a data gap or a stale tail shows."""
+    fig = base_figure(**layout)
+    if "start" in params:
+        fig.update_xaxes(range=[params["start"], params["end"]])
+    return fig
+
+
+def empty_figure(reason: str) -> go.Figure:
+    """Draw the same empty state for every chart: blank axes and the reason in the middle."""
+    fig = base_figure()
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.add_annotation(
+        text=reason, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font={"size": 14, "color": "#6c757d"}
+    )
+    return fig
+
+
+def color_map(values) -> dict[str, str]:
+    """Give each distinct value a stable palette colour (sorted, so pages and embeds agree)."""
+    return {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(sorted(set(values)))}
+
+
+def table_figure(frame: pd.DataFrame, headers: dict[str, str], empty: str) -> go.Figure:
+    """Render a small frame as a plotly table; `headers` maps columns to titles, in order."""
+    if frame.empty:
+        return empty_figure(empty)
+    fig = base_figure(margin={"l": 4, "r": 4, "t": 4, "b": 4})
+    fig.add_trace(
+        go.Table(
+            header={"values": list(headers.values()), "fill_color": "#f1f3f5", "align": "left"},
+            cells={"values": [frame[c].tolist() for c in headers], "align": "left", "height": 26},
+        )
+    )
+    return fig

@@ -1,0 +1,241 @@
+"""Overview charts: headline numbers, prediction volume, label mix and recent incidents."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from ..db import Database
+from ..errors import DataUnavailable
+from .figures import LABEL_COLORS, base_figure, empty_figure, table_figure, time_figure
+from .registry import BUCKET, FILTERS, ChartSpec, Param, from_query, register
+
+# metric, title, number format, which direction is good (None: neither)
+KPIS = (
+    ("predictions", "Predictions", ",.0f", None),
+    ("error_rate", "Server error rate", ".2%", "down"),
+    ("p95_latency_ms", "p95 latency (ms)", ",.0f", "down"),
+    ("cache_hit_rate", "Feature cache hits", ".1%", "up"),
+    ("accuracy", "Accuracy (outcomes so far)", ".1%", "up"),
+)
+GOOD, BAD, NEUTRAL = "#2ca02c", "#d62728", "#6c757d"
+
+
+def kpi_data(db: Database, params: dict) -> pd.DataFrame:
+    """Collect each KPI for the window and the window before it (columns metric, current, previous)."""
+    serving = from_query("overview_kpis")(db, params).set_index("period")
+    values = {m: serving.get(m, pd.Series(dtype=float)) for m, *_ in KPIS if m != "accuracy"}
+    notes = []
+    try:
+        values["accuracy"] = from_query("overview_accuracy")(db, params).set_index("period")["accuracy"]
+    except DataUnavailable as exc:
+        notes.append(f"accuracy unavailable: {exc.message}")
+    rows = [
+        {"metric": m, "current": _pick(values.get(m), "current"), "previous": _pick(values.get(m), "previous")}
+        for m, *_ in KPIS
+    ]
+    frame = pd.DataFrame(rows)
+    frame.attrs["notes"] = notes
+    return frame
+
+
+def _pick(series: pd.Series | None, period: str) -> float | None:
+    if series is None or period not in series.index or pd.isna(series[period]):
+        return None
+    return float(series[period])
+
+
+def kpi_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
+    """Draw one number per KPI with its change against the previous window of the same length."""
+    fig = base_figure(margin={"l": 8, "r": 8, "t": 36, "b": 8})
+    values = frame.set_index("metric")
+    for i, (metric, title, fmt, good) in enumerate(KPIS):
+        current, previous = values.loc[metric, "current"], values.loc[metric, "previous"]
+        domain = {"x": [i / len(KPIS) + 0.01, (i + 1) / len(KPIS) - 0.01], "y": [0, 1]}
+        if pd.isna(current):
+            fig.add_trace(go.Indicator(mode="number", value=None, title={"text": f"{title}<br>no data"}, domain=domain))
+            continue
+        up, down = {"up": (GOOD, BAD), "down": (BAD, GOOD), None: (NEUTRAL, NEUTRAL)}[good]
+        fig.add_trace(
+            go.Indicator(
+                mode="number+delta" if not pd.isna(previous) else "number",
+                value=current,
+                number={"valueformat": fmt, "font": {"size": 34}},
+                delta={
+                    "reference": None if pd.isna(previous) else previous,
+                    # Volume changes read best as a percentage; rates and latencies as absolute changes.
+                    "valueformat": ".1%" if metric == "predictions" else fmt,
+                    "relative": metric == "predictions",
+                    "increasing": {"color": up},
+                    "decreasing": {"color": down},
+                },
+                title={"text": title, "font": {"size": 14}},
+                domain=domain,
+            )
+        )
+    return fig
+
+
+def volume_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
+    """Stack predictions per bucket by label."""
+    if frame.empty:
+        return empty_figure("No predictions in this window")
+    fig = time_figure(params, yaxis_title="predictions per bucket")
+    for label, part in frame.groupby("label", sort=True):
+        fig.add_trace(
+            go.Scatter(
+                x=part["bucket"],
+                y=part["predictions"],
+                name=label,
+                stackgroup="labels",
+                mode="lines",
+                line={"width": 0.5, "color": LABEL_COLORS.get(label)},
+            )
+        )
+    return fig
+
+
+def label_mix_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
+    """Show each model version's label shares as one 100% bar, so a shifted mix stands out."""
+    if frame.empty:
+        return empty_figure("No predictions in this window")
+    fig = base_figure(barmode="stack", xaxis={"tickformat": ".0%", "range": [0, 1]}, hovermode="closest")
+    for label, part in frame.groupby("label", sort=True):
+        fig.add_trace(
+            go.Bar(
+                y=part["model_version"],
+                x=part["share"],
+                name=label,
+                orientation="h",
+                marker_color=LABEL_COLORS.get(label),
+                text=part["share"].map("{:.0%}".format),
+                customdata=part["predictions"],
+                hovertemplate="%{y}: %{x:.1%} (%{customdata:,} predictions)",
+            )
+        )
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+LATENCY_THRESHOLD = Param(
+    "latency_ms_threshold",
+    "number",
+    1000.0,
+    minimum=1,
+    maximum=600_000,
+    help="p95 latency (ms) that makes an hour an incident",
+)
+ERROR_THRESHOLD = Param(
+    "error_rate_threshold",
+    "number",
+    0.05,
+    minimum=0,
+    maximum=1,
+    help="server error rate that makes an hour an incident",
+)
+
+
+def incident_data(db: Database, params: dict) -> pd.DataFrame:
+    """Merge serving incidents (slow or failing hours) and pipeline failure episodes, newest first."""
+    parts, notes = [], []
+    try:
+        serving = from_query("overview_incidents_serving")(db, params)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "started": serving["started"],
+                    "ended": serving["ended"],
+                    "what": [_serving_title(r) for r in serving.itertuples()],
+                    "detail": [
+                        f"{r.hours} h, peak p95 {r.peak_p95_ms:,.0f} ms, peak errors {r.peak_error_rate:.1%}"
+                        for r in serving.itertuples()
+                    ],
+                }
+            )
+        )
+    except DataUnavailable as exc:
+        notes.append(f"serving incidents unavailable: {exc.message}")
+    try:
+        pipelines = from_query("overview_incidents_pipelines")(db, params)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "started": pipelines["started"],
+                    "ended": pipelines["ended"],
+                    "what": "Pipeline " + pipelines["pipeline"] + " failing",
+                    "detail": pipelines["failed_runs"].astype(str) + " failed run(s): " + pipelines["error"].fillna(""),
+                }
+            )
+        )
+    except DataUnavailable as exc:
+        notes.append(f"pipeline incidents unavailable: {exc.message}")
+    if not parts:
+        raise DataUnavailable("predictions", "; ".join(notes))
+    frame = pd.concat(parts, ignore_index=True).sort_values("started", ascending=False).head(20)
+    frame.attrs["notes"] = notes
+    return frame.reset_index(drop=True)
+
+
+def _serving_title(row) -> str:
+    kinds = [k for k, on in (("Slow responses", row.slow), ("Server errors", row.failing)) if on]
+    return " and ".join(kinds)
+
+
+def incident_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
+    """List incidents as a table: when, what, and the numbers behind it."""
+    shown = frame.assign(
+        when=frame["started"].dt.strftime("%Y-%m-%d %H:%M") + " → " + frame["ended"].dt.strftime("%m-%d %H:%M")
+    )
+    return table_figure(
+        shown, {"when": "When (UTC)", "what": "What", "detail": "Detail"}, "No incidents in this window"
+    )
+
+
+register(
+    ChartSpec(
+        id="overview.kpis",
+        title="Key numbers",
+        page="/",
+        params=FILTERS,
+        data=kpi_data,
+        figure=kpi_figure,
+        tables=("predictions",),
+        description="This window against the window of the same length before it.",
+        height=170,
+    )
+)
+register(
+    ChartSpec(
+        id="overview.volume",
+        title="Prediction volume by label",
+        page="/",
+        params=FILTERS + (BUCKET,),
+        data=from_query("overview_volume"),
+        figure=volume_figure,
+        tables=("predictions",),
+    )
+)
+register(
+    ChartSpec(
+        id="overview.label_mix",
+        title="Label mix by model version",
+        page="/",
+        params=FILTERS,
+        data=from_query("overview_label_mix"),
+        figure=label_mix_figure,
+        tables=("predictions",),
+    )
+)
+register(
+    ChartSpec(
+        id="overview.incidents",
+        title="Latest incidents",
+        page="/",
+        params=FILTERS + (LATENCY_THRESHOLD, ERROR_THRESHOLD),
+        data=incident_data,
+        figure=incident_figure,
+        tables=("predictions", "pipeline_runs"),
+        description="Hours whose p95 latency or server error rate broke the threshold, and failed pipeline runs.",
+        height=300,
+    )
+)

@@ -1,0 +1,231 @@
+"""The chart registry: each chart declared once, with its parameters, data and figure.
+
+Pages, the JSON/CSV API and the tests all go through `render(spec, args, db)`, so a chart exists
+in exactly one place and parses its parameters the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from ..db import Database, load_query
+from ..errors import BadParameter, DataUnavailable, UnknownChart
+from ..timerange import BUCKETS, MAX_POINTS, MAX_RANGE, auto_bucket, bucket_points, parse_instant, utc_now
+
+_TEXT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$")
+MAX_VALUES = 50
+# Query-string names that belong to the API or the embed page, not to a chart.
+RESERVED = frozenset({"format", "theme", "title", "token"})
+
+
+@dataclass(frozen=True)
+class Param:
+    """One URL parameter of a chart: `kind` is time, bucket, text, number or integer."""
+
+    name: str
+    kind: str
+    default: object = None
+    multiple: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    help: str = ""
+
+    def describe(self) -> dict:
+        out = {"name": self.name, "type": self.kind, "default": self.default, "repeatable": self.multiple}
+        if self.minimum is not None:
+            out |= {"minimum": self.minimum, "maximum": self.maximum}
+        return out | {"help": self.help}
+
+
+START = Param("start", "time", "now-7d", help="window start: ISO date/datetime (UTC) or now-7d, now-12h ...")
+END = Param("end", "time", "now", help="window end (exclusive)")
+BUCKET = Param("bucket", "bucket", "auto", help="time bucket: auto or one of " + ", ".join(BUCKETS))
+SYMBOL = Param("symbol", "text", [], multiple=True, help="ticker; repeat for several; none = all")
+MODEL_VERSION = Param("model_version", "text", None, help="one model version; none = all")
+WINDOW = (START, END)
+FILTERS = (START, END, SYMBOL, MODEL_VERSION)
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    """A chart: id `area.name`, its parameters, a data function and a pure figure builder."""
+
+    id: str
+    title: str
+    page: str
+    params: tuple[Param, ...]
+    data: Callable[[Database, dict], pd.DataFrame]
+    figure: Callable[[pd.DataFrame, dict], go.Figure]
+    tables: tuple[str, ...]
+    description: str = ""
+    height: int = 340
+
+    def describe(self) -> dict:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "page": self.page,
+            "description": self.description,
+            "tables": list(self.tables),
+            "params": [p.describe() for p in self.params],
+        }
+
+
+@dataclass
+class Rendered:
+    spec: ChartSpec
+    params: dict
+    data: pd.DataFrame
+    figure: go.Figure
+    coverage: str
+    notes: list[str] = field(default_factory=list)
+
+
+REGISTRY: dict[str, ChartSpec] = {}
+
+
+def register(spec: ChartSpec) -> ChartSpec:
+    if spec.id in REGISTRY:
+        raise ValueError(f"chart {spec.id} is registered twice")
+    REGISTRY[spec.id] = spec
+    return spec
+
+
+def get_chart(chart_id: str) -> ChartSpec:
+    try:
+        return REGISTRY[chart_id]
+    except KeyError:
+        raise UnknownChart(chart_id) from None
+
+
+def from_query(name: str) -> Callable[[Database, dict], pd.DataFrame]:
+    """Make a data function that runs one SQL file with the chart params it binds."""
+    query = load_query(name)
+
+    def data(db: Database, params: dict) -> pd.DataFrame:
+        return db.run(name, **{k: v for k, v in params.items() if k in query.params})
+
+    data.__doc__ = f"Run queries/{name}.sql."
+    return data
+
+
+# -- parameters -------------------------------------------------------------------------------
+
+
+def _show(raw: str) -> str:
+    return repr(raw if len(raw) <= 40 else raw[:40] + "...")
+
+
+def _parse_scalar(param: Param, raw: str):
+    if param.kind == "text":
+        if not _TEXT.match(raw):
+            raise BadParameter(param.name, f"must be letters, digits and . _ : + - (at most 64), got {_show(raw)}")
+        return raw
+    if param.kind in ("number", "integer"):
+        try:
+            value = int(raw) if param.kind == "integer" else float(raw)
+        except ValueError:
+            raise BadParameter(param.name, f"must be a {param.kind}, got {_show(raw)}") from None
+        if value != value or not (param.minimum <= value <= param.maximum):  # NaN fails too
+            raise BadParameter(param.name, f"must be between {param.minimum} and {param.maximum}, got {_show(raw)}")
+        return value
+    return raw
+
+
+def parse_params(
+    spec: ChartSpec, args: Mapping[str, Sequence[str]], strict: bool = False, now: datetime | None = None
+) -> tuple[dict, list[str]]:
+    """Parse query-string values into the bound parameters of a chart, plus notices for the panel.
+
+    Times come back as naive UTC datetimes and `bucket` as seconds. With `strict` (the API), an
+    unknown parameter is an error; a page passes its global filters to every chart and does not.
+    """
+    known = {p.name: p for p in spec.params}
+    if strict:
+        for name in args:
+            if name not in known and name not in RESERVED:
+                raise BadParameter(name, f"is not a parameter of {spec.id} (accepted: {', '.join(known)})")
+    values: dict = {}
+    for param in spec.params:
+        raw = [v for v in args.get(param.name, ()) if v != ""]
+        if not raw:
+            values[param.name] = param.default
+        elif param.multiple:
+            if len(raw) > MAX_VALUES:
+                raise BadParameter(param.name, f"takes at most {MAX_VALUES} values, got {len(raw)}")
+            values[param.name] = sorted(set(_parse_scalar(param, v) for v in raw))
+        elif len(raw) > 1:
+            raise BadParameter(param.name, "may be given once")
+        else:
+            values[param.name] = _parse_scalar(param, raw[0])
+    notes: list[str] = []
+    if "start" in known:
+        _resolve_window(values, now or utc_now(), notes)
+    return values, notes
+
+
+def _resolve_window(values: dict, now: datetime, notes: list[str]) -> None:
+    """Turn start/end strings into datetimes and the bucket name into seconds."""
+    for name in ("start", "end"):
+        try:
+            values[name] = parse_instant(str(values[name]), now)
+        except ValueError:
+            raise BadParameter(
+                name, f"must be an ISO date or datetime, or now-<n><m|h|d|w>, got {_show(str(values[name]))}"
+            ) from None
+    start, end = values["start"], values["end"]
+    if start >= end:
+        raise BadParameter("start", f"must be before end ({start:%Y-%m-%d %H:%M} >= {end:%Y-%m-%d %H:%M})")
+    if end - start > MAX_RANGE:
+        raise BadParameter("start", f"the window may span at most {MAX_RANGE.days} days")
+    if "bucket" not in values:
+        return
+    bucket = values["bucket"]
+    if bucket == "auto":
+        bucket = auto_bucket(start, end)
+    elif bucket not in BUCKETS:
+        raise BadParameter("bucket", f"must be auto or one of {', '.join(BUCKETS)}, got {_show(str(bucket))}")
+    elif bucket_points(start, end, bucket) > MAX_POINTS:
+        finest = auto_bucket(start, end)
+        raise BadParameter(
+            "bucket", f"{bucket} gives more than {MAX_POINTS} points here; the finest allowed is {finest}"
+        )
+    values["bucket"] = BUCKETS[bucket]
+    notes.append(f"{bucket} buckets")
+
+
+# -- rendering --------------------------------------------------------------------------------
+
+
+def coverage_text(db: Database, spec: ChartSpec, params: dict) -> str:
+    """Say what data a panel covers: its window and how fresh each source table is."""
+    parts = []
+    if "start" in params:
+        parts.append(f"{params['start']:%Y-%m-%d %H:%M} → {params['end']:%Y-%m-%d %H:%M} UTC")
+    for table in spec.tables:
+        try:
+            extent = db.extent(table).iloc[0]
+        except DataUnavailable:
+            parts.append(f"{table} unavailable")
+            continue
+        if extent["rows"] == 0 or pd.isna(extent["last"]):
+            parts.append(f"{table} is empty")
+        else:
+            parts.append(f"{table} data through {pd.Timestamp(extent['last']):%Y-%m-%d %H:%M} UTC")
+    return " · ".join(parts)
+
+
+def render(spec: ChartSpec, args: Mapping[str, Sequence[str]], db: Database, strict: bool = False) -> Rendered:
+    """Parse a chart's parameters, load its (cached) data and build its figure."""
+    params, notes = parse_params(spec, args, strict=strict)
+    frame = spec.data(db, params)
+    figure = spec.figure(frame, params)
+    figure.update_layout(height=spec.height)
+    coverage = coverage_text(db, spec, params)
+    return Rendered(spec, params, frame, figure, coverage, notes + list(frame.attrs.get("notes", ())))

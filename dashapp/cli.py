@@ -1,0 +1,82 @@
+"""The `dashapp` command: generate demo logs, check a data folder, serve the portal."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import write_demo
+
+    started = time.perf_counter()
+    counts = write_demo(args.out, rows=args.rows, days=args.days, seed=args.seed, progress=print)
+    for table, rows in counts.items():
+        print(f"{table:18} {rows:>12,} rows")
+    print(f"wrote {args.out} in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .check import check_data_dir, format_report
+
+    reports = check_data_dir(args.data)
+    print(format_report(reports))
+    return 0 if all(r.status == "ok" for r in reports) else 1
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Replace this process with gunicorn, configured by gunicorn.conf.py and DASHAPP_* variables."""
+    from .config import Config
+    from .errors import ConfigError
+
+    try:
+        Config.from_env()
+    except ConfigError as exc:
+        print(f"dashapp: {exc}", file=sys.stderr)
+        return 2
+    gunicorn = shutil.which("gunicorn") or str(Path(sys.executable).parent / "gunicorn")
+    os.execv(gunicorn, [gunicorn, "--config", str(ROOT / "gunicorn.conf.py")])
+    return 0  # not reached
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="dashapp", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="write a seeded demo data set of all contract tables")
+    demo.add_argument("--out", type=Path, default=Path("data/demo"), help="folder to write (default data/demo)")
+    demo.add_argument("--rows", type=_positive, default=1_000_000, help="prediction rows (default 1,000,000)")
+    demo.add_argument("--days", type=_positive, default=30, help="days of prediction logs, ending now (default 30)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    demo.set_defaults(run=cmd_demo)
+
+    check = sub.add_parser("check", help="validate a data folder against the data contract")
+    check.add_argument("--data", type=Path, required=True, help="the data folder")
+    check.set_defaults(run=cmd_check)
+
+    serve = sub.add_parser("serve", help="serve the portal with gunicorn (DASHAPP_* variables configure it)")
+    serve.set_defaults(run=cmd_serve)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""The one configuration object, read once from DASHAPP_* environment variables.
+
+Precedence: explicit argument > DASHAPP_* variable > default. A bad value stops start-up with
+one line that names the variable (datasette's settings table, Flask's fail-fast config).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from .errors import ConfigError
+
+PREFIX = "DASHAPP_"
+CACHE_TYPES = ("filesystem", "simple", "null")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_MEMORY = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+
+
+def _default_cache_dir() -> Path:
+    return Path(tempfile.gettempdir()) / "dashapp-cache"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings for one app process. Each field is DASHAPP_<FIELD> in the environment."""
+
+    data_dir: Path = field(default=Path("data/demo"), metadata={"help": "folder of contract parquet tables"})
+    cache_dir: Path = field(
+        default_factory=_default_cache_dir,
+        metadata={"help": "FileSystemCache folder shared by the workers, and DuckDB's spill folder"},
+    )
+    cache_type: str = field(default="filesystem", metadata={"help": "filesystem, simple (per process) or null"})
+    cache_timeout: int = field(
+        default=86400, metadata={"help": "seconds a cached result lives; new data changes the key anyway"}
+    )
+    bind: str = field(default="127.0.0.1:8050", metadata={"help": "gunicorn bind address, host:port"})
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1, metadata={"help": "gunicorn workers"})
+    threads: int = field(default=4, metadata={"help": "gunicorn threads per worker"})
+    duckdb_threads: int = field(
+        default=0, metadata={"help": "DuckDB threads per worker; 0 = cores // workers, at least 1"}
+    )
+    duckdb_memory_limit: str = field(default="768MiB", metadata={"help": "DuckDB memory limit per worker"})
+    log_level: str = field(default="INFO", metadata={"help": "DEBUG, INFO, WARNING or ERROR"})
+
+    def __post_init__(self) -> None:
+        self._validate()
+        if self.duckdb_threads == 0:
+            # Workers split the cores between them (RELIABILITY.md); frozen, so set it this once.
+            object.__setattr__(self, "duckdb_threads", max(1, (os.cpu_count() or 1) // self.workers))
+
+    @property
+    def duckdb_temp_dir(self) -> Path:
+        return self.cache_dir / "duckdb-tmp"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Config:
+        """Build the config from DASHAPP_* variables, with keyword overrides on top."""
+        environ = os.environ if environ is None else environ
+        known = {f.name: f for f in fields(cls)}
+        values = {}
+        for key, raw in environ.items():
+            if not key.startswith(PREFIX):
+                continue
+            name = key[len(PREFIX) :].lower()
+            if name not in known:
+                raise ConfigError(f"{key} is not a dashapp setting (known: {', '.join(env_names())})")
+            values[name] = _cast(key, known[name].type, raw)
+        values.update(overrides)
+        return cls(**values)
+
+    def with_changes(self, **changes) -> Config:
+        return replace(self, **changes)
+
+    def _validate(self) -> None:
+        if self.cache_type not in CACHE_TYPES:
+            raise ConfigError(
+                f"{env_name('cache_type')} must be one of {', '.join(CACHE_TYPES)}, got {self.cache_type!r}"
+            )
+        if self.cache_timeout < 0:
+            raise ConfigError(f"{env_name('cache_timeout')} must be >= 0, got {self.cache_timeout}")
+        if self.duckdb_threads < 0:
+            raise ConfigError(f"{env_name('duckdb_threads')} must be 0 (auto) or more, got {self.duckdb_threads}")
+        for name in ("workers", "threads"):
+            if not 1 <= getattr(self, name) <= 64:
+                raise ConfigError(f"{env_name(name)} must be between 1 and 64, got {getattr(self, name)}")
+        if not re.fullmatch(r"[\w.\-\[\]:]+:\d{1,5}|unix:/\S+", self.bind):
+            raise ConfigError(f"{env_name('bind')} must be host:port or unix:/path, got {self.bind!r}")
+        if not _MEMORY.match(self.duckdb_memory_limit):
+            raise ConfigError(
+                f"{env_name('duckdb_memory_limit')} must be a size such as 768MiB or 2GB, got {self.duckdb_memory_limit!r}"
+            )
+        if self.log_level not in LOG_LEVELS:
+            raise ConfigError(f"{env_name('log_level')} must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
+        if self.data_dir.exists() and not self.data_dir.is_dir():
+            raise ConfigError(f"{env_name('data_dir')} must be a folder, got the file {self.data_dir}")
+
+
+def env_name(field_name: str) -> str:
+    return PREFIX + field_name.upper()
+
+
+def env_names() -> list[str]:
+    return [env_name(f.name) for f in fields(Config)]
+
+
+def _cast(key: str, type_name: str, raw: str):
+    """Cast an environment string to a field's type (annotations are strings here)."""
+    raw = raw.strip()
+    if type_name == "Path":
+        if not raw:
+            raise ConfigError(f"{key} must be a path, got an empty value")
+        return Path(raw).expanduser()
+    if type_name == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{key} must be an integer, got {raw!r}") from None
+    return raw

@@ -1,0 +1,174 @@
+"""The data contract: which parquet tables the portal reads and the columns each must have.
+
+DESIGN.md's contract table in code. The query layer builds its views from it, `dashapp check`
+validates a data directory against it, `dashapp demo` writes it, and empty states quote it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+# Logical column kinds, and the DuckDB type names that satisfy each.
+KINDS: dict[str, tuple[str, ...]] = {
+    "timestamp": ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S"),
+    "date": ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S"),
+    "string": ("VARCHAR",),
+    "number": (
+        "DOUBLE",
+        "FLOAT",
+        "DECIMAL",
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "HUGEINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+    ),
+    "integer": ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"),
+    "boolean": ("BOOLEAN",),
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str
+    note: str = ""
+
+    def accepts(self, duckdb_type: str) -> bool:
+        """Tell whether a DuckDB column type satisfies this column's kind."""
+        base = duckdb_type.split("(")[0].strip().upper()
+        return base in KINDS[self.kind]
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    required: tuple[Column, ...]
+    optional: tuple[Column, ...] = ()
+    time_column: str | None = None
+    # Logs grow by the day: the demo writes them as dt=YYYY-MM-DD hive partitions.
+    partitioned: bool = False
+    description: str = ""
+
+    @property
+    def required_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.required)
+
+    def locations(self, data_dir: Path) -> tuple[Path, Path]:
+        """Return the two places the table may live: a folder and a single file."""
+        return data_dir / self.name, data_dir / f"{self.name}.parquet"
+
+    def expected_columns_text(self) -> str:
+        return ", ".join(f"{c.name} ({c.kind})" for c in self.required)
+
+
+def _cols(*specs: str) -> tuple[Column, ...]:
+    """Build columns from 'name:kind' strings."""
+    return tuple(Column(*spec.split(":")) for spec in specs)
+
+
+# Columns of `predictions` that are not model input features (DESIGN.md: every other column is one).
+PREDICTION_FIXED_COLUMNS = (
+    "ts",
+    "request_id",
+    "symbol",
+    "model_version",
+    "sentiment_score",
+    "confidence",
+    "label",
+    "latency_ms",
+    "status",
+    "cache_hit",
+    "source",
+    "dt",
+)
+LABELS = ("negative", "neutral", "positive")
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        Table(
+            "predictions",
+            _cols(
+                "ts:timestamp",
+                "request_id:string",
+                "symbol:string",
+                "model_version:string",
+                "sentiment_score:number",
+                "confidence:number",
+                "label:string",
+                "latency_ms:number",
+                "status:integer",
+            ),
+            _cols("cache_hit:boolean", "source:string"),
+            time_column="ts",
+            partitioned=True,
+            description="one row per scoring call; other columns are input features",
+        ),
+        Table(
+            "reference",
+            _cols("label:string", "sentiment_score:number"),
+            description="the baseline the model was trained and validated on, with the feature columns",
+        ),
+        Table(
+            "outcomes",
+            _cols("request_id:string", "ts:timestamp", "true_label:string"),
+            time_column="ts",
+            partitioned=True,
+            description="ground truth that arrives later, joined on request_id",
+        ),
+        Table(
+            "market",
+            _cols("ts:date", "symbol:string", "close:number"),
+            _cols("volume:number"),
+            time_column="ts",
+            description="daily bars",
+        ),
+        Table(
+            "backtest_runs",
+            _cols("run_id:string", "agent:string", "agent_version:string", "kind:string", "created_at:timestamp"),
+            _cols("params:string"),
+            time_column="created_at",
+            description="one row per backtest or paper-trading run",
+        ),
+        Table(
+            "backtest_returns",
+            _cols("run_id:string", "ts:date", "strategy_return:number"),
+            _cols("benchmark_return:number", "exposure:number"),
+            time_column="ts",
+            description="simple daily returns per run",
+        ),
+        Table(
+            "trades",
+            _cols("run_id:string", "ts:timestamp", "symbol:string", "action:string", "quantity:number", "price:number"),
+            time_column="ts",
+            description="the agent's actions",
+        ),
+        Table(
+            "pipeline_runs",
+            _cols(
+                "pipeline:string",
+                "stage:string",
+                "run_id:string",
+                "started_at:timestamp",
+                "finished_at:timestamp",
+                "status:string",
+            ),
+            _cols("rows_in:integer", "rows_out:integer", "error:string"),
+            time_column="started_at",
+            description="data and ML pipeline executions",
+        ),
+        Table(
+            "training_runs",
+            _cols("run_id:string", "model_version:string", "finished_at:timestamp", "accuracy:number", "f1:number"),
+            _cols("precision:number", "recall:number"),
+            time_column="finished_at",
+            description="model training history",
+        ),
+    )
+}

@@ -1,0 +1,332 @@
+"""The query layer: SQL files loaded by name, run on a sandboxed per-process DuckDB connection.
+
+This is the only module that touches SQL. Values are always bound parameters; the only SQL built
+in Python is the view DDL over server-side file lists, so a view reads exactly the files that
+the cache key's fingerprint describes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from .config import Config
+from .contract import TABLES, Table
+from .errors import DataUnavailable
+
+log = logging.getLogger(__name__)
+
+QUERIES_DIR = Path(__file__).resolve().parent.parent / "queries"
+_PARAM = re.compile(r"(?<![:$\w])\$([a-z_][a-z0-9_]*)")
+_HEADER = re.compile(r"^--\s*(params|returns|tables):\s*(.*)$")
+
+
+@dataclass(frozen=True)
+class Query:
+    """One queries/<name>.sql file: its text, the $params it binds and the tables it reads."""
+
+    name: str
+    text: str
+    params: frozenset[str]
+    tables: tuple[str, ...]
+    description: str
+
+    def check_params(self, supplied: dict) -> None:
+        """Fail fast when a call lacks a parameter the SQL binds, or adds one it does not."""
+        missing = self.params - supplied.keys()
+        extra = supplied.keys() - self.params
+        if missing or extra:
+            parts = [f"missing {sorted(missing)}" if missing else "", f"unexpected {sorted(extra)}" if extra else ""]
+            raise ValueError(f"query {self.name}: " + ", ".join(p for p in parts if p))
+
+
+@cache
+def load_query(name: str, folder: Path = QUERIES_DIR) -> Query:
+    """Read and parse queries/<name>.sql once per process."""
+    if not re.fullmatch(r"[a-z0-9_]+", name):
+        raise KeyError(name)
+    path = folder / f"{name}.sql"
+    text = path.read_text()
+    headers = {m.group(1): m.group(2) for m in map(_HEADER.match, text.splitlines()) if m}
+    tables = tuple(t.strip() for t in headers.get("tables", "").split(",") if t.strip())
+    unknown = [t for t in tables if t not in TABLES]
+    if unknown:
+        raise ValueError(f"query {name}: header '-- tables:' names unknown tables {unknown}")
+    body = "\n".join(line.split("--")[0] for line in text.splitlines())
+    first_line = text.splitlines()[0].lstrip("- ").strip()
+    return Query(name, text, frozenset(_PARAM.findall(body)), tables, first_line)
+
+
+def query_names(folder: Path = QUERIES_DIR) -> list[str]:
+    return sorted(p.stem for p in folder.glob("*.sql"))
+
+
+def view_macros(folder: Path = QUERIES_DIR) -> list[Query]:
+    """The view_*.sql files: table macros (re)created whenever a table they read is rebuilt."""
+    return [load_query(p.stem, folder) for p in sorted(folder.glob("view_*.sql"))]
+
+
+@dataclass(frozen=True)
+class TableSource:
+    """The parquet files behind one contract table, as found on disk right now."""
+
+    table: Table
+    files: tuple[tuple[str, int, int], ...]  # (path, size, mtime_ns), sorted
+    hive: bool
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha1(json.dumps(self.files).encode()).hexdigest()[:16]
+
+
+def scan_table(data_dir: Path, table: Table) -> TableSource | None:
+    """Find a table's parquet files: DATA_DIR/<table>/**.parquet or DATA_DIR/<table>.parquet."""
+    folder, single = table.locations(data_dir)
+    paths: list[Path] = []
+    if folder.is_dir():
+        for root, dirs, names in os.walk(folder):
+            dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
+            # Dot- and underscore-names are files being published or markers (_SUCCESS): skip them.
+            paths += [Path(root, n) for n in names if n.endswith(".parquet") and not n.startswith((".", "_"))]
+    elif single.is_file():
+        paths = [single]
+    files = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except FileNotFoundError:  # deleted between listing and stat
+            continue
+        files.append((str(path), st.st_size, st.st_mtime_ns))
+    if not files:
+        return None
+    files.sort()
+    hive = any("dt=" in Path(f[0]).parent.name for f in files)
+    return TableSource(table, tuple(files), hive)
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+_SQL_TYPES = {
+    "boolean": "BOOLEAN",
+    "string": "VARCHAR",
+    "number": "DOUBLE",
+    "integer": "BIGINT",
+    "timestamp": "TIMESTAMP",
+    "date": "DATE",
+}
+
+
+def reader_sql(source: TableSource) -> str:
+    """Build the read_parquet call over a table's files (server-side paths only, never user input)."""
+    file_list = "[" + ", ".join(_sql_literal(f[0]) for f in source.files) + "]"
+    return f"read_parquet({file_list}, hive_partitioning = {str(source.hive).lower()}, union_by_name = true)"
+
+
+def view_sql(source: TableSource, present_columns: set[str]) -> str:
+    """Build the view DDL: the files' columns, plus NULL for absent optional contract columns."""
+    table = source.table
+    columns = ["*"]
+    columns += [
+        f'CAST(NULL AS {_SQL_TYPES[c.kind]}) AS "{c.name}"' for c in table.optional if c.name not in present_columns
+    ]
+    if table.partitioned and "dt" not in present_columns:
+        # Time filters prune on dt; give unpartitioned logs the same column (DESIGN.md contract).
+        columns.append(f'CAST("{table.time_column}" AS DATE) AS dt')
+    return f'CREATE OR REPLACE VIEW "{table.name}" AS SELECT {", ".join(columns)} FROM {reader_sql(source)}'
+
+
+def sandbox_settings(config: Config) -> list[tuple[str, object]]:
+    """The DuckDB settings from RELIABILITY.md, in the order they must be applied."""
+    data_dir = str(config.data_dir.resolve()) + "/"
+    temp_dir = str(config.duckdb_temp_dir.resolve()) + "/"
+    return [
+        ("allowed_directories", [data_dir, temp_dir]),
+        ("temp_directory", temp_dir),
+        ("memory_limit", config.duckdb_memory_limit),
+        ("threads", config.duckdb_threads),
+        ("max_temp_directory_size", "4GiB"),
+        ("TimeZone", "UTC"),
+        ("autoload_known_extensions", False),
+        ("autoinstall_known_extensions", False),
+        ("allow_community_extensions", False),
+        ("enable_external_access", False),
+        ("lock_configuration", True),
+    ]
+
+
+class Database:
+    """Runs named queries over the contract tables in DATA_DIR, memoized in `cache` when given."""
+
+    def __init__(self, config: Config, cache=None):
+        self.config = config
+        self.cache = cache
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._views: dict[str, str] = {}  # table -> fingerprint the view was built from
+
+    # -- connection -------------------------------------------------------------------------
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        """Open the process's connection lazily, so a gunicorn fork never shares its parent's."""
+        if self._con is None or self._pid != os.getpid():
+            with self._lock:
+                if self._con is None or self._pid != os.getpid():
+                    self._con = self._open()
+                    self._pid = os.getpid()
+                    self._views = {}
+        return self._con
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        self.config.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(":memory:")
+        for name, value in sandbox_settings(self.config):
+            con.execute(f"SET {name} = {_setting_literal(value)}")
+        return con
+
+    def settings(self) -> dict[str, str]:
+        """Read the sandbox settings back from DuckDB (for the start-up self-test and /healthz)."""
+        names = [n for n, _ in sandbox_settings(self.config)]
+        rows = self._connection().execute(load_query("meta_settings").text, {"names": names})
+        return dict(rows.fetchall())
+
+    # -- tables -----------------------------------------------------------------------------
+
+    def sources(self, tables=None) -> dict[str, TableSource | None]:
+        """Scan DATA_DIR for the given tables (all by default); None marks a missing table."""
+        return {name: scan_table(self.config.data_dir, TABLES[name]) for name in (tables or TABLES)}
+
+    def _ensure_views(self, sources: dict[str, TableSource]) -> None:
+        """(Re)build the views whose files changed since they were built, then their macros."""
+        con = self._connection()
+        with self._lock:
+            rebuilt = set()
+            for name, source in sources.items():
+                if self._views.get(name) != source.fingerprint:
+                    described = con.execute(f"DESCRIBE SELECT * FROM {reader_sql(source)}").fetchall()
+                    con.execute(view_sql(source, {row[0] for row in described}))
+                    self._views[name] = source.fingerprint
+                    rebuilt.add(name)
+            for macro in view_macros():
+                if rebuilt & set(macro.tables) and all(t in self._views for t in macro.tables):
+                    con.execute(macro.text)
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def run(self, name: str, **params) -> pd.DataFrame:
+        """Run queries/<name>.sql with bound parameters; raise DataUnavailable for missing tables."""
+        query = load_query(name)
+        query.check_params(params)
+        return self._run(query, params, query.tables)
+
+    def extent(self, table: str) -> pd.DataFrame:
+        """Return the first and last time and the row count of one table (columns first, last, rows)."""
+        time_column = TABLES[table].time_column
+        if time_column is None:
+            raise ValueError(f"{table} has no time column")
+        params = {"table": table, "time_column": f"^{time_column}$"}
+        return self._run(load_query("meta_extent"), params, (table,))
+
+    def _run(self, query: Query, params: dict, tables: tuple[str, ...]) -> pd.DataFrame:
+        sources = self.sources(tables)
+        for table, source in sources.items():
+            if source is None:
+                folder, single = TABLES[table].locations(self.config.data_dir)
+                raise DataUnavailable(
+                    table,
+                    f"no parquet files at {folder.name}/ or {single.name} in the data folder",
+                    TABLES[table].expected_columns_text(),
+                )
+        key = self._cache_key(query, params, sources)
+        cached = self._cache_get(key)
+        if cached is not None:
+            return cached
+        frame = self._execute(query, params, sources)
+        self._cache_set(key, frame)
+        return frame
+
+    def _execute(self, query: Query, params: dict, sources: dict[str, TableSource]) -> pd.DataFrame:
+        cursor = None
+        try:
+            self._ensure_views(sources)
+            cursor = self._connection().cursor()
+            return cursor.execute(query.text, params).df()
+        except (duckdb.IOException, duckdb.InvalidInputException, duckdb.BinderException) as exc:
+            table = self._blame(str(exc), tuple(sources))
+            raise DataUnavailable(table, self._public_reason(exc), TABLES[table].expected_columns_text()) from exc
+        finally:
+            if cursor is not None:
+                cursor.close()
+
+    def _blame(self, message: str, tables: tuple[str, ...]) -> str:
+        """Name the table whose file an error message mentions (the first one otherwise)."""
+        for table in tables:
+            if f"/{table}/" in message or f"/{table}.parquet" in message:
+                return table
+        return tables[0]
+
+    def _public_reason(self, exc: duckdb.Error) -> str:
+        """Shorten a DuckDB error for the page: paths relative to DATA_DIR, no SQL, one line."""
+        text = str(exc).splitlines()[0]
+        text = text.replace(str(self.config.data_dir.resolve()) + "/", "")
+        if isinstance(exc, duckdb.BinderException):
+            return "a required column is missing or has the wrong type (run `dashapp check`): " + text
+        return "could not be read: " + text
+
+    # -- cache ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _cache_key(query: Query, params: dict, sources: dict[str, TableSource]) -> str:
+        payload = json.dumps(
+            [query.name, params, {t: s.fingerprint for t, s in sorted(sources.items())}],
+            sort_keys=True,
+            default=_json_default,
+        )
+        return f"q:{query.name}:" + hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+    def _cache_get(self, key: str):
+        if self.cache is None:
+            return None
+        try:
+            return self.cache.get(key)
+        except Exception:  # the cache is an optimisation, never a dependency
+            log.warning("cache get failed for %s", key, exc_info=True)
+            return None
+
+    def _cache_set(self, key: str, value) -> None:
+        if self.cache is None:
+            return
+        try:
+            self.cache.set(key, value)
+        except Exception:
+            log.warning("cache set failed for %s", key, exc_info=True)
+
+
+def _setting_literal(value) -> str:
+    """Render a trusted setting value (from Config, already validated) as a SQL literal."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_sql_literal(v) for v in value) + "]"
+    return _sql_literal(str(value))
+
+
+def _json_default(value):
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"cannot key a cache entry on {type(value).__name__}")

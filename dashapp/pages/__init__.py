@@ -1,0 +1,29 @@
+"""Pages: each module declares one PAGE (path, name, order, layout); navigation lists only these."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Page:
+    path: str
+    name: str
+    order: int
+    layout: Callable[[], object]
+
+
+def _pages() -> list[Page]:
+    from . import operations, overview
+
+    return sorted((overview.PAGE, operations.PAGE), key=lambda p: p.order)
+
+
+PAGES: list[Page] = _pages()
+
+
+def page_for(pathname: str | None) -> Page | None:
+    """Find the page for a URL path ('/operations/' and '/operations' are the same page)."""
+    path = (pathname or "/").rstrip("/") or "/"
+    return next((p for p in PAGES if p.path == path), None)

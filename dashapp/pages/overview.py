@@ -1,0 +1,25 @@
+"""Overview: is everything all right? Key numbers, volume, label mix and incidents."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+
+from . import Page
+from .panels import chart_card
+
+
+def layout() -> list:
+    return [
+        dbc.Row(dbc.Col(chart_card("overview.kpis")), className="mb-3"),
+        dbc.Row(
+            [
+                dbc.Col(chart_card("overview.volume"), lg=8),
+                dbc.Col(chart_card("overview.label_mix"), lg=4),
+            ],
+            className="g-3 mb-3",
+        ),
+        dbc.Row(dbc.Col(chart_card("overview.incidents"))),
+    ]
+
+
+PAGE = Page(path="/", name="Overview", order=0, layout=layout)

@@ -1,0 +1,94 @@
+"""Chart panels: a card per registered chart, filled by one pattern-matching callback.
+
+Every panel on every page renders through `charts.render`, from the filters in the URL. A panel
+whose table is missing or unreadable shows an empty state that names the file and the columns it
+needs; the other panels keep working.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from urllib.parse import parse_qs
+
+import dash_bootstrap_components as dbc
+from dash import MATCH, Dash, Input, Output, State, dcc, html
+
+from ..charts import get_chart, render
+from ..charts.figures import empty_figure
+from ..db import Database
+from ..errors import BadParameter, DataUnavailable, UnknownChart
+
+log = logging.getLogger(__name__)
+
+GRAPH, STATUS = "chart-graph", "chart-status"
+
+
+def chart_card(chart_id: str) -> html.Div:
+    """Lay out one chart: title, graph and a footer that says what data it covers."""
+    spec = get_chart(chart_id)
+    card = dbc.Card(
+        [
+            dbc.CardHeader(
+                [
+                    html.Span(spec.title, className="fw-semibold"),
+                    html.Small(spec.description, className="text-muted ms-2"),
+                ]
+            ),
+            dbc.CardBody(
+                dcc.Loading(
+                    dcc.Graph(
+                        id={"type": GRAPH, "chart": chart_id},
+                        figure=empty_figure("Loading…"),
+                        config={"displaylogo": False, "responsive": True},
+                        style={"height": f"{spec.height}px"},
+                    ),
+                    type="dot",
+                    delay_show=400,
+                ),
+                className="p-1",
+            ),
+            dbc.CardFooter(html.Div(id={"type": STATUS, "chart": chart_id}), className="small text-muted py-1"),
+        ],
+        className="h-100 shadow-sm",
+    )
+    return html.Div(card, className="h-100 chart-card", **{"data-chart": chart_id})
+
+
+def update_chart(search: str | None, graph_id: dict, db: Database):
+    """Render one panel from the URL's query string: (figure, footer)."""
+    try:
+        spec = get_chart(str(graph_id.get("chart")))
+        rendered = render(spec, parse_qs((search or "").lstrip("?")), db)
+    except BadParameter as exc:
+        return empty_figure("Invalid filter"), dbc.Alert(exc.message, color="warning", className="mb-0 py-1")
+    except DataUnavailable as exc:
+        return empty_figure(f"{exc.table} unavailable"), empty_state(exc)
+    except UnknownChart as exc:
+        return empty_figure("Unknown chart"), exc.message
+    except Exception:
+        error_id = uuid.uuid4().hex[:8]
+        log.exception("panel %s failed (error id %s)", graph_id, error_id)
+        message = f"This panel failed; the error is logged with id {error_id}."
+        return empty_figure("Panel failed"), dbc.Alert(message, color="danger", className="mb-0 py-1")
+    notes = " · ".join(rendered.notes)
+    return rendered.figure, " · ".join(part for part in (rendered.coverage, notes) if part)
+
+
+def empty_state(exc: DataUnavailable) -> html.Div:
+    """Explain a missing or unreadable table: which one, why, and what it must contain."""
+    children = [html.Strong(f"{exc.table}: "), exc.reason]
+    if exc.expected:
+        children += [html.Br(), f"Expected columns: {exc.expected}."]
+    return dbc.Alert(children, color="secondary", className="mb-0 py-1 empty-state")
+
+
+def register_callbacks(app: Dash, db: Database) -> None:
+    @app.callback(
+        Output({"type": GRAPH, "chart": MATCH}, "figure"),
+        Output({"type": STATUS, "chart": MATCH}, "children"),
+        Input("url", "search"),
+        State({"type": GRAPH, "chart": MATCH}, "id"),
+    )
+    def _update_chart(search, graph_id):
+        return update_chart(search, graph_id, db)

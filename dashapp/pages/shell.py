@@ -1,0 +1,238 @@
+"""The app shell: navigation, the global filter bar kept in the URL, and page routing.
+
+The URL's query string is the single source of truth: the filter controls write it, the panels
+read it, and the browser's back button or a pasted link set the controls from it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from urllib.parse import parse_qs, urlencode
+
+import dash_bootstrap_components as dbc
+from dash import Dash, Input, Output, ctx, dcc, html, no_update
+
+from ..db import Database
+from ..errors import DataUnavailable
+from ..timerange import parse_instant, utc_now
+from . import PAGES, page_for
+
+PRESETS = {
+    "24h": "Last 24 hours",
+    "7d": "Last 7 days",
+    "30d": "Last 30 days",
+    "90d": "Last 90 days",
+    "custom": "Custom",
+}
+DEFAULT_PRESET = "7d"
+_PRESET_START = re.compile(r"^now-(\d+[hd])$")
+FILTER_KEYS = ("start", "end", "symbol", "model_version")
+
+
+def layout() -> html.Div:
+    return html.Div(
+        [
+            dcc.Location(id="url", refresh=False),
+            dbc.Navbar(
+                dbc.Container(
+                    [
+                        dbc.NavbarBrand("dashapp", href="/", className="fw-bold"),
+                        dbc.Nav(id="nav-links", navbar=True, className="me-auto"),
+                        html.Span("sentiment model · RL agent monitoring", className="navbar-text small"),
+                    ],
+                    fluid=True,
+                ),
+                color="dark",
+                dark=True,
+                className="mb-3",
+            ),
+            dbc.Container([filter_bar(), html.Div(id="page-content")], fluid=True, className="pb-4"),
+        ]
+    )
+
+
+def filter_bar() -> dbc.Card:
+    return dbc.Card(
+        dbc.CardBody(
+            dbc.Row(
+                [
+                    dbc.Col(
+                        _labelled(
+                            "Time range",
+                            dcc.Dropdown(
+                                id="filter-range",
+                                options=[{"label": v, "value": k} for k, v in PRESETS.items()],
+                                value=DEFAULT_PRESET,
+                                clearable=False,
+                            ),
+                        ),
+                        md=2,
+                    ),
+                    dbc.Col(
+                        _labelled(
+                            "From – to (UTC, inclusive)",
+                            dcc.DatePickerRange(
+                                id="filter-dates",
+                                display_format="YYYY-MM-DD",
+                                minimum_nights=0,
+                            ),
+                        ),
+                        md=3,
+                    ),
+                    dbc.Col(
+                        _labelled(
+                            "Symbols",
+                            dcc.Dropdown(
+                                id="filter-symbol",
+                                multi=True,
+                                placeholder="All symbols",
+                            ),
+                        ),
+                        md=4,
+                    ),
+                    dbc.Col(
+                        _labelled(
+                            "Model version",
+                            dcc.Dropdown(
+                                id="filter-model-version",
+                                placeholder="All model versions",
+                            ),
+                        ),
+                        md=3,
+                    ),
+                ],
+                className="g-2",
+            ),
+            className="py-2",
+        ),
+        className="mb-3 shadow-sm",
+    )
+
+
+def _labelled(label: str, control) -> html.Div:
+    return html.Div([html.Label(label, className="form-label small text-muted mb-0"), control])
+
+
+# -- URL <-> controls -------------------------------------------------------------------------
+
+
+def controls_from_search(search: str | None) -> tuple:
+    """Read the filter controls' values from a query string: (preset, start_date, end_date, symbols, version)."""
+    args = parse_qs((search or "").lstrip("?"))
+    start, end = _first(args, "start"), _first(args, "end")
+    now = utc_now()
+    match = _PRESET_START.match(start or "")
+    if start is None and end in (None, "now"):
+        preset = DEFAULT_PRESET
+    elif match and end in (None, "now") and match.group(1) in PRESETS:
+        preset = match.group(1)
+    else:
+        preset = "custom"
+    try:
+        start_at = parse_instant(start or f"now-{DEFAULT_PRESET}", now)
+        end_at = parse_instant(end or "now", now)
+        # The picker shows inclusive days; a window ending at midnight ends the day before.
+        last_day = (end_at - timedelta(microseconds=1)).date()
+        start_date, end_date = start_at.date().isoformat(), last_day.isoformat()
+    except ValueError:
+        start_date = end_date = None
+    return preset, start_date, end_date, args.get("symbol", []), _first(args, "model_version")
+
+
+def search_from_controls(search: str | None, preset, start_date, end_date, symbols, version) -> str:
+    """Write the controls into the query string, keeping any page-specific parameters already there."""
+    args = {k: v for k, v in parse_qs((search or "").lstrip("?")).items() if k not in FILTER_KEYS}
+    if preset == "custom" and start_date and end_date:
+        args["start"] = [start_date[:10]]
+        args["end"] = [(date.fromisoformat(end_date[:10]) + timedelta(days=1)).isoformat()]
+    elif preset in PRESETS and preset not in ("custom", DEFAULT_PRESET):
+        args["start"] = [f"now-{preset}"]
+    if symbols:
+        args["symbol"] = list(symbols)
+    if version:
+        args["model_version"] = [version]
+    query = urlencode(args, doseq=True)
+    return f"?{query}" if query else ""
+
+
+def _first(args: dict, key: str) -> str | None:
+    values = args.get(key)
+    return values[0] if values else None
+
+
+def sync_filters(search, preset, start_date, end_date, symbols, version, triggered):
+    """Keep URL and controls in step. Returns (search, preset, start_date, end_date, symbols, version)."""
+    if triggered in (None, "url"):
+        return (no_update, *controls_from_search(search))
+    if triggered == "filter-dates":
+        preset = "custom"
+    elif triggered == "filter-range" and preset != "custom":
+        start_date = end_date = None
+    new_search = search_from_controls(search, preset, start_date, end_date, symbols, version)
+    _, start_date, end_date, _, _ = controls_from_search(new_search)
+    return (
+        new_search if new_search != (search or "") else no_update,
+        preset,
+        start_date,
+        end_date,
+        no_update,
+        no_update,
+    )
+
+
+def filter_options(db: Database) -> tuple[list, list]:
+    """List the symbols and model versions present in predictions, for the dropdowns."""
+    try:
+        frame = db.run("meta_filter_options")
+    except DataUnavailable:
+        return [], []
+    symbols = frame.loc[frame["kind"] == "symbol", "value"].tolist()
+    versions = frame.loc[frame["kind"] == "model_version", "value"].tolist()
+    return symbols, versions
+
+
+def nav_links(pathname: str | None, search: str | None) -> list:
+    """One link per page that exists, carrying the current filters along."""
+    current = page_for(pathname)
+    return [
+        dbc.NavItem(dbc.NavLink(page.name, href=page.path + (search or ""), active=page is current)) for page in PAGES
+    ]
+
+
+def register_callbacks(app: Dash, db: Database) -> None:
+    @app.callback(
+        Output("url", "search"),
+        Output("filter-range", "value"),
+        Output("filter-dates", "start_date"),
+        Output("filter-dates", "end_date"),
+        Output("filter-symbol", "value"),
+        Output("filter-model-version", "value"),
+        Input("url", "search"),
+        Input("filter-range", "value"),
+        Input("filter-dates", "start_date"),
+        Input("filter-dates", "end_date"),
+        Input("filter-symbol", "value"),
+        Input("filter-model-version", "value"),
+    )
+    def _sync(search, preset, start_date, end_date, symbols, version):
+        return sync_filters(search, preset, start_date, end_date, symbols, version, ctx.triggered_id)
+
+    @app.callback(
+        Output("filter-symbol", "options"),
+        Output("filter-model-version", "options"),
+        Input("url", "pathname"),
+    )
+    def _options(_pathname):
+        return filter_options(db)
+
+    @app.callback(Output("nav-links", "children"), Input("url", "pathname"), Input("url", "search"))
+    def _nav(pathname, search):
+        return nav_links(pathname, search)
+
+    @app.callback(Output("page-content", "children"), Input("url", "pathname"))
+    def _route(pathname):
+        page = page_for(pathname)
+        if page is None:
+            return dbc.Alert(f"No page at {pathname}. Use the navigation above.", color="warning")
+        return page.layout()

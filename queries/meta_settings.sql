@@ -1,0 +1,9 @@
+-- meta_settings: read the sandbox settings back after start-up (RELIABILITY.md).
+-- params: $names (list of setting names)
+-- tables:
+-- returns: name, value
+SELECT
+  name,
+  value
+FROM duckdb_settings()
+WHERE list_contains($names, name)
