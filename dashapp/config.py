@@ -92,7 +92,7 @@ class Config:
             raise ConfigError(f"{env_name('bind')} must be host:port or unix:/path, got {self.bind!r}")
         if not _MEMORY.match(self.duckdb_memory_limit):
             raise ConfigError(
-                f"{env_name('duckdb_memory_limit')} must be a size such as 768MiB or 2GB, got {self.duckdb_memory_limit!r}"
+                f"{env_name('duckdb_memory_limit')} must be a size like 768MiB or 2GB, got {self.duckdb_memory_limit!r}"
             )
         if self.log_level not in LOG_LEVELS:
             raise ConfigError(f"{env_name('log_level')} must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
