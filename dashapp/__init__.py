@@ -48,4 +48,7 @@ def create_app(config: Config | None = None) -> dash.Dash:
     app.layout = shell.layout
     shell.register_callbacks(app, db)
     panels.register_callbacks(app, db)
+    # Dash records which component bundles it may serve only while rendering the index page, so a
+    # gunicorn worker whose first request is a bundle would answer 500. Render it once per app.
+    server.test_client().get("/")
     return app

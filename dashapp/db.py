@@ -207,7 +207,7 @@ class Database:
 
     def sources(self, tables=None) -> dict[str, TableSource | None]:
         """Scan DATA_DIR for the given tables (all by default); None marks a missing table."""
-        return {name: scan_table(self.config.data_dir, TABLES[name]) for name in (tables or TABLES)}
+        return {name: scan_table(self.config.data_dir, TABLES[name]) for name in (TABLES if tables is None else tables)}
 
     def _ensure_views(self, sources: dict[str, TableSource]) -> None:
         """(Re)build the views whose files changed since they were built, then their macros."""

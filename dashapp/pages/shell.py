@@ -161,10 +161,18 @@ def _first(args: dict, key: str) -> str | None:
     return values[0] if values else None
 
 
-def sync_filters(search, preset, start_date, end_date, symbols, version, triggered):
-    """Keep URL and controls in step. Returns (search, preset, start_date, end_date, symbols, version)."""
+def sync_filters(search, preset, start_date, end_date, symbols, version, triggered, db: Database):
+    """Keep URL and controls in step.
+
+    Returns (search, preset, start_date, end_date, symbols, version, symbol options, version options).
+    Options are set together with values: a Dash 4 dropdown drops a value its options lack.
+    """
     if triggered in (None, "url"):
-        return (no_update, *controls_from_search(search))
+        controls = controls_from_search(search)
+        symbol_options, version_options = filter_options(db)
+        symbol_options = sorted(set(symbol_options) | set(controls[3]))
+        version_options = sorted(set(version_options) | ({controls[4]} if controls[4] else set()))
+        return (no_update, *controls, symbol_options, version_options)
     if triggered == "filter-dates":
         preset = "custom"
     elif triggered == "filter-range" and preset != "custom":
@@ -176,6 +184,8 @@ def sync_filters(search, preset, start_date, end_date, symbols, version, trigger
         preset,
         start_date,
         end_date,
+        no_update,
+        no_update,
         no_update,
         no_update,
     )
@@ -208,6 +218,8 @@ def register_callbacks(app: Dash, db: Database) -> None:
         Output("filter-dates", "end_date"),
         Output("filter-symbol", "value"),
         Output("filter-model-version", "value"),
+        Output("filter-symbol", "options"),
+        Output("filter-model-version", "options"),
         Input("url", "search"),
         Input("filter-range", "value"),
         Input("filter-dates", "start_date"),
@@ -216,15 +228,7 @@ def register_callbacks(app: Dash, db: Database) -> None:
         Input("filter-model-version", "value"),
     )
     def _sync(search, preset, start_date, end_date, symbols, version):
-        return sync_filters(search, preset, start_date, end_date, symbols, version, ctx.triggered_id)
-
-    @app.callback(
-        Output("filter-symbol", "options"),
-        Output("filter-model-version", "options"),
-        Input("url", "pathname"),
-    )
-    def _options(_pathname):
-        return filter_options(db)
+        return sync_filters(search, preset, start_date, end_date, symbols, version, ctx.triggered_id, db)
 
     @app.callback(Output("nav-links", "children"), Input("url", "pathname"), Input("url", "search"))
     def _nav(pathname, search):

@@ -1,0 +1,76 @@
+"""Browser tests: Debian's headless Chromium, driven by Playwright, against the app served by gunicorn."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.browser.server import ROOT, Server
+
+ARTIFACTS = ROOT / "tests" / "artifacts"
+# Generous: CI machines have two cores and the first render of a page runs every query once.
+expect.set_options(timeout=30_000)
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/browser/" in str(item.path):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory) -> Path:
+    from dashapp.demo import write_demo
+
+    out = tmp_path_factory.mktemp("demo")
+    write_demo(out, rows=30_000, days=14, seed=11)
+    return out
+
+
+@pytest.fixture(scope="session")
+def server(demo_dir, tmp_path_factory):
+    srv = Server(demo_dir, tmp_path_factory.mktemp("cache")).wait()
+    yield srv
+    srv.stop()
+    if "Traceback" in srv.log.read_text():
+        pytest.fail(f"the server logged a traceback:\n{srv.log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed: `make test` installs Debian's chromium and chromium-driver")
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    """A fresh page that records console errors; the test's screenshot lands in tests/artifacts/."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    pg = context.new_page()
+    pg.console_errors = []
+    pg.on("console", lambda msg: pg.console_errors.append(msg.text) if msg.type == "error" else None)
+    pg.on("pageerror", lambda exc: pg.console_errors.append(str(exc)))
+    pg.set_default_timeout(20_000)
+    yield pg
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()

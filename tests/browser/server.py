@@ -1,0 +1,68 @@
+"""A real gunicorn serving dashapp on a free loopback port, for the browser and server tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A real gunicorn serving dashapp on a free loopback port (datasette's wait_for_server)."""
+
+    def __init__(self, data_dir: Path, cache_dir: Path, **env):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = cache_dir / "gunicorn.log"
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("DASHAPP_")}
+        environ |= {
+            "DASHAPP_DATA_DIR": str(data_dir),
+            "DASHAPP_CACHE_DIR": str(cache_dir),
+            "DASHAPP_BIND": f"127.0.0.1:{self.port}",
+            "DASHAPP_WORKERS": "2",
+        } | env
+        gunicorn = str(Path(sys.executable).parent / "gunicorn")
+        self._log_file = self.log.open("w")
+        self.process = subprocess.Popen(
+            [gunicorn, "--config", str(ROOT / "gunicorn.conf.py"), "--no-control-socket"],
+            cwd=ROOT,
+            env=environ,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait(self, timeout: float = 30) -> Server:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"gunicorn did not become healthy:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self._log_file.close()

@@ -1,0 +1,131 @@
+"""Each page in a real browser: renders cleanly, filters drive the charts and the URL, links restore views."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+from playwright.sync_api import expect
+
+from dashapp.charts import REGISTRY
+from tests.browser.server import Server
+
+PAGES = {"/": "Overview", "/operations": "Operations"}
+
+
+def chart_ids(path: str) -> list[str]:
+    return [spec.id for spec in REGISTRY.values() if spec.page == path]
+
+
+def footer(page, chart_id: str):
+    return page.locator(f"[data-chart='{chart_id}'] .card-footer")
+
+
+def wait_for_panels(page, path: str, text: str = "data through") -> None:
+    for chart_id in chart_ids(path):
+        expect(footer(page, chart_id)).to_contain_text(text)
+
+
+def choose(page, dropdown_id: str, option: str) -> None:
+    page.click(f"#{dropdown_id}")
+    page.locator(".dash-dropdown-option", has_text=option).first.click()
+    page.keyboard.press("Escape")
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_page_renders_every_panel_without_console_errors(server, page, path):
+    page.goto(server.url + path)
+    expect(page.locator(".navbar .nav-link.active")).to_have_text(PAGES[path])
+    wait_for_panels(page, path)
+    for chart_id in chart_ids(path):
+        expect(page.locator(f"[data-chart='{chart_id}'] .js-plotly-plot")).to_have_count(1)
+    assert page.console_errors == []
+
+
+def test_navigation_lists_only_pages_that_exist(server, page):
+    page.goto(server.url + "/")
+    expect(page.locator(".navbar .nav-link")).to_have_text(list(PAGES.values()))
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_changing_the_time_range_updates_the_charts_and_the_url(server, page, path):
+    page.goto(server.url + path)
+    first = chart_ids(path)[0]
+    wait_for_panels(page, path)
+    before = footer(page, first).inner_text()
+    choose(page, "filter-range", "Last 30 days")
+    expect(page).to_have_url(re.compile(r"\?start=now-30d$"))
+    expect(footer(page, first)).not_to_have_text(before)
+    wait_for_panels(page, path)
+    assert page.console_errors == []
+
+
+def test_model_version_filter_goes_into_the_url_and_survives_a_reload(server, page):
+    page.goto(server.url + "/operations?start=now-30d")
+    wait_for_panels(page, "/operations")
+    choose(page, "filter-model-version", "sent-v1.4.2")
+    expect(page).to_have_url(re.compile(r"model_version=sent-v1.4.2"))
+    # Only the chosen version's traces remain in the latency legend.
+    expect(page.locator("[data-chart='ops.latency'] .legendtext")).to_have_text(
+        ["sent-v1.4.2 p50", "sent-v1.4.2 p95", "sent-v1.4.2 p99"]
+    )
+    page.reload()
+    expect(page.locator("#filter-model-version")).to_contain_text("sent-v1.4.2")
+    expect(page.locator("#filter-range")).to_contain_text("Last 30 days")
+    expect(page.locator("[data-chart='ops.latency'] .legendtext")).to_have_count(3)
+    assert page.console_errors == []
+
+
+def test_a_copied_link_reproduces_the_view_and_back_restores_the_previous_one(server, page):
+    page.goto(server.url + "/?start=2026-01-01&end=2026-01-08&symbol=AAPL&symbol=MSFT")
+    expect(page.locator("#filter-range")).to_contain_text("Custom")
+    expect(page.locator("#filter-symbol")).to_contain_text("AAPL")
+    expect(page.locator("#filter-symbol")).to_contain_text("MSFT")
+    expect(footer(page, "overview.volume")).to_contain_text("2026-01-01 00:00 → 2026-01-08 00:00 UTC")
+    choose(page, "filter-range", "Last 24 hours")
+    expect(page).to_have_url(re.compile(r"start=now-24h"))
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"start=2026-01-01"))
+    expect(page.locator("#filter-range")).to_contain_text("Custom")
+    expect(footer(page, "overview.volume")).to_contain_text("2026-01-01 00:00 → 2026-01-08 00:00 UTC")
+
+
+def test_navigation_links_carry_the_filters(server, page):
+    page.goto(server.url + "/?start=now-30d")
+    wait_for_panels(page, "/")
+    page.locator(".navbar .nav-link", has_text="Operations").click()
+    expect(page).to_have_url(re.compile(r"/operations\?start=now-30d$"))
+    wait_for_panels(page, "/operations")
+    expect(footer(page, "ops.latency")).to_contain_text("30m buckets")
+
+
+def test_a_bad_url_parameter_is_named_on_the_panels_and_nothing_breaks(server, page):
+    page.goto(server.url + "/operations?start=2024-13-01")
+    expect(footer(page, "ops.latency")).to_contain_text("start: must be an ISO date")
+    page.goto(server.url + "/operations?symbol=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E")
+    expect(footer(page, "ops.latency")).to_contain_text("symbol: must be letters")
+    assert page.locator("img[src='x']").count() == 0
+    assert page.console_errors == []
+
+
+def test_missing_tables_show_an_empty_state_and_the_other_panels_keep_working(demo_dir, tmp_path, browser, page):
+    partial = tmp_path / "data"
+    shutil.copytree(demo_dir, partial)
+    (partial / "pipeline_runs.parquet").unlink()
+    shutil.rmtree(partial / "outcomes")
+    srv = Server(partial, tmp_path / "cache").wait()
+    try:
+        page.goto(srv.url + "/operations")
+        for chart_id in ("ops.pipeline_runs", "ops.pipeline_health"):
+            expect(footer(page, chart_id)).to_contain_text("pipeline_runs: no parquet files at pipeline_runs/")
+            expect(footer(page, chart_id)).to_contain_text("Expected columns: pipeline (string)")
+        for chart_id in ("ops.throughput", "ops.latency", "ops.traffic_split"):
+            expect(footer(page, chart_id)).to_contain_text("data through")
+        page.goto(srv.url + "/")
+        expect(footer(page, "overview.kpis")).to_contain_text("accuracy unavailable: outcomes")
+        expect(footer(page, "overview.incidents")).to_contain_text("pipeline incidents unavailable")
+        expect(footer(page, "overview.volume")).to_contain_text("data through")
+        assert page.console_errors == []
+    finally:
+        srv.stop()
