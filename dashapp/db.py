@@ -167,6 +167,15 @@ def sandbox_settings(config: Config) -> list[tuple[str, object]]:
     ]
 
 
+SANDBOX_CHECKS = {
+    "enable_external_access": "false",
+    "lock_configuration": "true",
+    "autoinstall_known_extensions": "false",
+    "autoload_known_extensions": "false",
+    "allow_community_extensions": "false",
+}
+
+
 class Database:
     """Runs named queries over the contract tables in DATA_DIR, memoized in `cache` when given."""
 
@@ -195,6 +204,12 @@ class Database:
         con = duckdb.connect(":memory:")
         for name, value in sandbox_settings(self.config):
             con.execute(f"SET {name} = {_setting_literal(value)}")
+        # Self-test: refuse to serve on a connection whose walls did not go up (RELIABILITY.md).
+        found = dict(con.execute(load_query("meta_settings").text, {"names": list(SANDBOX_CHECKS)}).fetchall())
+        wrong = {k: found.get(k) for k, v in SANDBOX_CHECKS.items() if str(found.get(k)).lower() != v}
+        if wrong:
+            con.close()
+            raise RuntimeError(f"DuckDB sandbox settings did not apply: {wrong}")
         return con
 
     def settings(self) -> dict[str, str]:

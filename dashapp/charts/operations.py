@@ -44,7 +44,7 @@ def latency_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     if frame.empty:
         return empty_figure(NO_REQUESTS)
     colors = color_map(frame["model_version"])
-    fig = time_figure(params, yaxis={"title": "latency (ms)", "type": "log"})
+    fig = time_figure(params, yaxis={"title": "latency (ms)", "type": "log", "dtick": "D2", "tickformat": ",.0f"})
     for version, part in frame.groupby("model_version", sort=True):
         for column, dash in (("p50_ms", "dot"), ("p95_ms", "solid"), ("p99_ms", "dash")):
             fig.add_trace(
@@ -128,11 +128,13 @@ def pipeline_runs_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     if frame.empty:
         return empty_figure("No pipeline runs in this window")
     colors = color_map(frame["pipeline"])
-    fig = time_figure(params, yaxis={"title": "duration (s)", "type": "log"}, hovermode="closest")
+    fig = time_figure(
+        params, yaxis={"title": "duration (s)", "type": "log", "dtick": "D2", "tickformat": ",.0f"}, hovermode="closest"
+    )
     for pipeline, part in frame.groupby("pipeline", sort=True):
         ok = part[part["status"] == "success"]
         fig.add_trace(
-            go.Scattergl(
+            go.Scatter(
                 x=ok["started_at"],
                 y=ok["duration_s"],
                 mode="markers",
@@ -143,7 +145,7 @@ def pipeline_runs_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         )
     failed = frame[frame["status"] == "failed"]
     fig.add_trace(
-        go.Scattergl(
+        go.Scatter(
             x=failed["started_at"],
             y=failed["duration_s"],
             mode="markers",
