@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .contract import TABLES, Column, Table
+from .db import scan_table
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,8 @@ def check_data_dir(data_dir: Path) -> list[TableReport]:
 def check_table(data_dir: Path, table: Table) -> TableReport:
     """Check one table's files: readable footers, required columns present, types that fit their kinds."""
     folder, single = table.locations(data_dir)
-    paths = table_files(data_dir, table)
+    source = scan_table(data_dir, table)  # the same files the app's views read
+    paths = [Path(file[0]) for file in source.files] if source else []
     if not paths:
         where = f"{folder.name}/ holds no .parquet files" if folder.is_dir() else "not found"
         expected = f"expected {folder.name}/ or {single.name} with columns {table.expected_columns_text()}"
@@ -66,18 +68,6 @@ def check_table(data_dir: Path, table: Table) -> TableReport:
             problems.add(f"files disagree on the type of {name}: {variants}")
     status = "invalid" if problems else "ok"
     return TableReport(table.name, status, len(paths), rows, problems.lines())
-
-
-def table_files(data_dir: Path, table: Table) -> list[Path]:
-    """List the parquet files behind a table, sorted; an empty list means the table is missing."""
-    folder, single = table.locations(data_dir)
-    if folder.is_dir():
-        return sorted(
-            path
-            for path in folder.rglob("*.parquet")
-            if path.is_file() and not any(part.startswith((".", "_")) for part in path.relative_to(folder).parts)
-        )
-    return [single] if single.is_file() else []
 
 
 def schema_problems(table: Table, schema: pa.Schema, hive_keys: set[str]) -> list[str]:

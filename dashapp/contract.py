@@ -9,40 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-# Logical column kinds, and the DuckDB type names that satisfy each.
-KINDS: dict[str, tuple[str, ...]] = {
-    "timestamp": ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S"),
-    "date": ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S"),
-    "string": ("VARCHAR",),
-    "number": (
-        "DOUBLE",
-        "FLOAT",
-        "DECIMAL",
-        "TINYINT",
-        "SMALLINT",
-        "INTEGER",
-        "BIGINT",
-        "HUGEINT",
-        "UTINYINT",
-        "USMALLINT",
-        "UINTEGER",
-        "UBIGINT",
-    ),
-    "integer": ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"),
-    "boolean": ("BOOLEAN",),
-}
+# Column kinds: timestamp, date, string, number, integer, boolean (check.py maps arrow types to them).
 
 
 @dataclass(frozen=True)
 class Column:
     name: str
     kind: str
-    note: str = ""
-
-    def accepts(self, duckdb_type: str) -> bool:
-        """Tell whether a DuckDB column type satisfies this column's kind."""
-        base = duckdb_type.split("(")[0].strip().upper()
-        return base in KINDS[self.kind]
 
 
 @dataclass(frozen=True)
