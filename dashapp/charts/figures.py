@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import zlib
+
 import pandas as pd
 import plotly.graph_objects as go
 
 LABEL_COLORS = {"negative": "#d62728", "neutral": "#9aa0a6", "positive": "#2ca02c"}
 STATUS_COLORS = {"ok": "#4c78a8", "4xx": "#f2a93b", "5xx": "#d62728", "success": "#4c78a8", "failed": "#d62728"}
-PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756", "#72b7b2", "#eeca3b", "#9d755d")
+# No red: it means failure on every chart.
+PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#17becf", "#72b7b2", "#eeca3b", "#9d755d")
 
 
 def base_figure(**layout) -> go.Figure:
@@ -44,8 +47,18 @@ def empty_figure(reason: str) -> go.Figure:
 
 
 def color_map(values) -> dict[str, str]:
-    """Give each distinct value a stable palette colour (sorted, so pages and embeds agree)."""
-    return {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(sorted(set(values)))}
+    """Give each distinct value a palette colour derived from its name.
+
+    A name keeps its colour whatever else the filters show (a version is the same blue on every
+    chart and window); a clash moves the later name to the next free colour.
+    """
+    colors: dict[str, str] = {}
+    for value in sorted(set(values)):
+        slot = zlib.crc32(str(value).encode()) % len(PALETTE)
+        while PALETTE[slot] in colors.values() and len(colors) < len(PALETTE):
+            slot = (slot + 1) % len(PALETTE)
+        colors[value] = PALETTE[slot]
+    return colors
 
 
 def table_figure(frame: pd.DataFrame, headers: dict[str, str], empty: str) -> go.Figure:

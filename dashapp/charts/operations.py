@@ -160,6 +160,8 @@ def pipeline_runs_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
 
 def pipeline_health_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     """Summarise each pipeline: runs, failures, durations and the last error."""
+    if frame.empty:  # the string columns below cannot be built from empty float columns
+        return empty_figure("No pipeline runs in this window")
     shown = frame.assign(
         failure=frame["failed"].astype(str) + " (" + frame["failure_rate"].map("{:.1%}".format) + ")",
         durations=frame["median_duration_s"].map("{:,.1f}".format)
