@@ -39,7 +39,8 @@ class Config:
         default=86400, metadata={"help": "seconds a cached result lives; new data changes the key anyway"}
     )
     bind: str = field(default="127.0.0.1:8050", metadata={"help": "gunicorn bind address, host:port"})
-    workers: int = field(default_factory=lambda: os.cpu_count() or 1, metadata={"help": "gunicorn workers"})
+    # One per core, within the range _validate accepts, so a big host starts with the defaults.
+    workers: int = field(default_factory=lambda: min(os.cpu_count() or 1, 64), metadata={"help": "gunicorn workers"})
     threads: int = field(default=4, metadata={"help": "gunicorn threads per worker"})
     duckdb_threads: int = field(
         default=0, metadata={"help": "DuckDB threads per worker; 0 = cores // workers, at least 1"}

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 LABEL_COLORS = {"negative": "#d62728", "neutral": "#9aa0a6", "positive": "#2ca02c"}
 STATUS_COLORS = {"ok": "#4c78a8", "4xx": "#f2a93b", "5xx": "#d62728", "success": "#4c78a8", "failed": "#d62728"}
 # No red: it means failure on every chart.
-PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#17becf", "#72b7b2", "#eeca3b", "#9d755d")
+PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#17becf", "#ff9da6", "#eeca3b", "#9d755d")
 
 
 def base_figure(**layout) -> go.Figure:
