@@ -60,6 +60,7 @@ def chart(chart_id: str):
     return Response(to_json_plotly(body), mimetype="application/json")
 
 
+@blueprint.get("/api/", defaults={"rest": ""})
 @blueprint.get("/api/<path:rest>")
 def unknown_api(rest: str):
     return jsonify({"ok": False, "error": f"no API endpoint /api/{rest[:60]}", "status": 404}), 404

@@ -54,9 +54,9 @@ class Query:
 @cache
 def load_query(name: str, folder: Path = QUERIES_DIR) -> Query:
     """Read and parse queries/<name>.sql once per process."""
-    if not re.fullmatch(r"[a-z0-9_]+", name):
-        raise KeyError(name)
     path = folder / f"{name}.sql"
+    if not re.fullmatch(r"[a-z0-9_]+", name) or not path.is_file():
+        raise KeyError(f"no query named {name!r} in {folder.name}/")
     text = path.read_text()
     headers = {m.group(1): m.group(2) for m in map(_HEADER.match, text.splitlines()) if m}
     tables = tuple(t.strip() for t in headers.get("tables", "").split(",") if t.strip())

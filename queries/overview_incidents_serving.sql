@@ -31,7 +31,7 @@ SELECT
   count(*) AS hours,
   max(p95_ms) AS peak_p95_ms,
   max(error_rate) AS peak_error_rate,
-  sum(n) AS predictions,
+  CAST(sum(n) AS BIGINT) AS predictions,
   bool_or(slow) AS slow,
   bool_or(failing) AS failing
 FROM flagged

@@ -6,6 +6,7 @@ in exactly one place and parses its parameters the same way everywhere.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -132,7 +133,9 @@ def _parse_scalar(param: Param, raw: str):
             value = int(raw) if param.kind == "integer" else float(raw)
         except ValueError:
             raise BadParameter(param.name, f"must be a {param.kind}, got {_show(raw)}") from None
-        if value != value or not (param.minimum <= value <= param.maximum):  # NaN fails too
+        low = -math.inf if param.minimum is None else param.minimum
+        high = math.inf if param.maximum is None else param.maximum
+        if value != value or not (low <= value <= high):  # NaN fails too
             raise BadParameter(param.name, f"must be between {param.minimum} and {param.maximum}, got {_show(raw)}")
         return value
     return raw

@@ -58,8 +58,9 @@ def chart_card(chart_id: str) -> html.Div:
 def update_chart(search: str | None, graph_id: dict, db: Database):
     """Render one panel from the URL's query string: (figure, footer)."""
     try:
-        spec = get_chart(str(graph_id.get("chart")))
-        rendered = render(spec, parse_qs((search or "").lstrip("?")), db)
+        # Both inputs are client-controlled (anyone can POST a callback): forged shapes are no chart, no filters.
+        spec = get_chart(str(graph_id.get("chart") if isinstance(graph_id, dict) else None))
+        rendered = render(spec, parse_qs(search.lstrip("?") if isinstance(search, str) else ""), db)
     except BadParameter as exc:
         return empty_figure("Invalid filter"), dbc.Alert(exc.message, color="warning", className="mb-0 py-1")
     except DataUnavailable as exc:

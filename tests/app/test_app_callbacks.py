@@ -1,0 +1,265 @@
+"""Callbacks called as plain functions: the chart panel, and the filter bar kept in the URL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import dash_bootstrap_components as dbc
+import pytest
+from dash import no_update
+
+from dashapp.charts import REGISTRY
+from dashapp.pages import panels, shell
+from dashapp.pages.panels import GRAPH, update_chart
+
+CHART_IDS = sorted(REGISTRY)
+GOOD_SEARCH = "?start=2024-03-01&end=2024-03-04"
+NOW = datetime(2024, 3, 4, 12, 0)
+
+
+def graph_id(chart_id) -> dict:
+    return {"type": GRAPH, "chart": chart_id}
+
+
+def annotation(fig) -> str | None:
+    return fig.layout.annotations[0].text if fig.layout.annotations else None
+
+
+def text_of(component) -> str:
+    """Flatten a Dash component tree (or a string) to its visible text."""
+    if component is None:
+        return ""
+    if isinstance(component, str | int | float):
+        return str(component)
+    if isinstance(component, list | tuple):
+        return "".join(text_of(c) for c in component)
+    return text_of(getattr(component, "children", None))
+
+
+# -- the chart panel ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chart_id", CHART_IDS)
+def test_a_panel_renders_its_chart_and_says_what_data_it_covers(shared_db, chart_id):
+    figure, footer = update_chart(GOOD_SEARCH, graph_id(chart_id), shared_db)
+    assert len(figure.data) > 0 or annotation(figure)
+    assert isinstance(footer, str) and "data through" in footer
+
+
+def test_a_panel_passes_the_filters_in_the_url_to_its_chart(shared_db):
+    figure, footer = update_chart(GOOD_SEARCH + "&symbol=TSLA&bucket=1d", graph_id("ops.throughput"), shared_db)
+    assert [trace.name for trace in figure.data] == ["ok", "4xx", "5xx"]
+    assert "1d buckets" in footer
+
+
+@pytest.mark.parametrize(
+    ("search", "param"),
+    [
+        ("?bucket=1s", "bucket"),
+        ("?start=2024-13-01", "start"),
+        ("?start=2024-03-02&end=2024-03-01", "start"),
+        ("?symbol=x%27%20OR%20%271%27%3D%271", "symbol"),
+        ("?model_version=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E", "model_version"),
+        ("?model_version=a&model_version=b", "model_version"),
+    ],
+)
+def test_a_bad_filter_gives_a_warning_on_the_panel_not_an_exception(shared_db, search, param):
+    figure, footer = update_chart(search, graph_id("ops.latency"), shared_db)
+    assert annotation(figure) == "Invalid filter"
+    assert isinstance(footer, dbc.Alert) and footer.color == "warning"
+    assert text_of(footer).startswith(f"{param}: ")
+
+
+def test_a_missing_table_gives_an_empty_state_naming_it_and_its_columns(db, data_dir):
+    (data_dir / "pipeline_runs.parquet").unlink()
+    figure, footer = update_chart(GOOD_SEARCH, graph_id("ops.pipeline_runs"), db)
+    assert annotation(figure) == "pipeline_runs unavailable"
+    text = text_of(footer)
+    assert text.startswith("pipeline_runs: ")
+    assert "Expected columns: pipeline (string), stage (string)" in text
+    assert str(data_dir) not in text
+
+
+def test_other_panels_keep_working_when_one_table_is_missing(db, data_dir):
+    (data_dir / "pipeline_runs.parquet").unlink()
+    figure, footer = update_chart(GOOD_SEARCH, graph_id("ops.latency"), db)
+    assert len(figure.data) == 6 and "data through" in footer
+
+
+def test_a_broken_file_gives_an_empty_state_too(db, data_dir):
+    (data_dir / "predictions" / "dt=2024-03-01" / "part-0.parquet").write_bytes(b"garbage")
+    figure, footer = update_chart(GOOD_SEARCH, graph_id("overview.volume"), db)
+    assert annotation(figure) == "predictions unavailable"
+    assert "predictions/dt=2024-03-01/part-0.parquet" in text_of(footer)
+
+
+FORGED_SEARCHES = [None, "", "?" + "a" * 10_000, "?start=" + "%00" * 100, ["?start=now-1d"], {"start": "now"}, 42]
+FORGED_IDS = [
+    graph_id("ops.nope"),
+    graph_id(None),
+    graph_id(["ops.latency"]),
+    graph_id({"$ne": None}),
+    {"type": GRAPH},
+    "ops.latency",
+    None,
+    ["ops.latency"],
+    42,
+]
+
+
+@pytest.mark.parametrize("search", FORGED_SEARCHES, ids=[f"search-{i}" for i in range(len(FORGED_SEARCHES))])
+def test_a_forged_search_never_raises_and_falls_back_to_a_panel(shared_db, search, caplog):
+    figure, footer = update_chart(search, graph_id("ops.latency"), shared_db)
+    assert figure is not None and footer is not None
+    assert "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize("forged_id", FORGED_IDS, ids=[f"id-{i}" for i in range(len(FORGED_IDS))])
+def test_a_forged_graph_id_is_an_unknown_chart_not_an_error(shared_db, forged_id, caplog):
+    figure, footer = update_chart(GOOD_SEARCH, forged_id, shared_db)
+    assert annotation(figure) == "Unknown chart"
+    assert "no chart named" in text_of(footer)
+    assert "Traceback" not in caplog.text
+
+
+def post_panel_callback(client, search, state_id):
+    """POST what the browser sends for one panel, with whatever search and id a forger likes."""
+    real = {"chart": "ops.latency", "type": GRAPH}
+    output = '..{"chart":["MATCH"],"type":"chart-graph"}.figure...{"chart":["MATCH"],"type":"chart-status"}.children..'
+    body = {
+        "output": output,
+        "outputs": [
+            {"id": real, "property": "figure"},
+            {"id": {"chart": "ops.latency", "type": "chart-status"}, "property": "children"},
+        ],
+        "inputs": [{"id": "url", "property": "search", "value": search}],
+        "changedPropIds": ["url.search"],
+        "state": [{"id": real, "property": "id", "value": state_id}],
+    }
+    return client.post("/_dash-update-component", json=body)
+
+
+def test_the_panel_callback_answers_over_http(shared_client):
+    response = post_panel_callback(shared_client, GOOD_SEARCH, {"chart": "ops.latency", "type": GRAPH})
+    assert response.status_code == 200
+    assert "data through" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("search", "state_id"),
+    [
+        ("?symbol=x%27%20OR%20%271%27%3D%271", {"chart": "ops.latency", "type": GRAPH}),
+        (["not", "a", "string"], {"chart": "ops.latency", "type": GRAPH}),
+        (GOOD_SEARCH, "forged"),
+        (GOOD_SEARCH, {"chart": "../../etc/passwd", "type": GRAPH}),
+        (None, None),
+    ],
+)
+def test_a_forged_callback_post_is_answered_with_a_panel_message_not_a_500(shared_client, search, state_id):
+    response = post_panel_callback(shared_client, search, state_id)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Traceback" not in text
+
+
+def test_an_unknown_chart_says_so(shared_db):
+    figure, footer = update_chart(GOOD_SEARCH, graph_id("ops.nope"), shared_db)
+    assert annotation(figure) == "Unknown chart"
+    assert "ops.nope" in text_of(footer)
+
+
+def test_a_panel_with_no_search_uses_the_default_window(shared_db):
+    figure, footer = update_chart(None, graph_id("ops.latency"), shared_db)
+    assert annotation(figure) == "No requests in this window"  # the fixture data is from 2024
+    assert "data through 2024-03-03 18:00 UTC" in footer
+
+
+def test_the_chart_card_lays_out_a_graph_and_a_footer_for_the_chart():
+    card = panels.chart_card("ops.latency")
+    assert card.to_plotly_json()["props"]["data-chart"] == "ops.latency"
+    assert "Latency p50 / p95 / p99 by model version" in str(card)
+
+
+# -- the filter bar and the URL -------------------------------------------------------------------
+
+
+@pytest.fixture
+def fixed_now(monkeypatch):
+    monkeypatch.setattr(shell, "utc_now", lambda: NOW)
+    return NOW
+
+
+def test_no_query_string_means_the_last_seven_days(fixed_now):
+    assert shell.controls_from_search("") == ("7d", "2024-02-26", "2024-03-04", [], None)
+    assert shell.controls_from_search(None) == shell.controls_from_search("?")
+
+
+def test_the_default_preset_writes_an_empty_query_string():
+    assert shell.search_from_controls("", "7d", None, None, [], None) == ""
+    assert shell.search_from_controls("?start=now-30d", "7d", None, None, None, None) == ""
+
+
+@pytest.mark.parametrize(("preset", "days"), [("24h", None), ("30d", 30), ("90d", 90)])
+def test_a_preset_writes_a_relative_start_and_reads_back_as_the_same_preset(fixed_now, preset, days):
+    search = shell.search_from_controls("", preset, None, None, [], None)
+    assert search == f"?start=now-{preset}"
+    preset_back, start_date, end_date, symbols, version = shell.controls_from_search(search)
+    assert preset_back == preset
+    if days:
+        assert start_date == (NOW - timedelta(days=days)).date().isoformat()
+    assert end_date == "2024-03-04"
+
+
+def test_custom_dates_write_start_and_the_day_after_the_last_day_as_end(fixed_now):
+    search = shell.search_from_controls("", "custom", "2024-03-01", "2024-03-03", [], None)
+    assert search == "?start=2024-03-01&end=2024-03-04"
+    assert shell.controls_from_search(search) == ("custom", "2024-03-01", "2024-03-03", [], None)
+
+
+def test_custom_dates_from_a_date_picker_with_times_keep_the_day():
+    search = shell.search_from_controls("", "custom", "2024-03-01T00:00:00", "2024-03-01T00:00:00", [], None)
+    assert search == "?start=2024-03-01&end=2024-03-02"
+
+
+def test_symbols_and_model_version_are_carried_both_ways(fixed_now):
+    search = shell.search_from_controls("", "7d", None, None, ["AAPL", "MSFT"], "v2")
+    assert search == "?symbol=AAPL&symbol=MSFT&model_version=v2"
+    assert shell.controls_from_search(search) == ("7d", "2024-02-26", "2024-03-04", ["AAPL", "MSFT"], "v2")
+
+
+def test_page_specific_parameters_are_preserved(fixed_now):
+    search = shell.search_from_controls("?feature=x&start=now-90d&symbol=OLD", "30d", None, None, ["AAPL"], None)
+    assert search == "?feature=x&start=now-30d&symbol=AAPL"
+
+
+def test_an_unreadable_start_in_the_url_shows_custom_without_dates(fixed_now):
+    assert shell.controls_from_search("?start=garbage") == ("custom", None, None, [], None)
+
+
+def test_a_url_change_sets_the_controls_and_their_options(shared_db, fixed_now):
+    result = shell.sync_filters("?start=now-30d&symbol=AAPL", None, None, None, None, None, "url", shared_db)
+    assert result[0] is no_update
+    assert result[1:6] == ("30d", "2024-02-03", "2024-03-04", ["AAPL"], None)
+    assert result[6:] == (["AAPL", "MSFT", "TSLA"], ["v1", "v2"])
+
+
+def test_a_url_naming_an_unseen_symbol_keeps_it_selectable(shared_db, fixed_now):
+    result = shell.sync_filters("?symbol=NVDA&model_version=v9", None, None, None, None, None, "url", shared_db)
+    assert "NVDA" in result[6] and "v9" in result[7]
+
+
+def test_picking_a_preset_rewrites_the_url_and_the_dates(shared_db, fixed_now):
+    result = shell.sync_filters(
+        "?feature=x", "90d", "2024-03-01", "2024-03-02", ["AAPL"], None, "filter-range", shared_db
+    )
+    assert result[:4] == ("?feature=x&start=now-90d&symbol=AAPL", "90d", "2023-12-05", "2024-03-04")
+
+
+def test_picking_dates_switches_to_custom(shared_db, fixed_now):
+    result = shell.sync_filters("", "7d", "2024-03-01", "2024-03-02", [], None, "filter-dates", shared_db)
+    assert result[:4] == ("?start=2024-03-01&end=2024-03-03", "custom", "2024-03-01", "2024-03-02")
+
+
+def test_a_control_change_that_leaves_the_url_as_it_is_does_not_rewrite_it(shared_db, fixed_now):
+    result = shell.sync_filters("", "7d", None, None, [], None, "filter-range", shared_db)
+    assert result[0] is no_update

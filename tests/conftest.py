@@ -1,0 +1,82 @@
+"""Shared fixtures, named for what they yield (Flask's flaskr tests): data_dir -> config -> db, app, client."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dashapp import create_app
+from dashapp.config import PREFIX, Config
+from dashapp.db import Database
+from tests.fixtures import write_all
+
+
+@pytest.fixture(autouse=True)
+def _no_dashapp_environment(monkeypatch):
+    """Keep the developer's DASHAPP_* variables out of every test (Flask's _reset_os_environ)."""
+    for key in list(os.environ):
+        if key.startswith(PREFIX):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture(scope="session")
+def _fixture_tables(tmp_path_factory) -> Path:
+    return write_all(tmp_path_factory.mktemp("fixture-tables"))
+
+
+@pytest.fixture
+def data_dir(_fixture_tables, tmp_path) -> Path:
+    """A data folder with the fixture tables: predictions and outcomes by day, pipeline_runs as one file.
+
+    Each test gets its own copy (tests add, break and delete files); writing the parquet once is faster.
+    """
+    return Path(shutil.copytree(_fixture_tables, tmp_path / "data"))
+
+
+@pytest.fixture
+def config(data_dir, tmp_path) -> Config:
+    return Config(data_dir=data_dir, cache_type="filesystem", cache_dir=tmp_path / "cache", workers=1)
+
+
+@pytest.fixture
+def db(config) -> Database:
+    """A Database without a results cache, so each run reads the files."""
+    return Database(config)
+
+
+@pytest.fixture
+def app(config):
+    return create_app(config)
+
+
+@pytest.fixture
+def client(app):
+    return app.server.test_client()
+
+
+# -- read-only variants, built once per session (datasette's app_client): for tests that change no file --
+
+
+@pytest.fixture(scope="session")
+def shared_config(_fixture_tables, tmp_path_factory) -> Config:
+    root = tmp_path_factory.mktemp("shared")
+    data = Path(shutil.copytree(_fixture_tables, root / "data"))
+    return Config(data_dir=data, cache_type="filesystem", cache_dir=root / "cache", workers=1)
+
+
+@pytest.fixture(scope="session")
+def shared_db(shared_config) -> Database:
+    return Database(shared_config)
+
+
+@pytest.fixture(scope="session")
+def shared_app(shared_config):
+    return create_app(shared_config)
+
+
+@pytest.fixture
+def shared_client(shared_app):
+    return shared_app.server.test_client()

@@ -1,0 +1,178 @@
+"""Fixture data as code (datasette's fixtures.py): tiny contract tables and the writers that lay them out.
+
+The rows are picked by hand so that every expected number in tests/sql can be worked out on
+paper. Three days of predictions, 2024-03-01 .. 2024-03-03, written as dt= hive partitions.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+DAY1, DAY2, DAY3, DAY4 = (datetime(2024, 3, d) for d in (1, 2, 3, 4))
+# A window that holds every fixture row.
+ALL = {"start": DAY1, "end": DAY4}
+
+PREDICTION_COLUMNS = (
+    "ts",
+    "request_id",
+    "symbol",
+    "model_version",
+    "sentiment_score",
+    "confidence",
+    "label",
+    "latency_ms",
+    "status",
+    "cache_hit",
+    "headline_words",  # the one input feature
+)
+# fmt: off
+PREDICTION_ROWS = [
+    ("2024-03-01 09:00:00", "r01", "AAPL", "v1", 0.8, 0.90, "positive", 100.0, 200, True, 12),
+    ("2024-03-01 09:20:00", "r02", "MSFT", "v1", -0.5, 0.70, "negative", 120.0, 200, False, 8),
+    ("2024-03-01 10:05:00", "r03", "AAPL", "v2", 0.1, 0.60, "neutral", 300.0, 500, None, 15),
+    ("2024-03-01 23:59:59", "r04", "TSLA", "v1", 0.6, 0.80, "positive", 80.0, 200, True, 9),
+    # Exactly midnight: the first row of day 2, and the row that a window ending at DAY2 leaves out.
+    ("2024-03-02 00:00:00", "r05", "AAPL", "v1", -0.2, 0.55, "neutral", 90.0, 404, True, 11),
+    ("2024-03-02 08:30:00", "r06", "MSFT", "v2", 0.7, 0.95, "positive", 250.0, 200, True, 20),
+    ("2024-03-02 08:45:00", "r07", "TSLA", "v1", -0.9, 0.85, "negative", 1500.0, 503, False, 7),
+    ("2024-03-02 12:00:00", "r08", "AAPL", "v2", 0.3, 0.65, "positive", 110.0, 200, False, 14),
+    ("2024-03-03 06:00:00", "r09", "MSFT", "v1", 0.0, 0.50, "neutral", 95.0, 429, True, 10),
+    ("2024-03-03 06:10:00", "r10", "AAPL", "v1", 0.9, 0.99, "positive", 105.0, 200, True, 13),
+    ("2024-03-03 18:00:00", "r11", "TSLA", "v2", -0.4, 0.60, "negative", 400.0, 500, True, 6),
+]
+# fmt: on
+
+OUTCOME_ROWS = [
+    # request_id, ts (arrival), true_label; r04, r05, r09 and r11 have no outcome yet.
+    ("r01", "2024-03-01 12:00:00", "positive"),  # correct
+    ("r02", "2024-03-01 12:00:00", "neutral"),  # wrong
+    ("r03", "2024-03-02 01:00:00", "neutral"),  # correct
+    ("r06", "2024-03-02 10:00:00", "positive"),  # correct
+    ("r07", "2024-03-03 09:00:00", "negative"),  # correct
+    ("r08", "2024-03-03 09:00:00", "negative"),  # wrong
+    ("r10", "2024-03-03 20:00:00", "positive"),  # correct
+]
+
+PIPELINE_COLUMNS = (
+    "pipeline",
+    "stage",
+    "run_id",
+    "started_at",
+    "finished_at",
+    "status",
+    "rows_in",
+    "rows_out",
+    "error",
+)
+# fmt: off
+PIPELINE_ROWS = [
+    # ingest: i1 ok, i2 and i3 fail back to back (one episode), i4 ok.
+    ("ingest", "fetch", "i1", "2024-03-01 01:00:00", "2024-03-01 01:00:30", "success", 100, 100, None),
+    ("ingest", "parse", "i1", "2024-03-01 01:00:30", "2024-03-01 01:01:40", "success", 100, 98, None),
+    ("ingest", "fetch", "i2", "2024-03-02 01:00:00", "2024-03-02 01:00:20", "success", 120, 120, None),
+    ("ingest", "parse", "i2", "2024-03-02 01:00:20", "2024-03-02 01:00:25", "failed", 120, 0, "schema mismatch"),
+    ("ingest", "fetch", "i3", "2024-03-02 13:00:00", "2024-03-02 13:05:00", "failed", 0, 0, "timeout"),
+    ("ingest", "fetch", "i4", "2024-03-03 01:00:00", "2024-03-03 01:00:40", "success", 90, 90, None),
+    ("ingest", "parse", "i4", "2024-03-03 01:00:40", "2024-03-03 01:02:00", "success", 90, 90, None),
+    # train: t2 fails between two good runs.
+    ("train", "fit", "t1", "2024-03-01 02:00:00", "2024-03-01 02:10:00", "success", 98, 1, None),
+    ("train", "fit", "t2", "2024-03-02 02:00:00", "2024-03-02 02:01:00", "failed", 120, 0, "OOM"),
+    ("train", "fit", "t3", "2024-03-03 02:00:00", "2024-03-03 02:20:00", "success", 90, 1, None),
+]
+# fmt: on
+
+
+def predictions() -> pd.DataFrame:
+    frame = pd.DataFrame(PREDICTION_ROWS, columns=list(PREDICTION_COLUMNS))
+    frame["ts"] = pd.to_datetime(frame["ts"]).astype("datetime64[us]")
+    frame["cache_hit"] = frame["cache_hit"].astype("boolean")
+    frame["status"] = frame["status"].astype("int32")
+    frame["headline_words"] = frame["headline_words"].astype("int32")
+    return frame
+
+
+def outcomes() -> pd.DataFrame:
+    frame = pd.DataFrame(OUTCOME_ROWS, columns=["request_id", "ts", "true_label"])
+    frame["ts"] = pd.to_datetime(frame["ts"]).astype("datetime64[us]")
+    return frame
+
+
+def pipeline_runs() -> pd.DataFrame:
+    frame = pd.DataFrame(PIPELINE_ROWS, columns=list(PIPELINE_COLUMNS))
+    for column in ("started_at", "finished_at"):
+        frame[column] = pd.to_datetime(frame[column]).astype("datetime64[us]")
+    return frame
+
+
+def write_partitioned(data_dir: Path, table: str, frame: pd.DataFrame, time_column: str = "ts") -> list[Path]:
+    """Write one dt=YYYY-MM-DD/part-0.parquet per day of `time_column`; return the files written."""
+    written = []
+    for day, part in frame.groupby(frame[time_column].dt.date, sort=True):
+        folder = data_dir / table / f"dt={day.isoformat()}"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "part-0.parquet"
+        part.to_parquet(path, index=False)
+        written.append(path)
+    return written
+
+
+def write_single(data_dir: Path, table: str, frame: pd.DataFrame) -> Path:
+    path = data_dir / f"{table}.parquet"
+    frame.to_parquet(path, index=False)
+    return path
+
+
+def write_all(data_dir: Path) -> Path:
+    """Write predictions and outcomes by day and pipeline_runs as one file; other tables stay missing."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    write_partitioned(data_dir, "predictions", predictions())
+    write_partitioned(data_dir, "outcomes", outcomes())
+    write_single(data_dir, "pipeline_runs", pipeline_runs())
+    return data_dir
+
+
+def new_partition(data_dir: Path, day: str, request_id: str = "r12") -> Path:
+    """Publish one more prediction (a copy of r01 at noon on `day`) as a new dt= partition."""
+    row = predictions().iloc[[0]].assign(ts=pd.Timestamp(f"{day} 12:00").as_unit("us"), request_id=request_id)
+    return write_partitioned(data_dir, "predictions", row)[0]
+
+
+def rows(frame: pd.DataFrame) -> list[dict]:
+    """Turn a result frame into plain dicts (NaN/NaT/NA -> None, numpy scalars -> Python) for comparisons."""
+    return [{k: _plain(v) for k, v in record.items()} for record in frame.to_dict("records")]
+
+
+def assert_rows(frame: pd.DataFrame, expected: list[dict]) -> None:
+    """Assert a result equals the expected rows, in order; floats may differ in the last bits only."""
+    got = rows(frame)
+    if expected:
+        assert list(frame.columns) == list(expected[0])
+    # Accept a float that is close, so pytest's diff shows only the rows that really differ.
+    expected = [
+        {k: (got[i][k] if i < len(got) and _close(got[i].get(k), v) else v) for k, v in row.items()}
+        for i, row in enumerate(expected)
+    ]
+    assert got == expected
+
+
+def _close(actual, wanted) -> bool:
+    numbers = (int, float)
+    if isinstance(wanted, float) and isinstance(actual, numbers) and not isinstance(actual, bool):
+        return math.isclose(actual, wanted, rel_tol=1e-9, abs_tol=1e-12)
+    return False
+
+
+def _plain(value):
+    if isinstance(value, list | tuple):
+        return value
+    if pd.isna(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return value

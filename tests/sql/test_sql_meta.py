@@ -1,0 +1,65 @@
+"""queries/meta_*.sql: table extents ("data through ..."), filter options and the settings read-back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from dashapp.errors import DataUnavailable
+from tests.fixtures import assert_rows
+
+
+@pytest.mark.parametrize(
+    ("table", "first", "last", "rows"),
+    [
+        ("predictions", datetime(2024, 3, 1, 9), datetime(2024, 3, 3, 18), 11),
+        ("outcomes", datetime(2024, 3, 1, 12), datetime(2024, 3, 3, 20), 7),
+        ("pipeline_runs", datetime(2024, 3, 1, 1), datetime(2024, 3, 3, 2), 10),
+    ],
+)
+def test_extent_gives_a_tables_first_and_last_time_and_row_count(db, table, first, last, rows):
+    assert_rows(db.extent(table), [{"first": first, "last": last, "rows": rows}])
+
+
+def test_extent_of_a_missing_table_names_it_and_its_columns(db):
+    with pytest.raises(DataUnavailable) as raised:
+        db.extent("training_runs")
+    assert raised.value.table == "training_runs"
+    assert "training_runs.parquet" in raised.value.reason
+    assert "model_version (string)" in raised.value.expected
+
+
+def test_extent_refuses_a_table_without_a_time_column(db):
+    with pytest.raises(ValueError, match="reference has no time column"):
+        db.extent("reference")
+
+
+def test_filter_options_list_each_symbol_and_version_with_counts(db):
+    assert_rows(
+        db.run("meta_filter_options"),
+        [
+            {"kind": "model_version", "value": "v1", "rows": 7, "last_seen": datetime(2024, 3, 3, 6, 10)},
+            {"kind": "model_version", "value": "v2", "rows": 4, "last_seen": datetime(2024, 3, 3, 18)},
+            {"kind": "symbol", "value": "AAPL", "rows": 5, "last_seen": datetime(2024, 3, 3, 6, 10)},
+            {"kind": "symbol", "value": "MSFT", "rows": 3, "last_seen": datetime(2024, 3, 3, 6)},
+            {"kind": "symbol", "value": "TSLA", "rows": 3, "last_seen": datetime(2024, 3, 3, 18)},
+        ],
+    )
+
+
+def test_settings_read_back_the_sandbox(db, config):
+    settings = db.settings()
+    assert settings["enable_external_access"] == "false"
+    assert settings["lock_configuration"] == "true"
+    assert settings["autoinstall_known_extensions"] == "false"
+    assert settings["autoload_known_extensions"] == "false"
+    assert settings["allow_community_extensions"] == "false"
+    assert settings["threads"] == str(config.duckdb_threads)
+    assert str(config.data_dir.resolve()) + "/" in settings["allowed_directories"]
+
+
+def test_a_query_that_reads_no_table_runs_while_contract_tables_are_missing(db):
+    # The fixture folder has no `reference`, `market` ... table; meta_settings reads none of them.
+    frame = db.run("meta_settings", names=["lock_configuration"])
+    assert frame.values.tolist() == [["lock_configuration", "true"]]

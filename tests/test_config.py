@@ -1,0 +1,176 @@
+"""Config: DASHAPP_* variables cast by field type, fail fast naming the variable, documented in README.md."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from dashapp.config import Config, env_name, env_names
+from dashapp.errors import ConfigError
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_defaults_apply_when_no_variable_is_set():
+    config = Config.from_env({})
+    assert config.data_dir == Path("data/demo")
+    assert config.cache_type == "filesystem"
+    assert config.cache_timeout == 86400
+    assert config.bind == "127.0.0.1:8050"
+    assert config.threads == 4
+    assert config.duckdb_memory_limit == "768MiB"
+    assert config.log_level == "INFO"
+    assert config.duckdb_threads >= 1
+
+
+@pytest.mark.parametrize(
+    ("variable", "raw", "field", "expected"),
+    [
+        ("DASHAPP_DATA_DIR", "/srv/logs", "data_dir", Path("/srv/logs")),
+        ("DASHAPP_CACHE_DIR", "/var/cache/dashapp", "cache_dir", Path("/var/cache/dashapp")),
+        ("DASHAPP_CACHE_TYPE", "null", "cache_type", "null"),
+        ("DASHAPP_CACHE_TYPE", "simple", "cache_type", "simple"),
+        ("DASHAPP_CACHE_TIMEOUT", "60", "cache_timeout", 60),
+        ("DASHAPP_CACHE_TIMEOUT", " 0 ", "cache_timeout", 0),
+        ("DASHAPP_BIND", "0.0.0.0:9000", "bind", "0.0.0.0:9000"),
+        ("DASHAPP_BIND", "unix:/run/dashapp.sock", "bind", "unix:/run/dashapp.sock"),
+        ("DASHAPP_WORKERS", "3", "workers", 3),
+        ("DASHAPP_THREADS", "8", "threads", 8),
+        ("DASHAPP_DUCKDB_THREADS", "2", "duckdb_threads", 2),
+        ("DASHAPP_DUCKDB_MEMORY_LIMIT", "2GB", "duckdb_memory_limit", "2GB"),
+        ("DASHAPP_LOG_LEVEL", "DEBUG", "log_level", "DEBUG"),
+    ],
+)
+def test_each_variable_sets_its_field_cast_to_the_fields_type(variable, raw, field, expected):
+    assert getattr(Config.from_env({variable: raw}), field) == expected
+
+
+def test_every_field_is_covered_by_the_variable_test():
+    covered = {
+        "data_dir",
+        "cache_dir",
+        "cache_type",
+        "cache_timeout",
+        "bind",
+        "workers",
+        "threads",
+        "duckdb_threads",
+        "duckdb_memory_limit",
+        "log_level",
+    }
+    assert {f.name for f in fields(Config)} == covered
+
+
+def test_a_path_variable_expands_the_home_folder():
+    assert Config.from_env({"DASHAPP_CACHE_DIR": "~/cache"}).cache_dir == Path.home() / "cache"
+
+
+def test_the_process_environment_is_read_when_none_is_given(monkeypatch):
+    monkeypatch.setenv("DASHAPP_LOG_LEVEL", "WARNING")
+    assert Config.from_env().log_level == "WARNING"
+
+
+def test_an_explicit_argument_wins_over_the_environment():
+    assert Config.from_env({"DASHAPP_THREADS": "8"}, threads=2).threads == 2
+
+
+def test_variables_without_the_prefix_are_ignored():
+    assert Config.from_env({"DATA_DIR": "/nowhere", "PATH": "/bin", "dashapp_threads": "x"}).threads == 4
+
+
+@pytest.mark.parametrize(
+    ("variable", "raw", "expects"),
+    [
+        ("DASHAPP_DATA_DIR", "", "must be a path"),
+        ("DASHAPP_DATA_DIR", "   ", "must be a path"),
+        ("DASHAPP_CACHE_DIR", "", "must be a path"),
+        ("DASHAPP_CACHE_TYPE", "redis", "must be one of filesystem, simple, null"),
+        ("DASHAPP_CACHE_TYPE", "FileSystemCache", "must be one of"),
+        ("DASHAPP_CACHE_TIMEOUT", "a day", "must be an integer"),
+        ("DASHAPP_CACHE_TIMEOUT", "-1", "must be >= 0"),
+        ("DASHAPP_BIND", "localhost", "must be host:port"),
+        ("DASHAPP_BIND", "127.0.0.1:80; rm -rf /", "must be host:port"),
+        ("DASHAPP_WORKERS", "many", "must be an integer"),
+        ("DASHAPP_WORKERS", "0", "between 1 and 64"),
+        ("DASHAPP_WORKERS", "65", "between 1 and 64"),
+        ("DASHAPP_THREADS", "1.5", "must be an integer"),
+        ("DASHAPP_THREADS", "0", "between 1 and 64"),
+        ("DASHAPP_DUCKDB_THREADS", "lots", "must be an integer"),
+        ("DASHAPP_DUCKDB_THREADS", "-1", "0 (auto) or more"),
+        ("DASHAPP_DUCKDB_MEMORY_LIMIT", "lots", "must be a size like 768MiB"),
+        ("DASHAPP_DUCKDB_MEMORY_LIMIT", "1GB'; SET enable_external_access=true; --", "must be a size"),
+        ("DASHAPP_LOG_LEVEL", "verbose", "must be one of DEBUG, INFO, WARNING, ERROR"),
+    ],
+)
+def test_a_bad_value_stops_start_up_naming_the_variable(variable, raw, expects):
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env({variable: raw})
+    message = str(raised.value)
+    assert message.startswith(variable)
+    assert expects in message
+    assert "\n" not in message
+
+
+def test_a_data_dir_that_is_a_file_is_refused(tmp_path):
+    path = tmp_path / "predictions.parquet"
+    path.write_bytes(b"")
+    with pytest.raises(ConfigError, match="^DASHAPP_DATA_DIR must be a folder"):
+        Config.from_env({"DASHAPP_DATA_DIR": str(path)})
+
+
+def test_an_unknown_dashapp_variable_is_refused_naming_it_and_the_known_ones():
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env({"DASHAPP_CACHE_REDIS": "redis://localhost"})
+    message = str(raised.value)
+    assert message.startswith("DASHAPP_CACHE_REDIS is not a dashapp setting")
+    assert "DASHAPP_CACHE_TYPE" in message
+
+
+@pytest.mark.parametrize(("cores", "workers", "threads"), [(8, 2, 4), (8, 3, 2), (2, 2, 1), (2, 4, 1), (1, 1, 1)])
+def test_duckdb_threads_zero_splits_the_cores_between_the_workers(monkeypatch, cores, workers, threads):
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    config = Config.from_env({"DASHAPP_DUCKDB_THREADS": "0", "DASHAPP_WORKERS": str(workers)})
+    assert config.duckdb_threads == threads
+
+
+def test_duckdb_threads_zero_survives_an_unknown_core_count(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert Config(workers=1).duckdb_threads == 1
+
+
+def test_the_default_workers_fit_the_allowed_range_on_a_big_host(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 128)
+    config = Config.from_env({})
+    assert config.workers == 64 and config.duckdb_threads == 2
+
+
+def test_the_duckdb_spill_folder_lives_in_the_cache_folder():
+    assert Config(cache_dir=Path("/c")).duckdb_temp_dir == Path("/c/duckdb-tmp")
+
+
+def test_env_names_are_the_prefix_and_the_upper_case_field_name():
+    assert env_name("duckdb_memory_limit") == "DASHAPP_DUCKDB_MEMORY_LIMIT"
+    assert env_names() == [f"DASHAPP_{f.name.upper()}" for f in fields(Config)]
+
+
+# -- docs (datasette's test_docs.py) --------------------------------------------------------------
+
+
+def readme_table_names() -> set[str]:
+    """The DASHAPP_* names in README.md's table rows."""
+    assert README.exists(), "README.md is missing: it must document every DASHAPP_* setting"
+    rows = [line for line in README.read_text().splitlines() if line.lstrip().startswith("|")]
+    return set(re.findall(r"\bDASHAPP_[A-Z0-9_]*[A-Z0-9]\b", "\n".join(rows)))
+
+
+@pytest.mark.parametrize("variable", env_names())
+def test_readme_documents_every_setting_in_its_configuration_table(variable):
+    assert variable in readme_table_names()
+
+
+def test_readme_documents_no_setting_that_does_not_exist():
+    assert readme_table_names() <= set(env_names())
