@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 QUERIES_DIR = Path(__file__).resolve().parent.parent / "queries"
 _PARAM = re.compile(r"(?<![:$\w])\$([a-z_][a-z0-9_]*)")
+_DT_FOLDER = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
 _HEADER = re.compile(r"^--\s*(params|returns|tables):\s*(.*)$")
 
 
@@ -89,6 +90,12 @@ class TableSource:
     def fingerprint(self) -> str:
         return hashlib.sha1(json.dumps(self.files).encode()).hexdigest()[:16]
 
+    @property
+    def newest_partition(self) -> date | None:
+        """The newest dt=YYYY-MM-DD folder, or None when the table is not hive-partitioned."""
+        days = [m.group(1) for f in self.files if (m := _DT_FOLDER.search(f[0]))]
+        return date.fromisoformat(max(days)) if days else None
+
 
 def scan_table(data_dir: Path, table: Table) -> TableSource | None:
     """Find a table's parquet files: DATA_DIR/<table>/**.parquet or DATA_DIR/<table>.parquet."""
@@ -142,8 +149,8 @@ def view_sql(source: TableSource, present_columns: set[str]) -> str:
     columns += [
         f'CAST(NULL AS {_SQL_TYPES[c.kind]}) AS "{c.name}"' for c in table.optional if c.name not in present_columns
     ]
-    if table.partitioned and "dt" not in present_columns:
-        # Time filters prune on dt; give unpartitioned logs the same column (DESIGN.md contract).
+    if table.time_column and "dt" not in present_columns:
+        # Time filters prune on dt; give tables that are not hive-partitioned the same column.
         columns.append(f'CAST("{table.time_column}" AS DATE) AS dt')
     return f'CREATE OR REPLACE VIEW "{table.name}" AS SELECT {", ".join(columns)} FROM {reader_sql(source)}'
 
@@ -245,17 +252,21 @@ class Database:
         """Run queries/<name>.sql with bound parameters; raise DataUnavailable for missing tables."""
         query = load_query(name)
         query.check_params(params)
-        return self._run(query, params, query.tables)
+        return self._run(query, params, self._sources_present(query.tables))
 
-    def extent(self, table: str) -> pd.DataFrame:
-        """Return the first and last time and the row count of one table (columns first, last, rows)."""
+    def data_through(self, table: str) -> datetime | None:
+        """Return the newest timestamp in a table (reading only its newest dt partition), None if empty."""
         time_column = TABLES[table].time_column
         if time_column is None:
             raise ValueError(f"{table} has no time column")
-        params = {"table": table, "time_column": f"^{time_column}$"}
-        return self._run(load_query("meta_extent"), params, (table,))
+        sources = self._sources_present((table,))
+        since = sources[table].newest_partition
+        params = {"table": table, "time_column": f"^{time_column}$", "since": since}
+        last = self._run(load_query("meta_extent"), params, sources).iloc[0]["last"]
+        return None if pd.isna(last) else pd.Timestamp(last).to_pydatetime()
 
-    def _run(self, query: Query, params: dict, tables: tuple[str, ...]) -> pd.DataFrame:
+    def _sources_present(self, tables: tuple[str, ...]) -> dict[str, TableSource]:
+        """Scan the tables a query reads; raise DataUnavailable naming the first one missing."""
         sources = self.sources(tables)
         for table, source in sources.items():
             if source is None:
@@ -265,6 +276,9 @@ class Database:
                     f"no parquet files at {folder.name}/ or {single.name} in the data folder",
                     TABLES[table].expected_columns_text(),
                 )
+        return sources
+
+    def _run(self, query: Query, params: dict, sources: dict[str, TableSource]) -> pd.DataFrame:
         key = self._cache_key(query, params, sources)
         cached = self._cache_get(key)
         if cached is not None:

@@ -1,20 +1,21 @@
 -- meta_filter_options: the symbols and model versions seen in predictions, for the filter bar.
 -- params: none
 -- tables: predictions
--- returns: kind ('symbol' | 'model_version'), value, rows, last_seen
-SELECT
+-- returns: kind ('symbol' | 'model_version'), value
+WITH pairs AS (
+  -- One pass over two low-cardinality columns; the two lists come from its few rows.
+  SELECT DISTINCT
+    symbol,
+    model_version
+  FROM predictions
+)
+SELECT DISTINCT
   'symbol' AS kind,
-  symbol AS value,
-  count(*) AS rows,
-  max(ts) AS last_seen
-FROM predictions
-GROUP BY symbol
+  symbol AS value
+FROM pairs
 UNION ALL
-SELECT
+SELECT DISTINCT
   'model_version' AS kind,
-  model_version AS value,
-  count(*) AS rows,
-  max(ts) AS last_seen
-FROM predictions
-GROUP BY model_version
+  model_version AS value
+FROM pairs
 ORDER BY kind, value

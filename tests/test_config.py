@@ -130,11 +130,11 @@ def test_an_unknown_dashapp_variable_is_refused_naming_it_and_the_known_ones():
     assert "DASHAPP_CACHE_TYPE" in message
 
 
-@pytest.mark.parametrize(("cores", "workers", "threads"), [(8, 2, 4), (8, 3, 2), (2, 2, 1), (2, 4, 1), (1, 1, 1)])
-def test_duckdb_threads_zero_splits_the_cores_between_the_workers(monkeypatch, cores, workers, threads):
+@pytest.mark.parametrize(("cores", "workers"), [(8, 2), (2, 2), (1, 1)])
+def test_duckdb_threads_zero_gives_each_worker_one_thread_per_core(monkeypatch, cores, workers):
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
     config = Config.from_env({"DASHAPP_DUCKDB_THREADS": "0", "DASHAPP_WORKERS": str(workers)})
-    assert config.duckdb_threads == threads
+    assert config.duckdb_threads == cores
 
 
 def test_duckdb_threads_zero_survives_an_unknown_core_count(monkeypatch):
@@ -145,7 +145,7 @@ def test_duckdb_threads_zero_survives_an_unknown_core_count(monkeypatch):
 def test_the_default_workers_fit_the_allowed_range_on_a_big_host(monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 128)
     config = Config.from_env({})
-    assert config.workers == 64 and config.duckdb_threads == 2
+    assert config.workers == 64 and config.duckdb_threads == 128
 
 
 def test_the_duckdb_spill_folder_lives_in_the_cache_folder():

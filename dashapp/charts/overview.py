@@ -22,27 +22,33 @@ GOOD, BAD, NEUTRAL = "#2ca02c", "#d62728", "#6c757d"
 
 
 def kpi_data(db: Database, params: dict) -> pd.DataFrame:
-    """Collect each KPI for the window and the window before it (columns metric, current, previous)."""
+    """Collect each KPI for the window, and for the window before it where that is cheap.
+
+    Accuracy joins predictions to outcomes on request_id, the heaviest query on the page, so it
+    covers the window only; the serving numbers come with the previous window from one scan.
+    """
     serving = from_query("overview_kpis")(db, params).set_index("period")
-    values = {m: serving.get(m, pd.Series(dtype=float)) for m, *_ in KPIS if m != "accuracy"}
+    rows = [
+        {"metric": m, "current": _pick(serving, m, "current"), "previous": _pick(serving, m, "previous")}
+        for m, *_ in KPIS
+        if m != "accuracy"
+    ]
     notes = []
     try:
-        values["accuracy"] = from_query("overview_accuracy")(db, params).set_index("period")["accuracy"]
+        accuracy = from_query("overview_accuracy")(db, params)
+        rows.append({"metric": "accuracy", "current": _pick(accuracy, "accuracy", 0), "previous": None})
     except DataUnavailable as exc:
+        rows.append({"metric": "accuracy", "current": None, "previous": None})
         notes.append(f"accuracy unavailable: {exc.message}")
-    rows = [
-        {"metric": m, "current": _pick(values.get(m), "current"), "previous": _pick(values.get(m), "previous")}
-        for m, *_ in KPIS
-    ]
     frame = pd.DataFrame(rows)
     frame.attrs["notes"] = notes
     return frame
 
 
-def _pick(series: pd.Series | None, period: str) -> float | None:
-    if series is None or period not in series.index or pd.isna(series[period]):
+def _pick(frame: pd.DataFrame, column: str, row) -> float | None:
+    if row not in frame.index or pd.isna(frame.loc[row, column]):
         return None
-    return float(series[period])
+    return float(frame.loc[row, column])
 
 
 def kpi_figure(frame: pd.DataFrame, params: dict) -> go.Figure:

@@ -213,14 +213,11 @@ def coverage_text(db: Database, spec: ChartSpec, params: dict) -> str:
         parts.append(f"{params['start']:%Y-%m-%d %H:%M} → {params['end']:%Y-%m-%d %H:%M} UTC")
     for table in spec.tables:
         try:
-            extent = db.extent(table).iloc[0]
+            last = db.data_through(table)
         except DataUnavailable:
             parts.append(f"{table} unavailable")
             continue
-        if extent["rows"] == 0 or pd.isna(extent["last"]):
-            parts.append(f"{table} is empty")
-        else:
-            parts.append(f"{table} data through {pd.Timestamp(extent['last']):%Y-%m-%d %H:%M} UTC")
+        parts.append(f"{table} is empty" if last is None else f"{table} data through {last:%Y-%m-%d %H:%M} UTC")
     return " · ".join(parts)
 
 

@@ -130,7 +130,13 @@ def test_a_broken_file_is_a_503_naming_the_file_relative_to_the_data_folder(clie
     assert client.get(f"/api/charts/ops.pipeline_runs?{WINDOW}").status_code == 200
 
 
-UNKNOWN_API_PATHS = ["/api/", "/api/nothing", "/api/charts/ops.latency/extra", "/api/../etc/passwd", "/api/charts/a/b/c"]
+UNKNOWN_API_PATHS = [
+    "/api/",
+    "/api/nothing",
+    "/api/charts/ops.latency/extra",
+    "/api/../etc/passwd",
+    "/api/charts/a/b/c",
+]
 
 
 @pytest.mark.parametrize("path", UNKNOWN_API_PATHS)

@@ -72,5 +72,6 @@ def page(browser, request):
     pg.set_default_timeout(20_000)
     yield pg
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    name = request.node.name.replace("/", "_")
+    pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     context.close()

@@ -96,7 +96,8 @@ def test_key_numbers_carry_accuracy_from_outcomes(shared_db):
     rendered = render(get_chart("overview.kpis"), {"start": ["2024-03-03"], "end": ["2024-03-04"]}, shared_db)
     frame = rendered.data.set_index("metric")
     assert frame.loc["accuracy", "current"] == 1.0
-    assert frame.loc["accuracy", "previous"] == pytest.approx(2 / 3)
+    # Accuracy covers the window only: its join is the page's heaviest query.
+    assert frame["previous"].isna()["accuracy"]
     assert frame.loc["predictions"].tolist() == [3.0, 4.0]
 
 

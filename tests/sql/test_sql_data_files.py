@@ -106,7 +106,7 @@ def test_a_new_partition_shows_up_in_the_next_result_of_the_same_database(db, da
     assert total(db.run("ops_requests", **window)) == 11
     new_partition(data_dir, "2024-03-04")
     assert total(db.run("ops_requests", **window)) == 12
-    assert db.extent("predictions").loc[0, "last"] == pd.Timestamp("2024-03-04 12:00")
+    assert db.data_through("predictions") == datetime(2024, 3, 4, 12)
 
 
 def test_a_partition_rewritten_in_place_is_read_again(db, data_dir):

@@ -1,4 +1,4 @@
-"""queries/meta_*.sql: table extents ("data through ..."), filter options and the settings read-back."""
+"""queries/meta_*.sql: how fresh a table is ("data through ..."), filter options and the settings read-back."""
 
 from __future__ import annotations
 
@@ -11,39 +11,39 @@ from tests.fixtures import assert_rows
 
 
 @pytest.mark.parametrize(
-    ("table", "first", "last", "rows"),
+    ("table", "last"),
     [
-        ("predictions", datetime(2024, 3, 1, 9), datetime(2024, 3, 3, 18), 11),
-        ("outcomes", datetime(2024, 3, 1, 12), datetime(2024, 3, 3, 20), 7),
-        ("pipeline_runs", datetime(2024, 3, 1, 1), datetime(2024, 3, 3, 2), 10),
+        ("predictions", datetime(2024, 3, 3, 18)),
+        ("outcomes", datetime(2024, 3, 3, 20)),
+        ("pipeline_runs", datetime(2024, 3, 3, 2)),
     ],
 )
-def test_extent_gives_a_tables_first_and_last_time_and_row_count(db, table, first, last, rows):
-    assert_rows(db.extent(table), [{"first": first, "last": last, "rows": rows}])
+def test_data_through_gives_a_tables_newest_time(db, table, last):
+    assert db.data_through(table) == last
 
 
-def test_extent_of_a_missing_table_names_it_and_its_columns(db):
+def test_data_through_of_a_missing_table_names_it_and_its_columns(db):
     with pytest.raises(DataUnavailable) as raised:
-        db.extent("training_runs")
+        db.data_through("training_runs")
     assert raised.value.table == "training_runs"
     assert "training_runs.parquet" in raised.value.reason
     assert "model_version (string)" in raised.value.expected
 
 
-def test_extent_refuses_a_table_without_a_time_column(db):
+def test_data_through_refuses_a_table_without_a_time_column(db):
     with pytest.raises(ValueError, match="reference has no time column"):
-        db.extent("reference")
+        db.data_through("reference")
 
 
-def test_filter_options_list_each_symbol_and_version_with_counts(db):
+def test_filter_options_list_each_symbol_and_version(db):
     assert_rows(
         db.run("meta_filter_options"),
         [
-            {"kind": "model_version", "value": "v1", "rows": 7, "last_seen": datetime(2024, 3, 3, 6, 10)},
-            {"kind": "model_version", "value": "v2", "rows": 4, "last_seen": datetime(2024, 3, 3, 18)},
-            {"kind": "symbol", "value": "AAPL", "rows": 5, "last_seen": datetime(2024, 3, 3, 6, 10)},
-            {"kind": "symbol", "value": "MSFT", "rows": 3, "last_seen": datetime(2024, 3, 3, 6)},
-            {"kind": "symbol", "value": "TSLA", "rows": 3, "last_seen": datetime(2024, 3, 3, 18)},
+            {"kind": "model_version", "value": "v1"},
+            {"kind": "model_version", "value": "v2"},
+            {"kind": "symbol", "value": "AAPL"},
+            {"kind": "symbol", "value": "MSFT"},
+            {"kind": "symbol", "value": "TSLA"},
         ],
     )
 

@@ -55,38 +55,29 @@ def test_kpis_ignore_a_null_cache_hit_and_omit_an_empty_previous_window(db):
 
 
 def test_accuracy_counts_correct_predictions_among_those_with_an_outcome(db):
-    frame = db.run("overview_accuracy", start=DAY3, end=DAY4, **NO_FILTER)
+    # r09 r10 r11; only r10 has an outcome, and it is right.
     assert_rows(
-        frame,
-        [
-            # r09 r10 r11; only r10 has an outcome, and it is right.
-            {"period": "current", "predictions": 3, "with_outcome": 1, "correct": 1, "accuracy": 1 / 1},
-            # r05 .. r08; r06 r07 right, r08 wrong, r05 no outcome yet.
-            {"period": "previous", "predictions": 4, "with_outcome": 3, "correct": 2, "accuracy": 2 / 3},
-        ],
+        db.run("overview_accuracy", start=DAY3, end=DAY4, **NO_FILTER),
+        [{"predictions": 3, "with_outcome": 1, "correct": 1, "accuracy": 1 / 1}],
+    )
+    # r05 .. r08; r06 r07 right, r08 wrong, r05 no outcome yet.
+    assert_rows(
+        db.run("overview_accuracy", start=DAY2, end=DAY3, **NO_FILTER),
+        [{"predictions": 4, "with_outcome": 3, "correct": 2, "accuracy": 2 / 3}],
     )
 
 
 def test_accuracy_over_everything_and_for_one_model_version(db):
     everything = db.run("overview_accuracy", **ALL, **NO_FILTER)
-    assert_rows(
-        everything,
-        [{"period": "current", "predictions": 11, "with_outcome": 7, "correct": 5, "accuracy": 5 / 7}],
-    )
+    assert_rows(everything, [{"predictions": 11, "with_outcome": 7, "correct": 5, "accuracy": 5 / 7}])
     v2 = db.run("overview_accuracy", **ALL, symbol=[], model_version="v2")
     # r03 right, r06 right, r08 wrong, r11 no outcome.
-    assert_rows(v2, [{"period": "current", "predictions": 4, "with_outcome": 3, "correct": 2, "accuracy": 2 / 3}])
+    assert_rows(v2, [{"predictions": 4, "with_outcome": 3, "correct": 2, "accuracy": 2 / 3}])
 
 
 def test_accuracy_is_null_when_no_outcome_has_arrived(db):
     frame = db.run("overview_accuracy", start=datetime(2024, 3, 3, 10), end=datetime(2024, 3, 3, 20), **NO_FILTER)
-    assert_rows(
-        frame,
-        [
-            {"period": "current", "predictions": 1, "with_outcome": 0, "correct": 0, "accuracy": None},  # r11
-            {"period": "previous", "predictions": 2, "with_outcome": 1, "correct": 1, "accuracy": 1.0},  # r09 r10
-        ],
-    )
+    assert_rows(frame, [{"predictions": 1, "with_outcome": 0, "correct": 0, "accuracy": None}])  # r11
 
 
 def test_label_mix_gives_each_versions_label_shares(db):
