@@ -26,7 +26,6 @@ class Table:
     time_column: str | None = None
     # Logs grow by the day: the demo writes them as dt=YYYY-MM-DD hive partitions.
     partitioned: bool = False
-    description: str = ""
 
     @property
     def required_names(self) -> tuple[str, ...]:
@@ -81,46 +80,39 @@ TABLES: dict[str, Table] = {
             _cols("cache_hit:boolean", "source:string"),
             time_column="ts",
             partitioned=True,
-            description="one row per scoring call; other columns are input features",
         ),
         Table(
             "reference",
             _cols("label:string", "sentiment_score:number"),
-            description="the baseline the model was trained and validated on, with the feature columns",
         ),
         Table(
             "outcomes",
             _cols("request_id:string", "ts:timestamp", "true_label:string"),
             time_column="ts",
             partitioned=True,
-            description="ground truth that arrives later, joined on request_id",
         ),
         Table(
             "market",
             _cols("ts:date", "symbol:string", "close:number"),
             _cols("volume:number"),
             time_column="ts",
-            description="daily bars",
         ),
         Table(
             "backtest_runs",
             _cols("run_id:string", "agent:string", "agent_version:string", "kind:string", "created_at:timestamp"),
             _cols("params:string"),
             time_column="created_at",
-            description="one row per backtest or paper-trading run",
         ),
         Table(
             "backtest_returns",
             _cols("run_id:string", "ts:date", "strategy_return:number"),
             _cols("benchmark_return:number", "exposure:number"),
             time_column="ts",
-            description="simple daily returns per run",
         ),
         Table(
             "trades",
             _cols("run_id:string", "ts:timestamp", "symbol:string", "action:string", "quantity:number", "price:number"),
             time_column="ts",
-            description="the agent's actions",
         ),
         Table(
             "pipeline_runs",
@@ -134,14 +126,12 @@ TABLES: dict[str, Table] = {
             ),
             _cols("rows_in:integer", "rows_out:integer", "error:string"),
             time_column="started_at",
-            description="data and ML pipeline executions",
         ),
         Table(
             "training_runs",
             _cols("run_id:string", "model_version:string", "finished_at:timestamp", "accuracy:number", "f1:number"),
             _cols("precision:number", "recall:number"),
             time_column="finished_at",
-            description="model training history",
         ),
     )
 }

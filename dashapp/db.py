@@ -220,7 +220,7 @@ class Database:
         return con
 
     def settings(self) -> dict[str, str]:
-        """Read the sandbox settings back from DuckDB (for the start-up self-test and /healthz)."""
+        """Read the sandbox settings back from DuckDB, as the start-up self-test does."""
         names = [n for n, _ in sandbox_settings(self.config)]
         rows = self._connection().execute(load_query("meta_settings").text, {"names": names})
         return dict(rows.fetchall())
