@@ -143,17 +143,28 @@ def controls_from_search(search: str | None) -> tuple:
 def search_from_controls(search: str | None, preset, start_date, end_date, symbols, version) -> str:
     """Write the controls into the query string, keeping any page-specific parameters already there."""
     args = {k: v for k, v in parse_qs((search or "").lstrip("?")).items() if k not in FILTER_KEYS}
-    if preset == "custom" and start_date and end_date:
-        args["start"] = [start_date[:10]]
-        args["end"] = [(date.fromisoformat(end_date[:10]) + timedelta(days=1)).isoformat()]
+    # Callback inputs are client-controlled: a value of the wrong shape is dropped, and the
+    # panels validate what reaches the URL like any other query string.
+    days = _dates(start_date, end_date)
+    if preset == "custom" and days:
+        args["start"] = [days[0].isoformat()]
+        args["end"] = [(days[1] + timedelta(days=1)).isoformat()]
     elif preset in PRESETS and preset not in ("custom", DEFAULT_PRESET):
         args["start"] = [f"now-{preset}"]
-    if symbols:
-        args["symbol"] = list(symbols)
-    if version:
+    if isinstance(symbols, list) and all(isinstance(s, str) for s in symbols) and symbols:
+        args["symbol"] = symbols
+    if isinstance(version, str) and version:
         args["model_version"] = [version]
     query = urlencode(args, doseq=True)
     return f"?{query}" if query else ""
+
+
+def _dates(start_date, end_date) -> tuple[date, date] | None:
+    """Parse the picker's two dates (YYYY-MM-DD, maybe with a time part), or None."""
+    try:
+        return date.fromisoformat(str(start_date)[:10]), date.fromisoformat(str(end_date)[:10])
+    except ValueError:
+        return None
 
 
 def _first(args: dict, key: str) -> str | None:

@@ -263,3 +263,12 @@ def test_picking_dates_switches_to_custom(shared_db, fixed_now):
 def test_a_control_change_that_leaves_the_url_as_it_is_does_not_rewrite_it(shared_db, fixed_now):
     result = shell.sync_filters("", "7d", None, None, [], None, "filter-range", shared_db)
     assert result[0] is no_update
+
+
+@pytest.mark.parametrize(
+    ("start_date", "end_date", "symbols", "version"),
+    [("garbage", "2026-01-02", None, None), ("2026-01-01", None, {"a": 1}, 7), (None, [1], ["A", 2], ["v"])],
+)
+def test_forged_filter_values_are_dropped_not_raised(start_date, end_date, symbols, version):
+    search = shell.search_from_controls("?feature=x", "custom", start_date, end_date, symbols, version)
+    assert search == "?feature=x"
