@@ -45,6 +45,13 @@ def parse_instant(text: str, now: datetime) -> datetime:
     return value
 
 
+def align_up(moment: datetime, seconds: int) -> datetime:
+    """Round a moment up to the next multiple of `seconds` since the epoch (itself if on one)."""
+    since_epoch = moment - datetime(1970, 1, 1)
+    steps = -(-since_epoch // timedelta(seconds=seconds))  # ceiling division
+    return datetime(1970, 1, 1) + steps * timedelta(seconds=seconds)
+
+
 def auto_bucket(start: datetime, end: datetime) -> str:
     """Return the finest bucket that keeps (end - start) under MAX_POINTS points."""
     seconds = (end - start).total_seconds()

@@ -10,14 +10,23 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pandas as pd
 import plotly.graph_objects as go
 
 from ..db import Database, load_query
 from ..errors import BadParameter, DataUnavailable, UnknownChart
-from ..timerange import BUCKETS, MAX_POINTS, MAX_RANGE, auto_bucket, bucket_points, parse_instant, utc_now
+from ..timerange import (
+    BUCKETS,
+    MAX_POINTS,
+    MAX_RANGE,
+    align_up,
+    auto_bucket,
+    bucket_points,
+    parse_instant,
+    utc_now,
+)
 
 _TEXT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$")
 MAX_VALUES = 50
@@ -175,6 +184,7 @@ def parse_params(
 
 def _resolve_window(values: dict, now: datetime, notes: list[str]) -> None:
     """Turn start/end strings into datetimes and the bucket name into seconds."""
+    relative = {name: str(values[name]).startswith("now") for name in ("start", "end")}
     for name in ("start", "end"):
         try:
             values[name] = parse_instant(str(values[name]), now)
@@ -182,6 +192,14 @@ def _resolve_window(values: dict, now: datetime, notes: list[str]) -> None:
             raise BadParameter(
                 name, f"must be an ISO date or datetime, or now-<n><m|h|d|w>, got {_show(str(values[name]))}"
             ) from None
+    if relative["end"] and values["start"] < values["end"]:
+        # A window ending "now" ends at the next bucket boundary instead: it still holds every row
+        # (none lie in the future), its buckets are whole, and its cache entries live a bucket long
+        # rather than a minute.
+        step = BUCKETS[auto_bucket(values["start"], values["end"])]
+        shift = align_up(values["end"], step) - values["end"]
+        values["end"] += shift
+        values["start"] += shift if relative["start"] else timedelta(0)
     start, end = values["start"], values["end"]
     if start >= end:
         raise BadParameter("start", f"must be before end ({start:%Y-%m-%d %H:%M} >= {end:%Y-%m-%d %H:%M})")

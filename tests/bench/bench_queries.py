@@ -2,6 +2,7 @@
 
     .venv/bin/python tests/bench/bench_queries.py [--rows 10000000] [--days 30] [--data DIR] [--repeat 5]
                                                   [--threads N] [--json tests/artifacts/bench.json]
+                                                  [--only charts|cached|compare ...]
 
 Not a pytest test: nothing here is named test_*. It generates (or reuses) a demo data set under
 data/bench-<rows>, then runs every measurement in its own subprocess (this script with --worker) so
@@ -20,7 +21,9 @@ each approach's peak RSS (VmHWM) is its own:
 
 Times are the median (and p95 when --repeat >= 5) of --repeat runs after a warm-up run. The OS page
 cache is warm for every approach (the data set was just written or read), so disk speed is not
-measured. Results go to stdout as Markdown and to --json.
+measured. Other jobs on the machine add noise: compare ratios from one run, not numbers across runs.
+Results go to stdout as Markdown and to --json. --threads sets DuckDB's threads per worker (default:
+DASHAPP_DUCKDB_THREADS, else Config's cores // workers); the bare DuckDB run uses the same count.
 """
 
 from __future__ import annotations
@@ -171,7 +174,7 @@ def work_chart_uncached(task: dict) -> dict:
         samples = [_timed(lambda n=name, b=bound: db.run(n, **b))[0] for _ in range(task["repeat"])]
         bucket = bound.get("bucket")
         queries.append({"query": name, "bucket_s": bucket, "rows": rows, "samples": samples})
-    render(spec, task["args"], db)  # warm-up of the coverage (extent) queries
+    render(spec, task["args"], db)  # warm-up of the coverage line (data_through)
     render_samples = [_timed(lambda: render(spec, task["args"], db))[0] for _ in range(task["repeat"])]
     return {
         "first_call_s": first,
@@ -185,17 +188,15 @@ def work_chart_uncached(task: dict) -> dict:
 
 
 def work_extent_uncached(task: dict) -> dict:
-    """Time the coverage query every render runs per table (meta_extent), uncached."""
+    """Time the coverage line's query (Database.data_through: meta_extent.sql) per table, uncached."""
     from dashapp.db import Database
 
     db = Database(_config(task), cache=None)
     out = {}
     for table in task["tables"]:
-        first, _ = _timed(lambda t=table: db.extent(t))
-        out[table] = {
-            "first_call_s": first,
-            "samples": [_timed(lambda t=table: db.extent(t))[0] for _ in range(task["repeat"])],
-        }
+        first, _ = _timed(lambda t=table: db.data_through(t))
+        samples = [_timed(lambda t=table: db.data_through(t))[0] for _ in range(task["repeat"])]
+        out[table] = {"first_call_s": first, "samples": samples}
     return {"tables": out}
 
 
@@ -215,7 +216,7 @@ def work_cached(task: dict) -> dict:
                 params, _ = parse_params(spec, args)
                 fill, _ = _timed(lambda s=spec, p=params: s.data(db, p))  # uncached: fills the cache
                 data_samples = [_timed(lambda s=spec, p=params: s.data(db, p))[0] for _ in range(task["repeat"])]
-                render(spec, args, db)  # warm-up: fills the coverage (extent) entries
+                render(spec, args, db)  # warm-up: fills the coverage line's entries
                 render_samples = [_timed(lambda s=spec, a=args: render(s, a, db))[0] for _ in range(task["repeat"])]
                 out.append(
                     {
@@ -455,7 +456,7 @@ def fmt_s(seconds: float | None) -> str:
 
 def fmt_stats(stats: dict) -> str:
     if not stats:
-        return "error"
+        return "—"
     text = fmt_s(stats["median_s"])
     return text + (f" (p95 {fmt_s(stats['p95_s'])})" if "p95_s" in stats else "")
 
@@ -537,15 +538,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         overrides["duckdb_threads"] = args.threads
     config = Config.from_env(**overrides)
-    threads_source = (
-        "--threads"
-        if args.threads
-        else (
-            "DASHAPP_DUCKDB_THREADS"
-            if os.environ.get("DASHAPP_DUCKDB_THREADS", "0") not in ("", "0")
-            else f"Config default: cores // workers = {os.cpu_count()} // {config.workers}"
-        )
-    )
+    if args.threads:
+        threads_source = "--threads"
+    elif os.environ.get("DASHAPP_DUCKDB_THREADS", "0").strip() not in ("", "0"):
+        threads_source = "DASHAPP_DUCKDB_THREADS"
+    else:
+        threads_source = f"Config default (duckdb_threads=0 resolves to {config.duckdb_threads} here)"
     charts = [cid for page in PAGES for cid, spec in REGISTRY.items() if spec.page == page]
     views = {name: _window_args(end, days) for name, days in VIEWS.items()}
     scratch = Path(tempfile.mkdtemp(prefix="dashapp-bench-"))
@@ -565,7 +563,7 @@ def main(argv: list[str] | None = None) -> int:
                     log(f"uncached {chart} {view}")
                     task = base | {"kind": "chart_uncached", "chart": chart, "args": view_args}
                     results["chart_uncached"][(chart, view)] = run_worker(task)
-            log("uncached coverage (meta_extent)")
+            log("uncached coverage line (data_through)")
             task = base | {"kind": "extent_uncached", "tables": ["predictions", "pipeline_runs"]}
             results["extent"] = run_worker(task)
         if "cached" in parts:
@@ -617,8 +615,8 @@ def chart_tables(results: dict, charts: list[str], repeat: int) -> tuple[list, l
 
     cached = {(c["chart"], c["view"]): c for c in results["cached"].get("charts", [])}
     chart_json, pooled = [], {}
-    for (chart, view), r in results["chart_uncached"].items():
-        c = cached.get((chart, view), {})
+    for chart, view in dict.fromkeys([*results["chart_uncached"], *cached]):
+        r, c = results["chart_uncached"].get((chart, view), {}), cached.get((chart, view), {})
         for q in r.get("queries", []):
             entry = pooled.setdefault(
                 (q["query"], view, q["bucket_s"]), {"charts": [], "samples": [], "rows": q["rows"]}
@@ -637,6 +635,8 @@ def chart_tables(results: dict, charts: list[str], repeat: int) -> tuple[list, l
                 "render_uncached": _stats(r.get("render_samples"), repeat),
                 "data_cached": _stats(c.get("data_samples"), repeat),
                 "render_cached": _stats(c.get("render_samples"), repeat),
+                # The cached worker's first call: a miss, unless an earlier chart filled the same key.
+                "cached_worker_first_call_s": c.get("fill_s"),
                 "peak_rss": r.get("peak_rss"),
                 "error": r.get("error"),
             }
@@ -689,12 +689,12 @@ def chart_tables(results: dict, charts: list[str], repeat: int) -> tuple[list, l
         )
     for table, e in results["extent"].get("tables", {}).items():
         stats = _stats(e["samples"], repeat)
-        query_json.append({"query": f"meta_extent({table})", "view": "whole table", "uncached": stats})
+        query_json.append({"query": f"meta_extent({table})", "view": "data through", "uncached": stats})
         query_rows.append(
             [
                 f"meta_extent ({table})",
-                "coverage line of every render",
-                "whole table",
+                "data_through: coverage line of every render",
+                "data through",
                 "—",
                 "1",
                 fmt_stats(stats),

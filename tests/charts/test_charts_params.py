@@ -266,3 +266,14 @@ def test_every_auto_bucket_passes_the_too_fine_check():
     for days in range(1, MAX_RANGE.days + 1, 7):
         values, _ = parse(LATENCY, start=f"now-{days}d")
         assert (values["end"] - values["start"]).total_seconds() / values["bucket"] <= MAX_POINTS
+
+
+def test_a_window_ending_now_ends_at_the_next_bucket_boundary_so_requests_share_a_cache_entry():
+    spec = get_chart("ops.latency")
+    early, _ = parse_params(spec, {"start": ["now-7d"]}, now=datetime(2026, 11, 23, 12, 1))
+    late, _ = parse_params(spec, {"start": ["now-7d"]}, now=datetime(2026, 11, 23, 12, 14))
+    assert early == late
+    assert early["end"] == datetime(2026, 11, 23, 12, 15) and early["start"] == datetime(2026, 11, 16, 12, 15)
+    # An absolute start stays where it was put; only the open end moves to the boundary.
+    fixed, _ = parse_params(spec, {"start": ["2026-11-20"]}, now=datetime(2026, 11, 23, 12, 1))
+    assert fixed["start"] == datetime(2026, 11, 20) and fixed["end"] == datetime(2026, 11, 23, 12, 5)
