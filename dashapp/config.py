@@ -10,7 +10,7 @@ import os
 import re
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .errors import ConfigError
@@ -73,9 +73,6 @@ class Config:
             values[name] = _cast(key, known[name].type, raw)
         values.update(overrides)
         return cls(**values)
-
-    def with_changes(self, **changes) -> Config:
-        return replace(self, **changes)
 
     def _validate(self) -> None:
         if self.cache_type not in CACHE_TYPES:

@@ -44,21 +44,6 @@ def _cols(*specs: str) -> tuple[Column, ...]:
     return tuple(Column(*spec.split(":")) for spec in specs)
 
 
-# Columns of `predictions` that are not model input features (DESIGN.md: every other column is one).
-PREDICTION_FIXED_COLUMNS = (
-    "ts",
-    "request_id",
-    "symbol",
-    "model_version",
-    "sentiment_score",
-    "confidence",
-    "label",
-    "latency_ms",
-    "status",
-    "cache_hit",
-    "source",
-    "dt",
-)
 LABELS = ("negative", "neutral", "positive")
 
 TABLES: dict[str, Table] = {

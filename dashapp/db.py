@@ -238,8 +238,9 @@ class Database:
             rebuilt = set()
             for name, source in sources.items():
                 if self._views.get(name) != source.fingerprint:
-                    described = con.execute(f"DESCRIBE SELECT * FROM {reader_sql(source)}").fetchall()
-                    con.execute(view_sql(source, {row[0] for row in described}))
+                    files = [f[0] for f in source.files]
+                    relation = con.read_parquet(files, hive_partitioning=source.hive, union_by_name=True)
+                    con.execute(view_sql(source, set(relation.columns)))
                     self._views[name] = source.fingerprint
                     rebuilt.add(name)
             for macro in view_macros():
