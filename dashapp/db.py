@@ -23,6 +23,18 @@ import pandas as pd
 
 from .config import Config
 from .contract import TABLES, Table
+from .dayslices import (
+    LATER_DAY,
+    LATEST,
+    FileEntry,
+    day_slices,
+    divides_days,
+    files_for_days,
+    fingerprint,
+    last_day,
+    runs,
+    split_rows,
+)
 from .errors import DataUnavailable
 
 log = logging.getLogger(__name__)
@@ -30,7 +42,8 @@ log = logging.getLogger(__name__)
 QUERIES_DIR = Path(__file__).resolve().parent.parent / "queries"
 _PARAM = re.compile(r"(?<![:$\w])\$([a-z_][a-z0-9_]*)")
 _DT_FOLDER = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
-_HEADER = re.compile(r"^--\s*(params|returns|tables):\s*(.*)$")
+_HEADER = re.compile(r"^--\s*(params|returns|tables|split|later):\s*(.*)$")
+LATER_PARAMS = frozenset({"later_from", "later_to"})
 
 
 @dataclass(frozen=True)
@@ -42,11 +55,18 @@ class Query:
     params: frozenset[str]
     tables: tuple[str, ...]
     description: str
+    split: str | None = None  # `-- split: <column>`: computed and cached per UTC day (dayslices.py)
+    later: str | None = None  # `-- later: <table>`: that table's rows arrive in later dt partitions
+
+    @property
+    def caller_params(self) -> frozenset[str]:
+        """The params a caller supplies; a `later` query's partition range is the splitter's to bind."""
+        return self.params - LATER_PARAMS if self.later else self.params
 
     def check_params(self, supplied: dict) -> None:
         """Fail fast when a call lacks a parameter the SQL binds, or adds one it does not."""
-        missing = self.params - supplied.keys()
-        extra = supplied.keys() - self.params
+        missing = self.caller_params - supplied.keys()
+        extra = supplied.keys() - self.caller_params
         if missing or extra:
             parts = [f"missing {sorted(missing)}" if missing else "", f"unexpected {sorted(extra)}" if extra else ""]
             raise ValueError(f"query {self.name}: " + ", ".join(p for p in parts if p))
@@ -66,7 +86,20 @@ def load_query(name: str, folder: Path = QUERIES_DIR) -> Query:
         raise ValueError(f"query {name}: header '-- tables:' names unknown tables {unknown}")
     body = "\n".join(line.split("--")[0] for line in text.splitlines())
     first_line = text.splitlines()[0].lstrip("- ").strip()
-    return Query(name, text, frozenset(_PARAM.findall(body)), tables, first_line)
+    query = Query(
+        name,
+        text,
+        frozenset(_PARAM.findall(body)),
+        tables,
+        first_line,
+        split=headers.get("split", "").strip() or None,
+        later=headers.get("later", "").strip() or None,
+    )
+    if query.split and not {"start", "end"} <= query.params:
+        raise ValueError(f"query {name}: '-- split:' needs $start and $end")
+    if query.later and not (query.split and query.later in tables and LATER_PARAMS <= query.params):
+        raise ValueError(f"query {name}: '-- later:' needs '-- split:', a table it reads and $later_from, $later_to")
+    return query
 
 
 def query_names(folder: Path = QUERIES_DIR) -> list[str]:
@@ -83,18 +116,25 @@ class TableSource:
     """The parquet files behind one contract table, as found on disk right now."""
 
     table: Table
-    files: tuple[tuple[str, int, int], ...]  # (path, size, mtime_ns), sorted
+    files: tuple[FileEntry, ...]  # sorted
     hive: bool
 
     @property
     def fingerprint(self) -> str:
-        return hashlib.sha1(json.dumps(self.files).encode()).hexdigest()[:16]
+        return fingerprint(self.files)
+
+    def partitions(self) -> dict[date | None, list[FileEntry]]:
+        """The files by dt=YYYY-MM-DD day; None holds the files outside dt= folders (all of them, unpartitioned)."""
+        groups: dict[date | None, list[FileEntry]] = {}
+        for entry in self.files:
+            match = _DT_FOLDER.search(entry[0])
+            groups.setdefault(date.fromisoformat(match.group(1)) if match else None, []).append(entry)
+        return groups
 
     @property
     def newest_partition(self) -> date | None:
         """The newest dt=YYYY-MM-DD folder, or None when the table is not hive-partitioned."""
-        days = [m.group(1) for f in self.files if (m := _DT_FOLDER.search(f[0]))]
-        return date.fromisoformat(max(days)) if days else None
+        return max((day for day in self.partitions() if day is not None), default=None)
 
 
 def scan_table(data_dir: Path, table: Table) -> TableSource | None:
@@ -280,13 +320,64 @@ class Database:
         return sources
 
     def _run(self, query: Query, params: dict, sources: dict[str, TableSource]) -> pd.DataFrame:
-        key = self._cache_key(query, params, sources)
+        key = self._cache_key(query, params, {t: s.fingerprint for t, s in sources.items()})
         cached = self._cache_get(key)
         if cached is not None:
             return cached
-        frame = self._execute(query, params, sources)
+        if query.split and divides_days(params.get("bucket")):
+            frame = self._run_by_day(query, params, sources)
+        else:
+            frame = self._execute(query, self._whole_later_range(query, params), sources)
         self._cache_set(key, frame)
         return frame
+
+    @staticmethod
+    def _whole_later_range(query: Query, params: dict) -> dict:
+        """Bind a `later` query's partition range to everything from the window's first day on."""
+        if not query.later:
+            return params
+        return {**params, "later_from": params["start"].date(), "later_to": LATEST}
+
+    def _run_by_day(self, query: Query, params: dict, sources: dict[str, TableSource]) -> pd.DataFrame:
+        """Answer a `-- split:` query from per-day cache entries, computing only the missing ones.
+
+        Each day's entry maps a later partition (None when the query has no later table) to
+        (that partition's fingerprint, the day's rows from it). Consecutive days that miss
+        something are computed by one query, then cut back into days.
+        """
+        own = {t: s.partitions() for t, s in sources.items() if t != query.later}
+        later_parts = sources[query.later].partitions() if query.later else {None: []}
+        days = []
+        for start, end in day_slices(params["start"], params["end"]):
+            files = [f for groups in own.values() for f in files_for_days(groups, start.date(), last_day(end))]
+            key = self._cache_key(query, {**params, "start": start, "end": end}, {"": fingerprint(files)}, "day")
+            wanted = {e: fingerprint(f) for e, f in later_parts.items() if e is None or e >= start.date()}
+            stored = self._cache_get(key) or {}
+            missing = {e for e, fp in wanted.items() if stored.get(e, (None,))[0] != fp}
+            days.append((start, end, key, wanted, stored, missing))
+
+        for i, j in runs([bool(d[5]) for d in days]):
+            run = days[i:j]
+            need = set().union(*(d[5] for d in run))
+            run_params = {**params, "start": run[0][0], "end": run[-1][1]}
+            if query.later:
+                dated = [e for e in need if e is not None]
+                whole = None in need or not dated
+                run_params["later_from"] = run[0][0].date() if whole else min(dated)
+                run_params["later_to"] = LATEST if whole else max(dated)
+            frame = self._execute(query, run_params, sources)
+            rows = split_rows(frame, query.split, LATER_DAY if query.later else None, set(later_parts) == {None})
+            for start, _end, key, wanted, stored, _missing in run:
+                for e, fp in wanted.items():
+                    if e is None or run_params["later_from"] <= e <= run_params["later_to"]:
+                        stored[e] = (fp, rows.get((start.date(), e), frame.iloc[0:0]))
+                self._cache_set(key, stored)
+
+        parts = [d[4][e][1] for d in days for e in sorted(d[3], key=_none_first)]
+        if not parts:  # no later partition reaches the window: an empty answer with the right columns
+            return self._execute(query, self._whole_later_range(query, params), sources)
+        non_empty = [p for p in parts if len(p)]
+        return pd.concat(non_empty, ignore_index=True) if non_empty else parts[0]
 
     def _execute(self, query: Query, params: dict, sources: dict[str, TableSource]) -> pd.DataFrame:
         cursor = None
@@ -319,13 +410,9 @@ class Database:
     # -- cache ------------------------------------------------------------------------------
 
     @staticmethod
-    def _cache_key(query: Query, params: dict, sources: dict[str, TableSource]) -> str:
-        payload = json.dumps(
-            [query.name, params, {t: s.fingerprint for t, s in sorted(sources.items())}],
-            sort_keys=True,
-            default=_json_default,
-        )
-        return f"q:{query.name}:" + hashlib.sha256(payload.encode()).hexdigest()[:32]
+    def _cache_key(query: Query, params: dict, fingerprints: dict[str, str], kind: str = "q") -> str:
+        payload = json.dumps([query.name, params, fingerprints], sort_keys=True, default=_json_default)
+        return f"{kind}:{query.name}:" + hashlib.sha256(payload.encode()).hexdigest()[:32]
 
     def _cache_get(self, key: str):
         if self.cache is None:
@@ -343,6 +430,10 @@ class Database:
             self.cache.set(key, value)
         except Exception:
             log.warning("cache set failed for %s", key, exc_info=True)
+
+
+def _none_first(day: date | None) -> tuple[bool, date]:
+    return (day is not None, day or date.min)
 
 
 def _setting_literal(value) -> str:

@@ -2,6 +2,7 @@
 -- One quantile_cont call with a list of levels sorts each group once, not three times.
 -- params: $start, $end (timestamps), $bucket (seconds), $symbol (list), $model_version (NULL = all)
 -- tables: predictions
+-- split: bucket
 -- returns: bucket, model_version, p50_ms, p95_ms, p99_ms, requests
 WITH grouped AS (
   SELECT

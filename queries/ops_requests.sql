@@ -2,6 +2,7 @@
 -- One scan serves throughput, error rate, cache hit rate and traffic split.
 -- params: $start, $end (timestamps), $bucket (seconds), $symbol (list), $model_version (NULL = all)
 -- tables: predictions
+-- split: bucket
 -- returns: bucket, model_version, requests, server_errors (5xx), client_errors (4xx), cache_hits,
 --          cache_lookups (rows where cache_hit is known)
 SELECT

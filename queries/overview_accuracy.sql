@@ -1,25 +1,22 @@
--- overview_accuracy: accuracy of the window's predictions whose outcome has arrived.
--- params: $start, $end (timestamps), $symbol (list, empty = all), $model_version (NULL = all)
+-- overview_accuracy: per prediction day and outcome partition, the predictions whose outcome has arrived and how many were right.
+-- Split by day (dayslices.py): a day's outcomes land in its own or later dt partitions, so each
+-- (day, outcome partition) pair is computed once; new outcomes cost one join against their partition.
+-- params: $start, $end (timestamps), $symbol (list, empty = all), $model_version (NULL = all),
+--         $later_from, $later_to (dates: the outcome partitions to join, bound by the splitter)
 -- tables: predictions, outcomes
--- returns: predictions, with_outcome, correct, accuracy (NULL when no outcome arrived)
-WITH joined AS (
-  SELECT
-    o.true_label IS NOT NULL AS has_outcome,
-    o.true_label = p.label AS is_correct
-  FROM predictions_in($start, $end, CAST($symbol AS VARCHAR[]), CAST($model_version AS VARCHAR)) AS p
-  -- Outcomes arrive after their prediction, so only partitions from the window's start on can match.
-  LEFT JOIN (
-    SELECT
-      request_id,
-      true_label
-    FROM outcomes
-    WHERE dt >= CAST($start AS DATE)
-  ) AS o
-    ON o.request_id = p.request_id
-)
+-- split: day
+-- later: outcomes
+-- returns: day, later_day (outcome partition), with_outcome, correct
 SELECT
-  count(*) AS predictions,
-  count(*) FILTER (WHERE has_outcome) AS with_outcome,
-  count(*) FILTER (WHERE is_correct) AS correct,
-  CAST(count(*) FILTER (WHERE is_correct) AS DOUBLE) / nullif(count(*) FILTER (WHERE has_outcome), 0) AS accuracy
-FROM joined
+  CAST(p.ts AS DATE) AS day,
+  o.dt AS later_day,
+  count(*) AS with_outcome,
+  count(*) FILTER (WHERE o.true_label = p.label) AS correct
+FROM predictions_in($start, $end, CAST($symbol AS VARCHAR[]), CAST($model_version AS VARCHAR)) AS p
+JOIN outcomes AS o
+  ON o.request_id = p.request_id
+-- Outcomes arrive after their prediction: one filed in a partition before the prediction's day is not its outcome.
+WHERE o.dt >= CAST(p.ts AS DATE)
+  AND o.dt BETWEEN $later_from AND $later_to
+GROUP BY day, later_day
+ORDER BY day, later_day

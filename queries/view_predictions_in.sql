@@ -6,7 +6,8 @@ CREATE OR REPLACE MACRO predictions_in(start_ts, end_ts, symbols, version) AS TA
 SELECT *
 FROM predictions
 WHERE dt >= CAST(start_ts AS DATE)
-  AND dt <= CAST(end_ts AS DATE)
+  -- A window ending at midnight does not touch that day's partition (dayslices.last_day).
+  AND dt <= CAST(end_ts - INTERVAL 1 MICROSECOND AS DATE)
   AND ts >= start_ts
   AND ts < end_ts
   AND (len(symbols) = 0 OR list_contains(symbols, symbol))

@@ -35,8 +35,9 @@ def kpi_data(db: Database, params: dict) -> pd.DataFrame:
     ]
     notes = []
     try:
-        accuracy = from_query("overview_accuracy")(db, params)
-        rows.append({"metric": "accuracy", "current": _pick(accuracy, "accuracy", 0), "previous": None})
+        counts = from_query("overview_accuracy")(db, params)[["with_outcome", "correct"]].sum()
+        accuracy = float(counts["correct"] / counts["with_outcome"]) if counts["with_outcome"] else None
+        rows.append({"metric": "accuracy", "current": accuracy, "previous": None})
     except DataUnavailable as exc:
         rows.append({"metric": "accuracy", "current": None, "previous": None})
         notes.append(f"accuracy unavailable: {exc.message}")

@@ -119,7 +119,7 @@ def from_query(name: str) -> Callable[[Database, dict], pd.DataFrame]:
     query = load_query(name)
 
     def data(db: Database, params: dict) -> pd.DataFrame:
-        return db.run(name, **{k: v for k, v in params.items() if k in query.params})
+        return db.run(name, **{k: v for k, v in params.items() if k in query.caller_params})
 
     data.__doc__ = f"Run queries/{name}.sql."
     return data

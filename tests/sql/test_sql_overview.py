@@ -54,30 +54,50 @@ def test_kpis_ignore_a_null_cache_hit_and_omit_an_empty_previous_window(db):
     assert frame.loc[0, "error_rate"] == pytest.approx(1 / 4)
 
 
-def test_accuracy_counts_correct_predictions_among_those_with_an_outcome(db):
-    # r09 r10 r11; only r10 has an outcome, and it is right.
-    assert_rows(
-        db.run("overview_accuracy", start=DAY3, end=DAY4, **NO_FILTER),
-        [{"predictions": 3, "with_outcome": 1, "correct": 1, "accuracy": 1 / 1}],
-    )
-    # r05 .. r08; r06 r07 right, r08 wrong, r05 no outcome yet.
+def pair(day: int, later_day: int, with_outcome: int, correct: int) -> dict:
+    return {
+        "day": pd.Timestamp(2024, 3, day),
+        "later_day": pd.Timestamp(2024, 3, later_day),
+        "with_outcome": with_outcome,
+        "correct": correct,
+    }
+
+
+def test_accuracy_counts_right_predictions_per_prediction_day_and_outcome_partition(db):
+    # r09 r10 r11; only r10 has an outcome (same day), and it is right.
+    assert_rows(db.run("overview_accuracy", start=DAY3, end=DAY4, **NO_FILTER), [pair(3, 3, 1, 1)])
+    # r05 .. r08: r06's outcome lands the same day (right); r07 (right) and r08 (wrong) the next; r05 has none.
     assert_rows(
         db.run("overview_accuracy", start=DAY2, end=DAY3, **NO_FILTER),
-        [{"predictions": 4, "with_outcome": 3, "correct": 2, "accuracy": 2 / 3}],
+        [pair(2, 2, 1, 1), pair(2, 3, 2, 1)],
     )
 
 
 def test_accuracy_over_everything_and_for_one_model_version(db):
     everything = db.run("overview_accuracy", **ALL, **NO_FILTER)
-    assert_rows(everything, [{"predictions": 11, "with_outcome": 7, "correct": 5, "accuracy": 5 / 7}])
+    assert_rows(
+        everything,
+        [pair(1, 1, 2, 1), pair(1, 2, 1, 1), pair(2, 2, 1, 1), pair(2, 3, 2, 1), pair(3, 3, 1, 1)],
+    )
+    assert everything[["with_outcome", "correct"]].sum().tolist() == [7, 5]
+    # v2: r03 right (outcome next day), r06 right, r08 wrong, r11 no outcome.
     v2 = db.run("overview_accuracy", **ALL, symbol=[], model_version="v2")
-    # r03 right, r06 right, r08 wrong, r11 no outcome.
-    assert_rows(v2, [{"predictions": 4, "with_outcome": 3, "correct": 2, "accuracy": 2 / 3}])
+    assert_rows(v2, [pair(1, 2, 1, 1), pair(2, 2, 1, 1), pair(2, 3, 1, 0)])
 
 
-def test_accuracy_is_null_when_no_outcome_has_arrived(db):
+def test_accuracy_has_no_rows_when_no_outcome_has_arrived(db):
     frame = db.run("overview_accuracy", start=datetime(2024, 3, 3, 10), end=datetime(2024, 3, 3, 20), **NO_FILTER)
-    assert_rows(frame, [{"predictions": 1, "with_outcome": 0, "correct": 0, "accuracy": None}])  # r11
+    assert frame.empty  # r11
+    assert list(frame.columns) == ["day", "later_day", "with_outcome", "correct"]
+
+
+def test_an_outcome_filed_before_its_predictions_day_is_not_its_outcome(db, data_dir):
+    # A wrong-way record: r11 (predicted 03-03 18:00) with an outcome in the 03-01 partition.
+    stray = pd.DataFrame({"request_id": ["r11"], "ts": [pd.Timestamp("2024-03-01 08:00")], "true_label": ["negative"]})
+    stray["ts"] = stray["ts"].astype("datetime64[us]")
+    stray.to_parquet(data_dir / "outcomes" / "dt=2024-03-01" / "part-1.parquet", index=False)
+    frame = db.run("overview_accuracy", **ALL, **NO_FILTER)
+    assert frame[["with_outcome", "correct"]].sum().tolist() == [7, 5]
 
 
 def test_label_mix_gives_each_versions_label_shares(db):
