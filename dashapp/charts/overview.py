@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 
 from ..db import Database
 from ..errors import DataUnavailable
-from .figures import LABEL_COLORS, base_figure, empty_figure, table_figure, time_figure
+from .figures import LABEL_COLORS, base_figure, color_map, empty_figure, table_figure, time_figure
 from .registry import BUCKET, FILTERS, ChartSpec, Param, from_query, register
 
 # metric, title, number format, which direction is good (None: neither)
@@ -16,34 +16,28 @@ KPIS = (
     ("error_rate", "Server error rate", ".2%", "down"),
     ("p95_latency_ms", "p95 latency (ms)", ",.0f", "down"),
     ("cache_hit_rate", "Feature cache hits", ".1%", "up"),
-    ("accuracy", "Accuracy (outcomes so far)", ".1%", "up"),
 )
 GOOD, BAD, NEUTRAL = "#2ca02c", "#d62728", "#6c757d"
+# A per-day point stands in the middle of its day on a time axis.
+DAILY = {"xperiod": 86_400_000, "xperiodalignment": "middle"}
 
 
 def kpi_data(db: Database, params: dict) -> pd.DataFrame:
-    """Collect each KPI for the window, and for the window before it where that is cheap.
-
-    Accuracy joins predictions to outcomes on request_id, the heaviest query on the page, so it
-    covers the window only; the serving numbers come with the previous window from one scan.
-    """
+    """Collect each serving KPI for the window and for the window of the same length before it (one scan)."""
     serving = from_query("overview_kpis")(db, params).set_index("period")
-    rows = [
-        {"metric": m, "current": _pick(serving, m, "current"), "previous": _pick(serving, m, "previous")}
-        for m, *_ in KPIS
-        if m != "accuracy"
-    ]
-    notes = []
-    try:
-        counts = from_query("overview_accuracy")(db, params)[["with_outcome", "correct"]].sum()
-        accuracy = float(counts["correct"] / counts["with_outcome"]) if counts["with_outcome"] else None
-        rows.append({"metric": "accuracy", "current": accuracy, "previous": None})
-    except DataUnavailable as exc:
-        rows.append({"metric": "accuracy", "current": None, "previous": None})
-        notes.append(f"accuracy unavailable: {exc.message}")
-    frame = pd.DataFrame(rows)
-    frame.attrs["notes"] = notes
-    return frame
+    return pd.DataFrame(
+        [
+            {"metric": m, "current": _pick(serving, m, "current"), "previous": _pick(serving, m, "previous")}
+            for m, *_ in KPIS
+        ]
+    )
+
+
+def accuracy_data(db: Database, params: dict) -> pd.DataFrame:
+    """Sum the (prediction day, outcome partition) counts into accuracy per prediction day and model version."""
+    pairs = from_query("overview_accuracy")(db, params)
+    days = pairs.groupby(["day", "model_version"], as_index=False, sort=True)[["with_outcome", "correct"]].sum()
+    return days.assign(accuracy=days["correct"] / days["with_outcome"])
 
 
 def _pick(frame: pd.DataFrame, column: str, row) -> float | None:
@@ -78,6 +72,44 @@ def kpi_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
                 },
                 title={"text": title, "font": {"size": 14}},
                 domain=domain,
+            )
+        )
+    return fig
+
+
+def accuracy_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
+    """Accuracy per prediction day, one line per model version, over the outcomes that have arrived (bars)."""
+    if frame.empty:
+        return empty_figure("No outcomes for the predictions in this window")
+    fig = time_figure(
+        params,
+        yaxis={"title": {"text": "accuracy"}, "tickformat": ".0%", "rangemode": "tozero"},
+        yaxis2={"title": {"text": "with outcome"}, "overlaying": "y", "side": "right", "showgrid": False},
+    )
+    per_day = frame.groupby("day", as_index=False)["with_outcome"].sum()
+    fig.add_trace(
+        go.Bar(
+            x=per_day["day"],
+            y=per_day["with_outcome"],
+            name="with outcome",
+            yaxis="y2",
+            marker_color="#e9ecef",
+            **DAILY,
+        )
+    )
+    colors = color_map(frame["model_version"])
+    for version, part in frame.groupby("model_version", sort=True):
+        overall = part["correct"].sum() / part["with_outcome"].sum()
+        fig.add_trace(
+            go.Scatter(
+                x=part["day"],
+                y=part["accuracy"],
+                name=f"{version} ({overall:.1%})",
+                mode="lines+markers",
+                line={"color": colors[version]},
+                customdata=part["with_outcome"],
+                hovertemplate=f"{version}<br>%{{x|%Y-%m-%d}}: %{{y:.1%}} of %{{customdata:,}}<extra></extra>",
+                **DAILY,
             )
         )
     return fig
@@ -209,6 +241,18 @@ register(
         tables=("predictions",),
         description="This window against the window of the same length before it.",
         height=170,
+    )
+)
+register(
+    ChartSpec(
+        id="overview.accuracy",
+        title="Accuracy by prediction day",
+        page="/",
+        params=FILTERS,
+        data=accuracy_data,
+        figure=accuracy_figure,
+        tables=("predictions", "outcomes"),
+        description="Predictions whose outcome has arrived, joined on request_id; the rest are not counted yet.",
     )
 )
 register(

@@ -1,4 +1,4 @@
-"""Overview: is everything all right? Key numbers, volume, label mix and incidents."""
+"""Overview: is everything all right? Key numbers, volume, label mix, accuracy and incidents."""
 
 from __future__ import annotations
 
@@ -18,7 +18,13 @@ def layout() -> list:
             ],
             className="g-3 mb-3",
         ),
-        dbc.Row(dbc.Col(chart_card("overview.incidents"))),
+        dbc.Row(
+            [
+                dbc.Col(chart_card("overview.accuracy"), lg=5),
+                dbc.Col(chart_card("overview.incidents"), lg=7),
+            ],
+            className="g-3",
+        ),
     ]
 
 

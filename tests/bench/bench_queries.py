@@ -14,10 +14,17 @@ each approach's peak RSS (VmHWM) is its own:
   distinct query it runs, and the full render uncached; one process per (chart, window);
 - the same charts through create_app's Database with its FileSystemCache, data function and full
   render, after one warm-up call; one process for both windows, like a worker serving both pages;
-- two representative aggregations through dashapp, through the bare SQL file on a plain DuckDB
-  connection, through pandas reading the whole predictions folder, and through pandas with column
-  pruning and a partition filter; results are checked equal (counts exactly, percentiles within
-  1e-9 relative) before the timings are compared.
+- a live portal: every chart's data function through create_app's FileSystemCache, per window, with
+  the cache emptied before each call (cold), with the window moved back one bucket per call (the
+  days it shares with earlier windows cached: dayslices.py), and with the newest partitions of
+  predictions and outcomes rewritten before each call (new data today);
+- two representative aggregations through dashapp (uncached; and live: past days cached, today's
+  partition rewritten before each call), through the bare SQL file on a plain DuckDB connection,
+  through pandas reading the whole predictions folder, and through pandas with column pruning and
+  a partition filter; results are checked equal (counts exactly, percentiles within 1e-9
+  relative) before the timings are compared.
+
+The live parts bump the mtime of the data set's newest partition files (nothing else changes).
 
 Times are the median (and p95 when --repeat >= 5) of --repeat runs after a warm-up run. The OS page
 cache is warm for every approach (the data set was just written or read), so disk speed is not
@@ -44,7 +51,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 QUERIES_DIR = REPO / "queries"
 PAGES = ("/", "/operations")
-PARTS = ("charts", "cached", "compare")
+PARTS = ("charts", "cached", "live", "compare")
 VIEWS = {"7d": 7, "30d": 30}  # window name -> days before the data's end
 RESULT_MARK = "BENCH-RESULT "
 SEED = 7
@@ -74,6 +81,7 @@ COMPARISONS = {
 }
 APPROACHES = {
     "dashapp": "dashapp Database.run, uncached (open connection)",
+    "dashapp_live": "dashapp, past days cached, a new file in today's partition",
     "duckdb_bare": "bare DuckDB: same SQL file, plain connection",
     "pandas_naive": "pandas: read_parquet(whole folder, all columns) + groupby",
     "pandas_pruned": "pandas: read_parquet(columns, dt filter) + groupby",
@@ -231,6 +239,51 @@ def work_cached(task: dict) -> dict:
     return {"charts": out, "threads": threads, "rss_after_imports": baseline}
 
 
+def touch_newest_partitions(data: Path) -> None:
+    """Make the newest dt= partition of predictions and outcomes look rewritten: a new file arrived."""
+    for table in ("predictions", "outcomes"):
+        newest = max((data / table).glob("dt=*"))
+        for path in newest.glob("*.parquet"):
+            stat = path.stat()
+            os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1000))
+
+
+def work_live(task: dict) -> dict:
+    """Time each chart's data function as a live portal meets it, through create_app's FileSystemCache.
+
+    cold: the cache emptied before each call. moved: the window moved back one bucket, each call a
+    window not seen before, the days it shares with earlier windows cached. new data: the newest
+    partitions of predictions and outcomes rewritten before each call, the same window.
+    """
+    from dashapp import create_app
+    from dashapp.charts import REGISTRY, parse_params
+    from dashapp.timerange import BUCKETS, auto_bucket
+
+    app = create_app(_config(task))
+    data, end, out = Path(task["data"]), datetime.fromisoformat(task["end"]), []
+    step = timedelta(seconds=BUCKETS[auto_bucket(end - timedelta(days=task["days"]), end)])
+    with app.server.app_context():
+        db = app.server.extensions["dashapp"].db
+        for chart in task["charts"]:
+            spec = REGISTRY[chart]
+            params, _ = parse_params(spec, _window_args(end, task["days"]))
+            spec.data(db, params)  # warm-up: connection and views
+            cold, moved, fresh = [], [], []
+            for _ in range(task["repeat"]):
+                db.cache.clear()
+                cold.append(_timed(lambda s=spec, p=params: s.data(db, p))[0])
+            for i in range(1, task["repeat"] + 1):
+                shifted, _ = parse_params(spec, _window_args(end - i * step, task["days"]))
+                moved.append(_timed(lambda s=spec, p=shifted: s.data(db, p))[0])
+            spec.data(db, params)
+            for _ in range(task["repeat"]):
+                touch_newest_partitions(data)
+                fresh.append(_timed(lambda s=spec, p=params: s.data(db, p))[0])
+            out.append({"chart": chart, "cold": cold, "moved": moved, "new_data": fresh})
+        threads = int(db.settings()["threads"])
+    return {"charts": out, "threads": threads}
+
+
 def _bound(sql: str, params: dict) -> dict:
     """Keep the parameters a SQL text binds ($name outside comments)."""
     import re
@@ -301,6 +354,22 @@ def work_compare(task: dict) -> dict:
             return db.run(comparison["query"], **bound)
 
         extra["threads"] = int(db.settings()["threads"])
+    elif approach == "dashapp_live":
+        from flask_caching.backends import FileSystemCache
+
+        from dashapp.db import Database
+
+        db = Database(_config(task), cache=FileSystemCache(task["cache_dir"], default_timeout=0))
+        calls = 0
+
+        def once():
+            nonlocal calls
+            if calls:  # the first call fills the cache: the cold answer, checked equal to the others
+                touch_newest_partitions(Path(task["data"]))
+            calls += 1
+            return db.run(comparison["query"], **bound)
+
+        extra["threads"] = int(db.settings()["threads"])
     elif approach == "duckdb_bare":
         import duckdb
 
@@ -348,6 +417,7 @@ WORKERS = {
     "extent_uncached": work_extent_uncached,
     "cached": work_cached,
     "compare": work_compare,
+    "live": work_live,
 }
 
 
@@ -511,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         action="append",
         choices=PARTS,
-        help="run only these parts (repeatable; default all): charts (uncached), cached, compare",
+        help="run only these parts (repeatable; default all): charts (uncached), cached, live, compare",
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -555,7 +625,7 @@ def main(argv: list[str] | None = None) -> int:
         "resolved_threads": config.duckdb_threads,
     }
     parts = set(args.only or PARTS)
-    results: dict = {"chart_uncached": {}, "compare": {}, "cached": {}, "extent": {}}
+    results: dict = {"chart_uncached": {}, "compare": {}, "cached": {}, "extent": {}, "live": {}}
     try:
         if "charts" in parts:
             for view, view_args in views.items():
@@ -569,6 +639,12 @@ def main(argv: list[str] | None = None) -> int:
         if "cached" in parts:
             log("cached worker: all charts, both windows")
             results["cached"] = run_worker(base | {"kind": "cached", "charts": charts, "views": views})
+        if "live" in parts:
+            for view, days in VIEWS.items():
+                log(f"live worker: all charts, {view}, cold / moved window / new data")
+                task = base | {"kind": "live", "charts": charts, "days": days, "end": end.isoformat()}
+                task["cache_dir"] = str(scratch / f"live-{view}")
+                results["live"][view] = run_worker(task)
         if "compare" in parts:
             for key, comparison in COMPARISONS.items():
                 spec = REGISTRY[comparison["chart"]]
@@ -581,6 +657,7 @@ def main(argv: list[str] | None = None) -> int:
                         "approach": approach,
                         "params": _jsonable(params),
                         "result_path": str(scratch / f"{key}-{approach}.parquet"),
+                        "cache_dir": str(scratch / f"{key}-{approach}-cache"),
                     }
                     results["compare"][(key, approach)] = run_worker(task) | {"params": _jsonable(params)}
                 reference = scratch / f"{key}-dashapp.parquet"
@@ -757,10 +834,36 @@ def compare_tables(results: dict, repeat: int) -> tuple[list, list, list]:
                 f"- {key}: dashapp ÷ bare DuckDB = {by_median:.2f}× by median, {by_best:.2f}× by best run"
                 f" (target ≤ 1.5×: {_met(by_median <= 1.5)})"
             )
-        if dash and naive:
-            speedup = naive["median_s"] / dash["median_s"]
+        for approach in ("dashapp", "dashapp_live"):
+            if stats[approach] and naive:
+                speedup = naive["median_s"] / stats[approach]["median_s"]
+                summary.append(
+                    f"- {key}: pandas whole-folder ÷ {approach} = {speedup:.1f}× (target ≥ 10×: {_met(speedup >= 10)})"
+                )
+    return rows, out, summary
+
+
+LIVE_SCENARIOS = {"cold": "cold cache", "moved": "window moved one bucket", "new_data": "new data today"}
+LIVE_TARGETS = {"7d": 0.5, "30d": 1.0}  # issue 2: seconds, uncached
+
+
+def live_tables(results: dict, repeat: int) -> tuple[list, list, list]:
+    """Rows of the live-portal table (a chart's data function per scenario), and its target lines."""
+    rows, out, summary = [], [], []
+    for view, worker in results["live"].items():
+        worst = {}
+        for entry in worker.get("charts", []):
+            stats = {k: _stats(entry[k], repeat) for k in LIVE_SCENARIOS}
+            out.append({"chart": entry["chart"], "view": view, **stats})
+            rows.append([entry["chart"], view, *(fmt_stats(stats[k]) for k in LIVE_SCENARIOS)])
+            for k in LIVE_SCENARIOS:
+                if k not in worst or stats[k]["median_s"] > worst[k][1]["median_s"]:
+                    worst[k] = (entry["chart"], stats[k])
+        for k, (chart, stats) in worst.items():
+            limit = LIVE_TARGETS[view]
             summary.append(
-                f"- {key}: pandas whole-folder ÷ dashapp = {speedup:.1f}× (target ≥ 10×: {_met(speedup >= 10)})"
+                f"- {view}, {LIVE_SCENARIOS[k]}: slowest chart data {chart} {fmt_s(stats['median_s'])} median"
+                f" (target < {limit:g} s: {_met(stats['median_s'] < limit)})"
             )
     return rows, out, summary
 
@@ -770,6 +873,8 @@ def build_report(args, data, facts, end, config, threads_source, charts, results
     stat = "p95_s" if repeat >= 5 else "median_s"
     chart_rows, chart_json, query_rows, query_json = chart_tables(results, charts, repeat)
     compare_rows, compare_json, summary = compare_tables(results, repeat)
+    live_rows, live_json, live_summary = live_tables(results, repeat)
+    summary += live_summary
     workers = [*results["chart_uncached"].values(), results["cached"], results["extent"], *results["compare"].values()]
     threads_used = sorted({w["threads"] for w in workers if "threads" in w})
     loads = [x for w in workers for x in w.get("loadavg", [])]
@@ -853,6 +958,13 @@ def build_report(args, data, facts, end, config, threads_source, charts, results
             chart_rows,
         ),
         "",
+        "## A live portal: chart data through create_app's FileSystemCache (dayslices.py)",
+        "cold: cache emptied before each call. window moved: each call a window one bucket earlier than the"
+        " last, the days it shares with earlier windows cached. new data today: the newest partitions of"
+        " predictions and outcomes rewritten before each call, same window.",
+        "",
+        markdown(["chart", "view", *LIVE_SCENARIOS.values()], live_rows),
+        "",
         "## Distinct queries, uncached (samples pooled over the charts that run them)",
         markdown(["query", "used by", "view", "bucket", "rows out", "uncached", "n"], query_rows),
         "",
@@ -882,6 +994,7 @@ def build_report(args, data, facts, end, config, threads_source, charts, results
             "queries": query_json,
             "cached_worker": {k: v for k, v in results["cached"].items() if k != "charts"},
             "comparison": compare_json,
+            "live": live_json,
             "targets": summary,
         },
     }

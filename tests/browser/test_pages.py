@@ -123,7 +123,8 @@ def test_missing_tables_show_an_empty_state_and_the_other_panels_keep_working(de
         for chart_id in ("ops.throughput", "ops.latency", "ops.traffic_split"):
             expect(footer(page, chart_id)).to_contain_text("data through")
         page.goto(srv.url + "/")
-        expect(footer(page, "overview.kpis")).to_contain_text("accuracy unavailable: outcomes")
+        expect(footer(page, "overview.accuracy")).to_contain_text("outcomes: no parquet files at outcomes/")
+        expect(footer(page, "overview.kpis")).to_contain_text("data through")
         expect(footer(page, "overview.incidents")).to_contain_text("pipeline incidents unavailable")
         expect(footer(page, "overview.volume")).to_contain_text("data through")
         assert page.console_errors == []

@@ -79,9 +79,21 @@ def pipeline_health_frame() -> pd.DataFrame:
 def kpi_frame() -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "metric": ["predictions", "error_rate", "p95_latency_ms", "cache_hit_rate", "accuracy"],
-            "current": [1200.0, 0.01, 250.0, 0.8, None],
-            "previous": [1000.0, 0.02, None, 0.7, None],
+            "metric": ["predictions", "error_rate", "p95_latency_ms", "cache_hit_rate"],
+            "current": [1200.0, 0.01, 250.0, None],
+            "previous": [1000.0, 0.02, None, 0.7],
+        }
+    )
+
+
+def accuracy_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "day": [datetime(2024, 3, 1), datetime(2024, 3, 1), datetime(2024, 3, 2)],
+            "model_version": ["v1", "v2", "v1"],
+            "with_outcome": [3, 1, 1],
+            "correct": [3, 0, 1],
+            "accuracy": [1.0, 0.0, 1.0],
         }
     )
 
@@ -258,13 +270,23 @@ def test_pipeline_health_is_a_table_with_readable_columns():
 
 def test_kpis_draw_one_indicator_per_metric_with_deltas_where_there_is_a_previous_value():
     fig = overview.kpi_figure(kpi_frame(), PARAMS)
-    assert len(fig.data) == len(overview.KPIS) == 5
+    assert len(fig.data) == len(overview.KPIS) == 4
     assert all(isinstance(trace, go.Indicator) for trace in fig.data)
-    predictions, error_rate, latency, _cache, accuracy = fig.data
+    predictions, error_rate, latency, cache = fig.data
     assert predictions.mode == "number+delta" and predictions.delta.relative is True
     assert error_rate.delta.decreasing.color == overview.GOOD  # fewer errors is good
     assert latency.mode == "number"  # no previous value, no delta
-    assert "no data" in accuracy.title.text
+    assert "no data" in cache.title.text
+
+
+def test_accuracy_draws_a_line_per_version_over_the_daily_outcome_counts():
+    fig = overview.accuracy_figure(accuracy_frame(), PARAMS)
+    bars, v1, v2 = fig.data
+    assert list(bars.y) == [4, 1] and bars.yaxis == "y2"
+    assert (v1.name, list(v1.y)) == ("v1 (100.0%)", [1.0, 1.0])
+    assert (v2.name, list(v2.y)) == ("v2 (0.0%)", [0.0])
+    assert v1.xperiod == 86_400_000 and v1.xperiodalignment == "middle"
+    assert fig.layout.yaxis.tickformat == ".0%"
 
 
 def test_kpis_without_any_data_say_no_data_on_every_card():

@@ -83,21 +83,33 @@ def test_incidents_keep_serving_when_pipeline_runs_are_missing(db, data_dir):
     assert "pipeline_runs unavailable" in rendered.coverage
 
 
-def test_key_numbers_note_missing_outcomes_and_keep_the_rest(db, data_dir):
+def test_accuracy_without_outcomes_is_an_empty_state_naming_the_table(db, data_dir):
     for path in (data_dir / "outcomes").rglob("*.parquet"):
         path.unlink()
-    rendered = render(get_chart("overview.kpis"), FIXTURE_WINDOW, db)
-    assert any(note.startswith("accuracy unavailable") for note in rendered.notes)
-    values = rendered.data.set_index("metric")["current"]
-    assert values["predictions"] == 11 and values.isna()["accuracy"]
+    with pytest.raises(DataUnavailable) as raised:
+        render(get_chart("overview.accuracy"), FIXTURE_WINDOW, db)
+    assert raised.value.table == "outcomes"
+    rendered = render(get_chart("overview.kpis"), FIXTURE_WINDOW, db)  # the serving numbers do not need it
+    assert rendered.data.set_index("metric").loc["predictions", "current"] == 11
 
 
-def test_key_numbers_carry_accuracy_from_outcomes(shared_db):
+def test_accuracy_sums_outcome_partitions_into_prediction_days(shared_db):
+    rendered = render(get_chart("overview.accuracy"), FIXTURE_WINDOW, shared_db)
+    # v1 r01 right, r02 wrong; v2 r03 right (next day). v1 r07 right; v2 r06 right, r08 wrong. v1 r10 right.
+    frame = rendered.data
+    assert frame[["model_version", "with_outcome", "correct"]].values.tolist() == [
+        ["v1", 2, 1],
+        ["v2", 1, 1],
+        ["v1", 1, 1],
+        ["v2", 2, 1],
+        ["v1", 1, 1],
+    ]
+    assert frame["accuracy"].tolist() == [0.5, 1.0, 1.0, 0.5, 1.0]
+
+
+def test_key_numbers_compare_the_window_with_the_one_before(shared_db):
     rendered = render(get_chart("overview.kpis"), {"start": ["2024-03-03"], "end": ["2024-03-04"]}, shared_db)
     frame = rendered.data.set_index("metric")
-    assert frame.loc["accuracy", "current"] == 1.0
-    # Accuracy covers the window only: its join is the page's heaviest query.
-    assert frame["previous"].isna()["accuracy"]
     assert frame.loc["predictions"].tolist() == [3.0, 4.0]
 
 

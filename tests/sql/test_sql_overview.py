@@ -54,10 +54,11 @@ def test_kpis_ignore_a_null_cache_hit_and_omit_an_empty_previous_window(db):
     assert frame.loc[0, "error_rate"] == pytest.approx(1 / 4)
 
 
-def pair(day: int, later_day: int, with_outcome: int, correct: int) -> dict:
+def pair(day: int, later_day: int, version: str, with_outcome: int, correct: int) -> dict:
     return {
         "day": pd.Timestamp(2024, 3, day),
         "later_day": pd.Timestamp(2024, 3, later_day),
+        "model_version": version,
         "with_outcome": with_outcome,
         "correct": correct,
     }
@@ -65,11 +66,11 @@ def pair(day: int, later_day: int, with_outcome: int, correct: int) -> dict:
 
 def test_accuracy_counts_right_predictions_per_prediction_day_and_outcome_partition(db):
     # r09 r10 r11; only r10 has an outcome (same day), and it is right.
-    assert_rows(db.run("overview_accuracy", start=DAY3, end=DAY4, **NO_FILTER), [pair(3, 3, 1, 1)])
+    assert_rows(db.run("overview_accuracy", start=DAY3, end=DAY4, **NO_FILTER), [pair(3, 3, "v1", 1, 1)])
     # r05 .. r08: r06's outcome lands the same day (right); r07 (right) and r08 (wrong) the next; r05 has none.
     assert_rows(
         db.run("overview_accuracy", start=DAY2, end=DAY3, **NO_FILTER),
-        [pair(2, 2, 1, 1), pair(2, 3, 2, 1)],
+        [pair(2, 2, "v2", 1, 1), pair(2, 3, "v1", 1, 1), pair(2, 3, "v2", 1, 0)],
     )
 
 
@@ -77,18 +78,25 @@ def test_accuracy_over_everything_and_for_one_model_version(db):
     everything = db.run("overview_accuracy", **ALL, **NO_FILTER)
     assert_rows(
         everything,
-        [pair(1, 1, 2, 1), pair(1, 2, 1, 1), pair(2, 2, 1, 1), pair(2, 3, 2, 1), pair(3, 3, 1, 1)],
+        [
+            pair(1, 1, "v1", 2, 1),
+            pair(1, 2, "v2", 1, 1),
+            pair(2, 2, "v2", 1, 1),
+            pair(2, 3, "v1", 1, 1),
+            pair(2, 3, "v2", 1, 0),
+            pair(3, 3, "v1", 1, 1),
+        ],
     )
     assert everything[["with_outcome", "correct"]].sum().tolist() == [7, 5]
     # v2: r03 right (outcome next day), r06 right, r08 wrong, r11 no outcome.
     v2 = db.run("overview_accuracy", **ALL, symbol=[], model_version="v2")
-    assert_rows(v2, [pair(1, 2, 1, 1), pair(2, 2, 1, 1), pair(2, 3, 1, 0)])
+    assert_rows(v2, [pair(1, 2, "v2", 1, 1), pair(2, 2, "v2", 1, 1), pair(2, 3, "v2", 1, 0)])
 
 
 def test_accuracy_has_no_rows_when_no_outcome_has_arrived(db):
     frame = db.run("overview_accuracy", start=datetime(2024, 3, 3, 10), end=datetime(2024, 3, 3, 20), **NO_FILTER)
     assert frame.empty  # r11
-    assert list(frame.columns) == ["day", "later_day", "with_outcome", "correct"]
+    assert list(frame.columns) == ["day", "later_day", "model_version", "with_outcome", "correct"]
 
 
 def test_an_outcome_filed_before_its_predictions_day_is_not_its_outcome(db, data_dir):
