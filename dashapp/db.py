@@ -306,6 +306,12 @@ class Database:
         last = self._run(load_query("meta_extent"), params, sources).iloc[0]["last"]
         return None if pd.isna(last) else pd.Timestamp(last).to_pydatetime()
 
+    def columns(self, table: str) -> dict[str, str]:
+        """The table's columns and DuckDB types as its view exposes them (absent optional columns as NULL)."""
+        sources = self._sources_present((table,))
+        frame = self._run(load_query("meta_columns"), {"table": table}, sources)
+        return dict(zip(frame["column_name"], frame["data_type"], strict=True))
+
     def _sources_present(self, tables: tuple[str, ...]) -> dict[str, TableSource]:
         """Scan the tables a query reads; raise DataUnavailable naming the first one missing."""
         sources = self.sources(tables)

@@ -74,5 +74,5 @@ def test_every_query_file_has_a_header_that_documents_its_parameters(name):
 def test_every_query_file_has_a_test_in_tests_sql(name):
     here = Path(__file__).parent
     tests_text = "\n".join(p.read_text() for p in here.glob("test_*.py") if p.name != Path(__file__).name)
-    special = {"meta_extent": "data_through(", "meta_settings": "settings()"}
+    special = {"meta_extent": "data_through(", "meta_settings": "settings()", "meta_columns": "db.columns("}
     assert re.search(rf'"{name}"', tests_text) or special.get(name, "\0") in tests_text

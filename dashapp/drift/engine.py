@@ -1,0 +1,203 @@
+"""The drift engine: per-feature value counts from DuckDB, statistics and a decision per feature.
+
+DuckDB does the counting (drift_values*.sql: one column's distinct values and counts); this
+module turns those small aggregates into statistics (stats.py) and decides. A window is
+compared with the `reference` table or with the previous window of the same length.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from ..contract import TABLES
+from ..db import Database
+from . import stats
+
+# Columns of predictions that are not model inputs: the contract's own, plus the partition column.
+FIXED_COLUMNS = frozenset(
+    [c.name for c in TABLES["predictions"].required] + [c.name for c in TABLES["predictions"].optional] + ["dt"]
+)
+BASELINES = ("reference", "previous")
+_NUMERIC = re.compile(
+    r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE|DECIMAL.*)$"
+)
+_CATEGORICAL = re.compile(r"^(VARCHAR|BOOLEAN|ENUM.*)$")
+
+
+@dataclass(frozen=True)
+class DriftRule:
+    """When a feature counts as drifted. PSI decides, not a p-value: on millions of rows every
+    difference is "significant" (p ~ 0), so p-values are shown as evidence, never as the rule."""
+
+    psi_warning: float = 0.1
+    psi_critical: float = 0.25
+    cardinality_growth: float = 1.3
+    # Growth in distinct values decides only for features with at least this many in the baseline:
+    # a fourth category among three is PSI's business, a flood of new IDs is this rule's.
+    high_cardinality: int = 50
+
+    def decide(self, psi: float | None, growth: float | None, baseline_distinct: int = 0) -> tuple[str, str]:
+        """Return (status, the rule that decided it)."""
+        if psi is not None and psi >= self.psi_critical:
+            return "critical", f"PSI {psi:.3f} ≥ {self.psi_critical}"
+        if psi is not None and psi >= self.psi_warning:
+            return "warning", f"PSI {psi:.3f} ≥ {self.psi_warning}"
+        if growth is not None and baseline_distinct >= self.high_cardinality and growth >= self.cardinality_growth:
+            return "warning", f"distinct values grew {growth:.2f}× ≥ {self.cardinality_growth}×"
+        return "ok", f"PSI {psi:.3f} < {self.psi_warning}" if psi is not None else "no test"
+
+
+@dataclass
+class FeatureDrift:
+    """One feature's comparison: the statistics, the bins behind PSI, and the decision."""
+
+    feature: str
+    kind: str  # numeric | categorical
+    status: str  # ok | warning | critical | no data | skipped
+    rule: str
+    n_reference: int = 0
+    n_current: int = 0
+    nulls_reference: int = 0
+    nulls_current: int = 0
+    psi: float | None = None
+    ks_statistic: float | None = None
+    ks_pvalue: float | None = None
+    wasserstein: float | None = None
+    chi2_statistic: float | None = None
+    chi2_pvalue: float | None = None
+    js_distance: float | None = None
+    cardinality_growth: float | None = None
+    # PSI's bins: label, reference share, current share, contribution (shares clipped as PSI uses them).
+    bins: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def feature_kinds(columns: dict[str, str]) -> dict[str, str]:
+    """The input features among predictions' columns: numeric, categorical, or unsupported (their type)."""
+    kinds = {}
+    for name, data_type in columns.items():
+        if name in FIXED_COLUMNS:
+            continue
+        if _NUMERIC.match(data_type):
+            kinds[name] = "numeric"
+        elif _CATEGORICAL.match(data_type):
+            kinds[name] = "categorical"
+        else:
+            kinds[name] = f"unsupported ({data_type})"
+    return kinds
+
+
+def compare(
+    db: Database,
+    start: datetime,
+    end: datetime,
+    *,
+    baseline: str = "reference",
+    symbol: list[str] | None = None,
+    model_version: str | None = None,
+    rule: DriftRule = DriftRule(),
+) -> list[FeatureDrift]:
+    """Compare every input feature of the window [start, end) with the baseline."""
+    if baseline not in BASELINES:
+        raise ValueError(f"baseline must be one of {BASELINES}")
+    window = {"start": start, "end": end, "symbol": symbol or [], "model_version": model_version}
+    kinds = feature_kinds(db.columns("predictions"))
+    reference_types = db.columns("reference") if baseline == "reference" else None
+    own_types = db.columns("predictions")
+    results = []
+    for feature, kind in kinds.items():
+        if kind.startswith("unsupported"):
+            results.append(FeatureDrift(feature, kind, "skipped", f"no drift test for type {kind[13:-1]}"))
+            continue
+        if reference_types is not None and feature not in reference_types:
+            results.append(FeatureDrift(feature, kind, "skipped", "the reference table has no such column"))
+            continue
+        if reference_types is not None and feature_kinds({feature: reference_types[feature]})[feature] != kind:
+            message = f"type differs: {own_types[feature]} now, {reference_types[feature]} in the reference"
+            results.append(FeatureDrift(feature, kind, "skipped", message))
+            continue
+        column = {"column": f"^{re.escape(feature)}$"}
+        current = db.run("drift_values", **window, **column)
+        if baseline == "reference":
+            base = db.run("drift_values_reference", **column)
+        else:
+            previous = {**window, "start": start - (end - start), "end": start}
+            base = db.run("drift_values", **previous, **column)
+        results.append(feature_drift(feature, kind, base, current, rule))
+    return results
+
+
+def feature_drift(feature: str, kind: str, base: pd.DataFrame, current: pd.DataFrame, rule: DriftRule) -> FeatureDrift:
+    """Compute one feature's statistics from the two (value, n) frames that drift_values*.sql return."""
+    base_values, base_counts, base_nulls = _split_nulls(base)
+    cur_values, cur_counts, cur_nulls = _split_nulls(current)
+    result = FeatureDrift(
+        feature,
+        kind,
+        "no data",
+        "",
+        n_reference=int(base_counts.sum()),
+        n_current=int(cur_counts.sum()),
+        nulls_reference=base_nulls,
+        nulls_current=cur_nulls,
+    )
+    if not len(base_values) or not len(cur_values):
+        empty = "the baseline" if not len(base_values) else "this window"
+        result.rule = f"no non-NULL values in {empty}"
+        return result
+    if kind == "numeric":
+        _numeric(result, base_values.astype(float), base_counts, cur_values.astype(float), cur_counts)
+    else:
+        _categorical(result, base_values, base_counts, cur_values, cur_counts)
+    result.status, result.rule = rule.decide(result.psi, result.cardinality_growth, len(base_values))
+    return result
+
+
+def _split_nulls(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int]:
+    null = frame["value"].isna()
+    values = frame.loc[~null, "value"].to_numpy()
+    counts = frame.loc[~null, "n"].to_numpy(dtype=np.int64)
+    return values, counts, int(frame.loc[null, "n"].sum())
+
+
+def _numeric(result: FeatureDrift, base_values, base_counts, cur_values, cur_counts) -> None:
+    order_b, order_c = np.argsort(base_values), np.argsort(cur_values)
+    base_values, base_counts = base_values[order_b], base_counts[order_b]
+    cur_values, cur_counts = cur_values[order_c], cur_counts[order_c]
+    edges = stats.decile_edges(base_values, base_counts)
+    base_bins = stats.bin_counts(base_values, base_counts, edges)
+    cur_bins = stats.bin_counts(cur_values, cur_counts, edges)
+    result.ks_statistic, result.wasserstein = stats.ks_and_wasserstein(base_values, base_counts, cur_values, cur_counts)
+    result.ks_pvalue = stats.ks_pvalue(result.ks_statistic, result.n_reference, result.n_current)
+    bounds = ["-inf", *(f"{e:.6g}" for e in edges), "+inf"]
+    labels = [f"({lo}, {hi}]" if hi != "+inf" else f"({lo}, +inf)" for lo, hi in zip(bounds, bounds[1:], strict=False)]
+    _psi(result, labels, base_bins, cur_bins)
+
+
+def _categorical(result: FeatureDrift, base_values, base_counts, cur_values, cur_counts) -> None:
+    base = dict(zip(map(str, base_values), base_counts, strict=True))
+    cur = dict(zip(map(str, cur_values), cur_counts, strict=True))
+    categories = sorted(set(base) | set(cur))
+    base_table = [int(base.get(c, 0)) for c in categories]
+    cur_table = [int(cur.get(c, 0)) for c in categories]
+    result.chi2_statistic, result.chi2_pvalue = stats.chi2(base_table, cur_table)
+    result.js_distance = stats.js_distance(base_table, cur_table)
+    result.cardinality_growth = len(cur) / len(base)
+    _psi(result, categories, base_table, cur_table)
+
+
+def _psi(result: FeatureDrift, labels: list[str], base_bins, cur_bins) -> None:
+    terms = stats.psi_terms(base_bins, cur_bins)
+    result.psi = float(terms.sum())
+    base_shares, cur_shares = stats.shares(base_bins), stats.shares(cur_bins)
+    result.bins = [
+        {"bin": label, "reference_share": float(b), "current_share": float(c), "psi_contribution": float(t)}
+        for label, b, c, t in zip(labels, base_shares, cur_shares, terms, strict=True)
+    ]

@@ -1,0 +1,115 @@
+"""Drift statistics from the small aggregates DuckDB returns: counts per bin or category, never raw rows.
+
+Each function states which scipy (or numpy) computation it equals; tests/drift prove it on fixed
+data sets with ties, NULLs and skew.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+from scipy.spatial import distance
+
+# Each bin's share is clipped below at this before PSI's logarithm (issue 3).
+MIN_SHARE = 0.0001
+
+
+def shares(counts) -> np.ndarray:
+    """Counts to shares of their total, clipped below at MIN_SHARE (no renormalisation)."""
+    counts = np.asarray(counts, dtype=float)
+    return np.clip(counts / counts.sum(), MIN_SHARE, None)
+
+
+def psi_terms(reference_counts, current_counts) -> np.ndarray:
+    """Each bin's contribution to the population stability index: (cur - ref) * ln(cur / ref)."""
+    ref, cur = shares(reference_counts), shares(current_counts)
+    return (cur - ref) * np.log(cur / ref)
+
+
+def psi(reference_counts, current_counts) -> float:
+    return float(psi_terms(reference_counts, current_counts).sum())
+
+
+def quantiles(values: np.ndarray, counts: np.ndarray, levels) -> np.ndarray:
+    """numpy.quantile(sample, levels) (method "linear") of a sample given as sorted distinct values and counts."""
+    total = int(counts.sum())
+    ends = np.cumsum(counts)  # order statistic i (0-based) is values[searchsorted(ends, i, "right")]
+    out = []
+    for q in levels:
+        h = (total - 1) * q
+        below = math.floor(h)
+        a = values[np.searchsorted(ends, below, side="right")]
+        b = values[np.searchsorted(ends, min(below + 1, total - 1), side="right")]
+        t = h - below
+        # numpy's _lerp, term for term, so the edges are bit-identical to numpy.quantile's.
+        diff = b - a
+        out.append(b - diff * (1 - t) if t >= 0.5 else a + diff * t)
+    return np.array(out, dtype=float)
+
+
+DECILES = [i / 10 for i in range(1, 10)]
+
+
+def decile_edges(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """PSI bin edges: the reference's deciles, duplicates dropped."""
+    return np.unique(quantiles(values, counts, DECILES))
+
+
+def bin_counts(values: np.ndarray, counts: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts per bin (-inf, e1], (e1, e2], ..., (ek, +inf) of a sample given as distinct values and counts."""
+    return np.bincount(np.searchsorted(edges, values, side="left"), weights=counts, minlength=len(edges) + 1)
+
+
+def ks_and_wasserstein(
+    ref_values: np.ndarray, ref_counts: np.ndarray, cur_values: np.ndarray, cur_counts: np.ndarray
+) -> tuple[float, float]:
+    """Exact two-sample KS statistic and Wasserstein-1 distance from two (sorted distinct value, count) samples.
+
+    Over the merged distinct values v, F(v) is the share of a sample <= v (scipy's searchsorted
+    "right"), so ties count as scipy counts them; D = max |F_ref - F_cur| (scipy.stats.ks_2samp),
+    W = sum |F_ref - F_cur| * (next v - v) (scipy.stats.wasserstein_distance).
+    """
+    merged = np.union1d(ref_values, cur_values)
+    f_ref = _cdf(merged, ref_values, ref_counts)
+    f_cur = _cdf(merged, cur_values, cur_counts)
+    gaps = np.abs(f_ref - f_cur)
+    return float(gaps.max()), float(np.sum(gaps[:-1] * np.diff(merged)))
+
+
+def _cdf(at: np.ndarray, values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    below = np.concatenate([[0], np.cumsum(counts)])
+    return below[np.searchsorted(values, at, side="right")] / below[-1]
+
+
+def ks_pvalue(statistic: float, n_reference: int, n_current: int) -> float:
+    """Two-sided p-value exactly as scipy.stats.ks_2samp(method="asymp") computes it from D, n1 and n2."""
+    m, n = sorted([float(n_reference), float(n_current)], reverse=True)
+    en = m * n / (m + n)
+    return float(np.clip(stats.kstwo.sf(statistic, np.round(en)), 0, 1))
+
+
+def chi2(reference_counts, current_counts) -> tuple[float, float]:
+    """Chi-square statistic and p-value of scipy.stats.chi2_contingency on the 2 x K table of counts.
+
+    Categories seen in neither sample must be left out by the caller (their expected count is 0).
+    With one category there is nothing to test: (0.0, 1.0), which is what scipy returns.
+    """
+    table = np.array([reference_counts, current_counts], dtype=float)
+    result = stats.chi2_contingency(table)
+    return float(result.statistic), float(result.pvalue)
+
+
+def js_distance(reference_counts, current_counts) -> float:
+    """Jensen-Shannon distance (natural log) of the two category distributions, as scipy's jensenshannon."""
+    return float(distance.jensenshannon(np.asarray(reference_counts, float), np.asarray(current_counts, float)))
+
+
+def kl_divergence(current_counts, reference_counts) -> float:
+    """KL(current || reference), natural log, as scipy.stats.entropy of the two share vectors.
+
+    Shares are clipped like PSI's first, so a label the reference never produced gives a large
+    but finite divergence; entropy renormalises them.
+    """
+    return float(stats.entropy(shares(current_counts), shares(reference_counts)))

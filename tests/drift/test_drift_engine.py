@@ -1,0 +1,163 @@
+"""dashapp/drift/engine.py over real parquet: features found from the schema, scipy's numbers, clear statuses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from dashapp.config import Config
+from dashapp.db import Database
+from dashapp.drift.engine import DriftRule, compare, feature_kinds
+from tests.fixtures import write_partitioned, write_single
+
+START, END = datetime(2024, 3, 1), datetime(2024, 3, 3)
+RNG = np.random.default_rng(3)
+N = 400
+
+
+def predictions(**features) -> pd.DataFrame:
+    """N predictions over START..END with the contract's columns and the given feature columns."""
+    ts = (pd.Timestamp(START) + np.arange(N) * ((END - START) / N)).astype("datetime64[us]")
+    frame = pd.DataFrame(
+        {
+            "ts": ts,
+            "request_id": [f"r{i}" for i in range(N)],
+            "symbol": "AAPL",
+            "model_version": "v1",
+            "sentiment_score": 0.0,
+            "confidence": 0.5,
+            "label": "neutral",
+            "latency_ms": 10.0,
+            "status": np.int32(200),
+        }
+    )
+    return frame.assign(**features)
+
+
+@pytest.fixture
+def make_db(tmp_path):
+    def make(current: pd.DataFrame, reference: pd.DataFrame | None) -> Database:
+        data = tmp_path / "data"
+        write_partitioned(data, "predictions", current)
+        if reference is not None:
+            write_single(data, "reference", reference)
+        return Database(Config.from_env(data_dir=data, cache_dir=tmp_path / "cache"))
+
+    return make
+
+
+def by_feature(results) -> dict:
+    return {r.feature: r for r in results}
+
+
+def test_numeric_and_categorical_features_match_scipy(make_db):
+    words = RNG.poisson(12, N).astype(float)
+    words[::17] = np.nan  # NULLs are left out of the tests and counted
+    ref_words = RNG.poisson(10, 3 * N).astype(float)
+    topic = RNG.choice(["earnings", "macro", "product"], N, p=[0.2, 0.5, 0.3])
+    ref_topic = RNG.choice(["earnings", "macro", "product", "legal"], 3 * N, p=[0.4, 0.3, 0.2, 0.1])
+    db = make_db(
+        predictions(words=words, topic=topic),
+        pd.DataFrame({"words": ref_words, "topic": ref_topic, "label": "neutral", "sentiment_score": 0.0}),
+    )
+    results = by_feature(compare(db, START, END))
+    assert set(results) == {"words", "topic"}
+
+    w = results["words"]
+    present = words[~np.isnan(words)]
+    expected = stats.ks_2samp(ref_words, present, method="asymp")
+    assert (w.kind, w.n_current, w.nulls_current, w.n_reference) == ("numeric", len(present), N - len(present), 3 * N)
+    assert w.ks_statistic == pytest.approx(expected.statistic, abs=1e-9)
+    assert w.ks_pvalue == pytest.approx(expected.pvalue, rel=1e-6)
+    assert w.wasserstein == pytest.approx(stats.wasserstein_distance(ref_words, present), abs=1e-9)
+    assert w.psi == pytest.approx(sum(b["psi_contribution"] for b in w.bins))
+    assert sum(b["reference_share"] for b in w.bins) == pytest.approx(1.0, abs=1e-3)
+
+    t = results["topic"]
+    categories = ["earnings", "legal", "macro", "product"]
+    table = np.array([[np.sum(ref_topic == c) for c in categories], [np.sum(topic == c) for c in categories]])
+    chi2 = stats.chi2_contingency(table)
+    assert t.kind == "categorical"
+    assert t.chi2_statistic == pytest.approx(chi2.statistic, rel=1e-12)
+    assert t.chi2_pvalue == pytest.approx(chi2.pvalue, rel=1e-6)
+    assert [b["bin"] for b in t.bins] == categories
+    assert t.cardinality_growth == 3 / 4
+
+
+def test_the_decision_names_the_rule_that_decided():
+    rule = DriftRule()
+    assert rule.decide(0.3, None) == ("critical", "PSI 0.300 ≥ 0.25")
+    assert rule.decide(0.12, None) == ("warning", "PSI 0.120 ≥ 0.1")
+    assert rule.decide(0.01, 2.0, baseline_distinct=500)[0] == "warning"
+    assert rule.decide(0.01, 2.0, baseline_distinct=3)[0] == "ok"  # a new category among three is PSI's call
+
+
+def test_a_shifted_feature_is_critical_and_a_stable_one_ok(make_db):
+    db = make_db(
+        predictions(shifted=RNG.normal(3, 1, N), stable=RNG.normal(0, 1, N)),
+        pd.DataFrame(
+            {"shifted": RNG.normal(0, 1, N), "stable": RNG.normal(0, 1, N), "label": "neutral", "sentiment_score": 0.0}
+        ),
+    )
+    results = by_feature(compare(db, START, END))
+    assert results["shifted"].status == "critical"
+    assert results["stable"].status == "ok"
+
+
+def test_bad_inputs_give_a_status_per_feature_never_an_exception(make_db):
+    current = predictions(
+        all_null=pd.Series([None] * N, dtype="float64"),
+        constant=np.full(N, 5.0),
+        not_in_reference=RNG.normal(0, 1, N),
+        type_changed=RNG.normal(0, 1, N),
+    )
+    reference = pd.DataFrame(
+        {
+            "all_null": RNG.normal(0, 1, 50),
+            "constant": np.full(50, 5.0),
+            "type_changed": ["a"] * 50,
+            "label": "neutral",
+            "sentiment_score": 0.0,
+        }
+    )
+    results = by_feature(compare(make_db(current, reference), START, END))
+    assert (results["all_null"].status, results["all_null"].rule) == ("no data", "no non-NULL values in this window")
+    assert results["all_null"].nulls_current == N
+    assert (results["constant"].status, results["constant"].psi, results["constant"].ks_statistic) == ("ok", 0.0, 0.0)
+    assert results["not_in_reference"].status == "skipped"
+    assert "no such column" in results["not_in_reference"].rule
+    assert results["type_changed"].status == "skipped"
+    assert "DOUBLE now, VARCHAR in the reference" in results["type_changed"].rule
+
+
+def test_an_empty_window_is_no_data_for_every_feature(make_db):
+    db = make_db(
+        predictions(words=RNG.normal(0, 1, N)), pd.DataFrame({"words": [1.0], "label": "x", "sentiment_score": 0.0})
+    )
+    results = compare(db, datetime(2025, 1, 1), datetime(2025, 1, 8))
+    assert [(r.feature, r.status, r.n_current) for r in results] == [("words", "no data", 0)]
+
+
+def test_the_previous_window_is_a_baseline_without_a_reference_table(make_db):
+    later = predictions(words=RNG.normal(2, 1, N)).assign(ts=lambda f: f["ts"] + pd.Timedelta(days=2))
+    both = pd.concat([predictions(words=RNG.normal(0, 1, N)), later], ignore_index=True)
+    results = compare(make_db(both, None), datetime(2024, 3, 3), datetime(2024, 3, 5), baseline="previous")
+    assert [(r.feature, r.n_reference, r.n_current, r.status) for r in results] == [("words", N, N, "critical")]
+
+
+def test_features_are_every_column_outside_the_contract_by_type():
+    kinds = feature_kinds(
+        {"ts": "TIMESTAMP", "label": "VARCHAR", "dt": "DATE", "vix": "DOUBLE", "lang": "VARCHAR", "n": "INTEGER",
+         "flag": "BOOLEAN", "emb": "FLOAT[]"}
+    )  # fmt: skip
+    assert kinds == {
+        "vix": "numeric",
+        "lang": "categorical",
+        "n": "numeric",
+        "flag": "categorical",
+        "emb": "unsupported (FLOAT[])",
+    }
