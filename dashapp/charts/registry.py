@@ -36,7 +36,7 @@ RESERVED = frozenset({"format", "theme", "title", "token"})
 
 @dataclass(frozen=True)
 class Param:
-    """One URL parameter of a chart: `kind` is time, bucket, text, number or integer."""
+    """One URL parameter of a chart: `kind` is time, bucket, text, number, integer or choice."""
 
     name: str
     kind: str
@@ -45,11 +45,14 @@ class Param:
     minimum: float | None = None
     maximum: float | None = None
     help: str = ""
+    choices: tuple[str, ...] = ()
 
     def describe(self) -> dict:
         out = {"name": self.name, "type": self.kind, "default": self.default, "repeatable": self.multiple}
         if self.minimum is not None:
             out |= {"minimum": self.minimum, "maximum": self.maximum}
+        if self.choices:
+            out |= {"choices": list(self.choices)}
         return out | {"help": self.help}
 
 
@@ -133,6 +136,10 @@ def _show(raw: str) -> str:
 
 
 def _parse_scalar(param: Param, raw: str):
+    if param.kind == "choice":
+        if raw not in param.choices:
+            raise BadParameter(param.name, f"must be one of {', '.join(param.choices)}, got {_show(raw)}")
+        return raw
     if param.kind == "text":
         if not _TEXT.match(raw):
             raise BadParameter(param.name, f"must be letters, digits and . _ : + - (at most 64), got {_show(raw)}")

@@ -37,6 +37,8 @@ class DriftRule:
     psi_warning: float = 0.1
     psi_critical: float = 0.25
     cardinality_growth: float = 1.3
+    # KL(window label mix || baseline label mix) at or above this is a warning.
+    prediction_kl: float = 0.15
     # Growth in distinct values decides only for features with at least this many in the baseline:
     # a fourth category among three is PSI's business, a flood of new IDs is this rule's.
     high_cardinality: int = 50
@@ -71,6 +73,7 @@ class FeatureDrift:
     chi2_statistic: float | None = None
     chi2_pvalue: float | None = None
     js_distance: float | None = None
+    kl_divergence: float | None = None
     cardinality_growth: float | None = None
     # PSI's bins: label, reference share, current share, contribution (shares clipped as PSI uses them).
     bins: list[dict] = field(default_factory=list)
@@ -94,23 +97,34 @@ def feature_kinds(columns: dict[str, str]) -> dict[str, str]:
     return kinds
 
 
+@dataclass(frozen=True)
+class Window:
+    """What to compare: predictions in [start, end) with filters, against `baseline`."""
+
+    start: datetime
+    end: datetime
+    baseline: str = "reference"
+    symbol: tuple[str, ...] = ()
+    model_version: str | None = None
+
+    def __post_init__(self):
+        if self.baseline not in BASELINES:
+            raise ValueError(f"baseline must be one of {', '.join(BASELINES)}")
+
+    def params(self, previous: bool = False) -> dict:
+        start, end = (self.start - (self.end - self.start), self.start) if previous else (self.start, self.end)
+        return {"start": start, "end": end, "symbol": list(self.symbol), "model_version": self.model_version}
+
+
 def compare(
-    db: Database,
-    start: datetime,
-    end: datetime,
-    *,
-    baseline: str = "reference",
-    symbol: list[str] | None = None,
-    model_version: str | None = None,
-    rule: DriftRule = DriftRule(),
+    db: Database, window: Window, features: list[str] | None = None, rule: DriftRule = DriftRule()
 ) -> list[FeatureDrift]:
-    """Compare every input feature of the window [start, end) with the baseline."""
-    if baseline not in BASELINES:
-        raise ValueError(f"baseline must be one of {BASELINES}")
-    window = {"start": start, "end": end, "symbol": symbol or [], "model_version": model_version}
-    kinds = feature_kinds(db.columns("predictions"))
-    reference_types = db.columns("reference") if baseline == "reference" else None
+    """Compare every input feature (or the given ones) of the window with its baseline."""
     own_types = db.columns("predictions")
+    kinds = feature_kinds(own_types)
+    if features is not None:
+        kinds = {f: kinds[f] for f in features if f in kinds}
+    reference_types = db.columns("reference") if window.baseline == "reference" else None
     results = []
     for feature, kind in kinds.items():
         if kind.startswith("unsupported"):
@@ -123,15 +137,30 @@ def compare(
             message = f"type differs: {own_types[feature]} now, {reference_types[feature]} in the reference"
             results.append(FeatureDrift(feature, kind, "skipped", message))
             continue
-        column = {"column": f"^{re.escape(feature)}$"}
-        current = db.run("drift_values", **window, **column)
-        if baseline == "reference":
-            base = db.run("drift_values_reference", **column)
-        else:
-            previous = {**window, "start": start - (end - start), "end": start}
-            base = db.run("drift_values", **previous, **column)
+        base, current = value_counts(db, window, feature)
         results.append(feature_drift(feature, kind, base, current, rule))
     return results
+
+
+def value_counts(db: Database, window: Window, column: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(baseline, window) value counts of one column; the name must come from the view's real columns."""
+    bound = {"column": f"^{re.escape(column)}$"}
+    current = db.run("drift_values", **window.params(), **bound)
+    if window.baseline == "reference":
+        return db.run("drift_values_reference", **bound), current
+    return db.run("drift_values", **window.params(previous=True), **bound), current
+
+
+def prediction_drift(db: Database, window: Window, rule: DriftRule = DriftRule()) -> list[FeatureDrift]:
+    """The model's outputs against the baseline: the label mix (KL) and sentiment_score (numeric tests)."""
+    base, current = value_counts(db, window, "label")
+    labels = feature_drift("label", "categorical", base, current, rule)
+    if labels.kl_divergence is not None:
+        warn = labels.kl_divergence >= rule.prediction_kl
+        labels.status = "warning" if warn else "ok"
+        labels.rule = f"KL {labels.kl_divergence:.3f} {'≥' if warn else '<'} {rule.prediction_kl}"
+    score = feature_drift("sentiment_score", "numeric", *value_counts(db, window, "sentiment_score"), rule)
+    return [labels, score]
 
 
 def feature_drift(feature: str, kind: str, base: pd.DataFrame, current: pd.DataFrame, rule: DriftRule) -> FeatureDrift:
@@ -189,6 +218,7 @@ def _categorical(result: FeatureDrift, base_values, base_counts, cur_values, cur
     cur_table = [int(cur.get(c, 0)) for c in categories]
     result.chi2_statistic, result.chi2_pvalue = stats.chi2(base_table, cur_table)
     result.js_distance = stats.js_distance(base_table, cur_table)
+    result.kl_divergence = stats.kl_divergence(cur_table, base_table)
     result.cardinality_growth = len(cur) / len(base)
     _psi(result, categories, base_table, cur_table)
 

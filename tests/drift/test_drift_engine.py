@@ -11,7 +11,7 @@ from scipy import stats
 
 from dashapp.config import Config
 from dashapp.db import Database
-from dashapp.drift.engine import DriftRule, compare, feature_kinds
+from dashapp.drift.engine import DriftRule, Window, compare, feature_kinds, prediction_drift
 from tests.fixtures import write_partitioned, write_single
 
 START, END = datetime(2024, 3, 1), datetime(2024, 3, 3)
@@ -64,7 +64,7 @@ def test_numeric_and_categorical_features_match_scipy(make_db):
         predictions(words=words, topic=topic),
         pd.DataFrame({"words": ref_words, "topic": ref_topic, "label": "neutral", "sentiment_score": 0.0}),
     )
-    results = by_feature(compare(db, START, END))
+    results = by_feature(compare(db, Window(START, END)))
     assert set(results) == {"words", "topic"}
 
     w = results["words"]
@@ -103,7 +103,7 @@ def test_a_shifted_feature_is_critical_and_a_stable_one_ok(make_db):
             {"shifted": RNG.normal(0, 1, N), "stable": RNG.normal(0, 1, N), "label": "neutral", "sentiment_score": 0.0}
         ),
     )
-    results = by_feature(compare(db, START, END))
+    results = by_feature(compare(db, Window(START, END)))
     assert results["shifted"].status == "critical"
     assert results["stable"].status == "ok"
 
@@ -124,7 +124,7 @@ def test_bad_inputs_give_a_status_per_feature_never_an_exception(make_db):
             "sentiment_score": 0.0,
         }
     )
-    results = by_feature(compare(make_db(current, reference), START, END))
+    results = by_feature(compare(make_db(current, reference), Window(START, END)))
     assert (results["all_null"].status, results["all_null"].rule) == ("no data", "no non-NULL values in this window")
     assert results["all_null"].nulls_current == N
     assert (results["constant"].status, results["constant"].psi, results["constant"].ks_statistic) == ("ok", 0.0, 0.0)
@@ -138,14 +138,14 @@ def test_an_empty_window_is_no_data_for_every_feature(make_db):
     db = make_db(
         predictions(words=RNG.normal(0, 1, N)), pd.DataFrame({"words": [1.0], "label": "x", "sentiment_score": 0.0})
     )
-    results = compare(db, datetime(2025, 1, 1), datetime(2025, 1, 8))
+    results = compare(db, Window(datetime(2025, 1, 1), datetime(2025, 1, 8)))
     assert [(r.feature, r.status, r.n_current) for r in results] == [("words", "no data", 0)]
 
 
 def test_the_previous_window_is_a_baseline_without_a_reference_table(make_db):
     later = predictions(words=RNG.normal(2, 1, N)).assign(ts=lambda f: f["ts"] + pd.Timedelta(days=2))
     both = pd.concat([predictions(words=RNG.normal(0, 1, N)), later], ignore_index=True)
-    results = compare(make_db(both, None), datetime(2024, 3, 3), datetime(2024, 3, 5), baseline="previous")
+    results = compare(make_db(both, None), Window(datetime(2024, 3, 3), datetime(2024, 3, 5), baseline="previous"))
     assert [(r.feature, r.n_reference, r.n_current, r.status) for r in results] == [("words", N, N, "critical")]
 
 
@@ -161,3 +161,24 @@ def test_features_are_every_column_outside_the_contract_by_type():
         "flag": "categorical",
         "emb": "unsupported (FLOAT[])",
     }
+
+
+def test_prediction_drift_tests_the_label_mix_by_kl_and_the_score_numerically(make_db):
+    labels = RNG.choice(["negative", "neutral", "positive"], N, p=[0.6, 0.2, 0.2])
+    current = predictions().assign(label=labels, sentiment_score=RNG.normal(-0.3, 0.3, N))
+    ref_labels = RNG.choice(["negative", "neutral", "positive"], N, p=[0.3, 0.4, 0.3])
+    reference = pd.DataFrame({"label": ref_labels, "sentiment_score": RNG.normal(0, 0.3, N)})
+    label, score = prediction_drift(make_db(current, reference), Window(START, END))
+    cur = np.array([np.sum(labels == c) for c in ("negative", "neutral", "positive")]) / N
+    ref = np.array([np.sum(ref_labels == c) for c in ("negative", "neutral", "positive")]) / N
+    assert label.kl_divergence == pytest.approx(stats.entropy(cur, ref), rel=1e-12)
+    assert (label.status, label.rule) == ("warning", f"KL {label.kl_divergence:.3f} ≥ 0.15")
+    assert score.kind == "numeric" and score.status == "critical"
+    assert score.ks_statistic == pytest.approx(
+        stats.ks_2samp(reference["sentiment_score"], current["sentiment_score"]).statistic
+    )
+
+
+def test_a_window_rejects_an_unknown_baseline():
+    with pytest.raises(ValueError, match="reference, previous"):
+        Window(START, END, baseline="yesterday")

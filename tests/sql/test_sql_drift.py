@@ -1,4 +1,4 @@
-"""queries/drift_values*.sql and meta_columns.sql: per-column value counts and the real schema they are checked against."""
+"""queries/drift_values*.sql and meta_columns.sql: per-column value counts, and the schema names are checked on."""
 
 from __future__ import annotations
 
