@@ -1,4 +1,4 @@
-"""HTTP API: /healthz, the chart registry at /api/charts, and each chart's figure or data.
+"""HTTP API: /healthz, the chart registry at /api/charts, each chart's figure or data, and /api/drift.
 
 Errors share one JSON shape (datasette): {"ok": false, "error": ..., "param": ..., "status": ...}.
 """
@@ -13,6 +13,7 @@ from plotly.io.json import to_json_plotly
 from werkzeug.exceptions import HTTPException
 
 from .charts import REGISTRY, get_chart, render
+from .charts.drift import drift_results
 from .errors import BadParameter, DashappError, DataUnavailable
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,12 @@ def chart(chart_id: str):
     }
     # Figures hold numpy arrays and timestamps, which plotly's encoder knows.
     return Response(to_json_plotly(body), mimetype="application/json")
+
+
+@blueprint.get("/api/drift")
+def drift():
+    """Per-feature drift of a window against a baseline: a JSON list, one object per input feature."""
+    return jsonify(drift_results(_db(), request.args.to_dict(flat=False)))
 
 
 @blueprint.get("/api/", defaults={"rest": ""})

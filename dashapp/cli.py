@@ -1,4 +1,4 @@
-"""The `dashapp` command: generate demo logs, check a data folder, serve the portal."""
+"""The `dashapp` command: generate demo logs, check a data folder, compute drift, serve the portal."""
 
 from __future__ import annotations
 
@@ -38,6 +38,31 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if all(r.status == "ok" for r in reports) else 1
 
 
+def cmd_drift(args: argparse.Namespace) -> int:
+    """Print each input feature's drift for [start, end) against the baseline, as a table or JSON."""
+    import json
+
+    from .charts.drift import drift_results
+    from .config import Config
+    from .db import Database
+    from .errors import DashappError
+
+    query = {"start": [args.start], "end": [args.end], "reference": [args.reference]}
+    try:
+        results = drift_results(Database(Config.from_env(data_dir=args.data)), query)
+    except DashappError as exc:
+        print(f"dashapp drift: {exc.message}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    print(f"{'feature':20} {'kind':12} {'status':9} {'psi':>8}  decided by")
+    for r in results:
+        psi = "" if r["psi"] is None else f"{r['psi']:.4f}"
+        print(f"{r['feature']:20} {r['kind']:12} {r['status']:9} {psi:>8}  {r['rule']}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Replace this process with gunicorn, configured by gunicorn.conf.py and DASHAPP_* variables."""
     from .config import Config
@@ -67,6 +92,16 @@ def parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a data folder against the data contract")
     check.add_argument("--data", type=Path, required=True, help="the data folder")
     check.set_defaults(run=cmd_check)
+
+    drift = sub.add_parser("drift", help="print each input feature's drift for a window against a baseline")
+    drift.add_argument("--data", type=Path, required=True, help="the data folder")
+    drift.add_argument("--start", required=True, help="window start, inclusive: YYYY-MM-DD[THH:MM] (UTC) or now-7d")
+    drift.add_argument("--end", default="now", help="window end, exclusive (default now)")
+    drift.add_argument(
+        "--reference", choices=("reference", "previous"), default="reference", help="baseline (default reference)"
+    )
+    drift.add_argument("--json", action="store_true", help="print a JSON list, one object per feature")
+    drift.set_defaults(run=cmd_drift)
 
     serve = sub.add_parser("serve", help="serve the portal with gunicorn (DASHAPP_* variables configure it)")
     serve.set_defaults(run=cmd_serve)

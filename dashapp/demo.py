@@ -298,7 +298,7 @@ def _features(rng: np.random.Generator, drift: np.ndarray) -> dict[str, np.ndarr
         ),
         "body_length": np.clip(np.rint(2200 * rng.lognormal(0, 0.6, n)), 80, None).astype(np.int32),
         "num_tickers": (1 + rng.poisson(0.6, n)).astype(np.int32),
-        "vix": np.round(16 * rng.lognormal(0, 0.15, n) * (1 + 0.35 * drift), 2),
+        "vix": np.round(16 * rng.lognormal(0, 0.15, n) * (1 + 0.6 * drift), 2),
         "novelty": np.round(rng.beta(2, 3, n), 4),
         "embedding_norm": np.round(rng.normal(1.0, 0.05, n), 4),
         "news_category": category,

@@ -101,6 +101,17 @@ def outcomes() -> pd.DataFrame:
     return frame
 
 
+def reference() -> pd.DataFrame:
+    """The training-time baseline: the one input feature, the label and the score."""
+    return pd.DataFrame(
+        {
+            "headline_words": pd.array([10, 12, 8, 15, 9, 11, 14, 7, 13, 10], dtype="int32"),
+            "label": ["positive", "neutral", "negative", "positive", "neutral"] * 2,
+            "sentiment_score": [0.6, 0.0, -0.5, 0.8, 0.1, 0.5, 0.7, -0.6, -0.1, 0.2],
+        }
+    )
+
+
 def pipeline_runs() -> pd.DataFrame:
     frame = pd.DataFrame(PIPELINE_ROWS, columns=list(PIPELINE_COLUMNS))
     for column in ("started_at", "finished_at"):
@@ -127,11 +138,12 @@ def write_single(data_dir: Path, table: str, frame: pd.DataFrame) -> Path:
 
 
 def write_all(data_dir: Path) -> Path:
-    """Write predictions and outcomes by day and pipeline_runs as one file; other tables stay missing."""
+    """Write predictions and outcomes by day, pipeline_runs and reference as files; other tables stay missing."""
     data_dir.mkdir(parents=True, exist_ok=True)
     write_partitioned(data_dir, "predictions", predictions())
     write_partitioned(data_dir, "outcomes", outcomes())
     write_single(data_dir, "pipeline_runs", pipeline_runs())
+    write_single(data_dir, "reference", reference())
     return data_dir
 
 

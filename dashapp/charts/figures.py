@@ -14,6 +14,15 @@ pio.templates.default = "plotly_white"
 
 LABEL_COLORS = {"negative": "#d62728", "neutral": "#9aa0a6", "positive": "#2ca02c"}
 STATUS_COLORS = {"ok": "#4c78a8", "4xx": "#f2a93b", "5xx": "#d62728", "success": "#4c78a8", "failed": "#d62728"}
+# Drift decisions: a light tint for table rows and a strong colour for marks.
+DRIFT_TINTS = {"critical": "#f8d7da", "warning": "#fff3cd", "ok": "#d1e7dd", "no data": "#e9ecef", "skipped": "#e9ecef"}
+DRIFT_COLORS = {
+    "critical": "#d62728",
+    "warning": "#f2a93b",
+    "ok": "#2ca02c",
+    "no data": "#adb5bd",
+    "skipped": "#adb5bd",
+}
 # No red: it means failure on every chart.
 PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#17becf", "#ff9da6", "#eeca3b", "#9d755d")
 
@@ -65,15 +74,18 @@ def color_map(values) -> dict[str, str]:
     return colors
 
 
-def table_figure(frame: pd.DataFrame, headers: dict[str, str], empty: str) -> go.Figure:
-    """Render a small frame as a plotly table; `headers` maps columns to titles, in order."""
+def table_figure(frame: pd.DataFrame, headers: dict[str, str], empty: str, row_colors=None) -> go.Figure:
+    """Render a small frame as a plotly table; `headers` maps columns to titles, in order.
+
+    `row_colors` (one CSS colour per row) tints each row, e.g. by status.
+    """
     if frame.empty:
         return empty_figure(empty)
     fig = base_figure(margin={"l": 4, "r": 4, "t": 4, "b": 4})
+    cells = {"values": [frame[c].tolist() for c in headers], "align": "left", "height": 26}
+    if row_colors is not None:
+        cells["fill_color"] = [list(row_colors)] * len(headers)
     fig.add_trace(
-        go.Table(
-            header={"values": list(headers.values()), "fill_color": "#f1f3f5", "align": "left"},
-            cells={"values": [frame[c].tolist() for c in headers], "align": "left", "height": 26},
-        )
+        go.Table(header={"values": list(headers.values()), "fill_color": "#f1f3f5", "align": "left"}, cells=cells)
     )
     return fig

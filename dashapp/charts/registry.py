@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..contract import TABLES
 from ..db import Database, load_query
 from ..errors import BadParameter, DataUnavailable, UnknownChart
 from ..timerange import (
@@ -237,6 +238,9 @@ def coverage_text(db: Database, spec: ChartSpec, params: dict) -> str:
     if "start" in params:
         parts.append(f"{params['start']:%Y-%m-%d %H:%M} → {params['end']:%Y-%m-%d %H:%M} UTC")
     for table in spec.tables:
+        if TABLES[table].time_column is None:  # a table without time (reference): present or not
+            parts.append(f"{table} table" if db.sources([table])[table] else f"{table} unavailable")
+            continue
         try:
             last = db.data_through(table)
         except DataUnavailable:

@@ -5,19 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+# Pages' own controls (e.g. the Drift page's feature) have ids {"type": PAGE_PARAM, "name": <URL parameter>};
+# the shell keeps their values in the URL with the global filters.
+PAGE_PARAM = "page-param"
+
 
 @dataclass(frozen=True)
 class Page:
     path: str
     name: str
     order: int
-    layout: Callable[[], object]
+    layout: Callable[[dict], object]  # takes the URL's query parameters (first values)
 
 
 def _pages() -> list[Page]:
-    from . import operations, overview
+    from . import drift, operations, overview
 
-    return sorted((overview.PAGE, operations.PAGE), key=lambda p: p.order)
+    return sorted((overview.PAGE, drift.PAGE, operations.PAGE), key=lambda p: p.order)
 
 
 PAGES: list[Page] = _pages()

@@ -12,7 +12,7 @@ def _row(*chart_ids: str) -> dbc.Row:
     return dbc.Row([dbc.Col(chart_card(c), lg=12 // len(chart_ids)) for c in chart_ids], className="g-3 mb-3")
 
 
-def layout() -> list:
+def layout(args: dict) -> list:
     return [
         _row("ops.throughput", "ops.latency"),
         _row("ops.error_rate", "ops.cache_hit"),

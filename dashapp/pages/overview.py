@@ -8,7 +8,7 @@ from . import Page
 from .panels import chart_card
 
 
-def layout() -> list:
+def layout(args: dict) -> list:
     return [
         dbc.Row(dbc.Col(chart_card("overview.kpis")), className="mb-3"),
         dbc.Row(

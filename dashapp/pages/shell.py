@@ -11,12 +11,13 @@ from datetime import date, timedelta
 from urllib.parse import parse_qs, urlencode
 
 import dash_bootstrap_components as dbc
-from dash import Dash, Input, Output, ctx, dcc, html, no_update
+from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
+from ..charts import REGISTRY
 from ..db import Database
 from ..errors import DataUnavailable
 from ..timerange import parse_instant, utc_now
-from . import PAGES, page_for
+from . import PAGE_PARAM, PAGES, page_for
 
 PRESETS = {
     "24h": "Last 24 hours",
@@ -28,6 +29,8 @@ PRESETS = {
 DEFAULT_PRESET = "7d"
 _PRESET_START = re.compile(r"^now-(\d+[hd])$")
 FILTER_KEYS = ("start", "end", "symbol", "model_version")
+# Every chart parameter's default, by name: a page control left at its default stays out of the URL.
+PARAM_DEFAULTS = {p.name: p.default for spec in REGISTRY.values() for p in spec.params}
 
 
 def layout() -> html.Div:
@@ -140,9 +143,20 @@ def controls_from_search(search: str | None) -> tuple:
     return preset, start_date, end_date, args.get("symbol", []), _first(args, "model_version")
 
 
-def search_from_controls(search: str | None, preset, start_date, end_date, symbols, version) -> str:
-    """Write the controls into the query string, keeping any page-specific parameters already there."""
-    args = {k: v for k, v in parse_qs((search or "").lstrip("?")).items() if k not in FILTER_KEYS}
+def search_from_controls(
+    search: str | None, preset, start_date, end_date, symbols, version, page_params: dict | None = None
+) -> str:
+    """Write the controls into the query string, keeping other pages' parameters already there.
+
+    `page_params` are the current page's own controls (name -> value); an empty or default value
+    drops it, so a link carries only what differs from the defaults.
+    """
+    page_params = page_params or {}
+    drop = set(FILTER_KEYS) | set(page_params)
+    args = {k: v for k, v in parse_qs((search or "").lstrip("?")).items() if k not in drop}
+    for name, value in page_params.items():
+        if isinstance(value, str) and value and value != PARAM_DEFAULTS.get(name):
+            args[name] = [value]
     # Callback inputs are client-controlled: a value of the wrong shape is dropped, and the
     # panels validate what reaches the URL like any other query string.
     days = _dates(start_date, end_date)
@@ -172,26 +186,32 @@ def _first(args: dict, key: str) -> str | None:
     return values[0] if values else None
 
 
-def sync_filters(search, preset, start_date, end_date, symbols, version, triggered, db: Database):
+def sync_filters(search, preset, start_date, end_date, symbols, version, page_params, triggered, db: Database):
     """Keep URL and controls in step.
 
-    Returns (search, preset, start_date, end_date, symbols, version, symbol options, version options).
-    Options are set together with values: a Dash 4 dropdown drops a value its options lack.
+    Returns (search, preset, start_date, end_date, symbols, version, symbol options, version options,
+    page control values). Options are set together with values: a Dash 4 dropdown drops a value
+    its options lack. `page_params` are the current page's own controls, name -> value.
     """
     if triggered in (None, "url"):
         controls = controls_from_search(search)
         symbol_options, version_options = filter_options(db)
         symbol_options = sorted(set(symbol_options) | set(controls[3]))
         version_options = sorted(set(version_options) | ({controls[4]} if controls[4] else set()))
-        return (no_update, *controls, symbol_options, version_options)
+        args = parse_qs((search or "").lstrip("?"))
+        page_values = [_first(args, name) for name in page_params]
+        return (no_update, *controls, symbol_options, version_options, page_values)
     if triggered == "filter-dates":
         preset = "custom"
     elif triggered == "filter-range" and preset != "custom":
         start_date = end_date = None
-    new_search = search_from_controls(search, preset, start_date, end_date, symbols, version)
+    new_search = search_from_controls(search, preset, start_date, end_date, symbols, version, page_params)
     _, start_date, end_date, _, _ = controls_from_search(new_search)
+    # A page's controls fire this as they appear, together with its panels, which wait for it:
+    # the URL is written even when unchanged, or the waiting panels would never load.
+    unchanged = new_search == (search or "") and triggered != "page-param"
     return (
-        new_search if new_search != (search or "") else no_update,
+        no_update if unchanged else new_search,
         preset,
         start_date,
         end_date,
@@ -199,6 +219,7 @@ def sync_filters(search, preset, start_date, end_date, symbols, version, trigger
         no_update,
         no_update,
         no_update,
+        [no_update] * len(page_params),
     )
 
 
@@ -231,23 +252,29 @@ def register_callbacks(app: Dash, db: Database) -> None:
         Output("filter-model-version", "value"),
         Output("filter-symbol", "options"),
         Output("filter-model-version", "options"),
+        Output({"type": PAGE_PARAM, "name": ALL}, "value"),
         Input("url", "search"),
         Input("filter-range", "value"),
         Input("filter-dates", "start_date"),
         Input("filter-dates", "end_date"),
         Input("filter-symbol", "value"),
         Input("filter-model-version", "value"),
+        Input({"type": PAGE_PARAM, "name": ALL}, "value"),
     )
-    def _sync(search, preset, start_date, end_date, symbols, version):
-        return sync_filters(search, preset, start_date, end_date, symbols, version, ctx.triggered_id, db)
+    def _sync(search, preset, start_date, end_date, symbols, version, page_values):
+        names = [item["id"]["name"] for item in ctx.inputs_list[-1]]
+        page_params = dict(zip(names, page_values, strict=True))
+        triggered = "page-param" if isinstance(ctx.triggered_id, dict) else ctx.triggered_id
+        return sync_filters(search, preset, start_date, end_date, symbols, version, page_params, triggered, db)
 
     @app.callback(Output("nav-links", "children"), Input("url", "pathname"), Input("url", "search"))
     def _nav(pathname, search):
         return nav_links(pathname, search)
 
-    @app.callback(Output("page-content", "children"), Input("url", "pathname"))
-    def _route(pathname):
+    @app.callback(Output("page-content", "children"), Input("url", "pathname"), State("url", "search"))
+    def _route(pathname, search):
         page = page_for(pathname)
         if page is None:
             return dbc.Alert(f"No page at {pathname}. Use the navigation above.", color="warning")
-        return page.layout()
+        # Page controls start from the URL, so their first firing does not overwrite it.
+        return page.layout({k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items()})

@@ -19,6 +19,7 @@ BAD_VALUES = {
     "bucket": "1s",
     "text": "x' OR '1'='1",
     "number": "abc",
+    "choice": "yesterday",
     "integer": "1.5",
 }
 PARAMS = [(chart_id, param) for chart_id in CHART_IDS for param in get_chart(chart_id).params]

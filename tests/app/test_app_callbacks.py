@@ -237,31 +237,31 @@ def test_an_unreadable_start_in_the_url_shows_custom_without_dates(fixed_now):
 
 
 def test_a_url_change_sets_the_controls_and_their_options(shared_db, fixed_now):
-    result = shell.sync_filters("?start=now-30d&symbol=AAPL", None, None, None, None, None, "url", shared_db)
+    result = shell.sync_filters("?start=now-30d&symbol=AAPL", None, None, None, None, None, {}, "url", shared_db)
     assert result[0] is no_update
     assert result[1:6] == ("30d", "2024-02-03", "2024-03-04", ["AAPL"], None)
-    assert result[6:] == (["AAPL", "MSFT", "TSLA"], ["v1", "v2"])
+    assert result[6:8] == (["AAPL", "MSFT", "TSLA"], ["v1", "v2"])
 
 
 def test_a_url_naming_an_unseen_symbol_keeps_it_selectable(shared_db, fixed_now):
-    result = shell.sync_filters("?symbol=NVDA&model_version=v9", None, None, None, None, None, "url", shared_db)
+    result = shell.sync_filters("?symbol=NVDA&model_version=v9", None, None, None, None, None, {}, "url", shared_db)
     assert "NVDA" in result[6] and "v9" in result[7]
 
 
 def test_picking_a_preset_rewrites_the_url_and_the_dates(shared_db, fixed_now):
     result = shell.sync_filters(
-        "?feature=x", "90d", "2024-03-01", "2024-03-02", ["AAPL"], None, "filter-range", shared_db
+        "?feature=x", "90d", "2024-03-01", "2024-03-02", ["AAPL"], None, {}, "filter-range", shared_db
     )
     assert result[:4] == ("?feature=x&start=now-90d&symbol=AAPL", "90d", "2023-12-05", "2024-03-04")
 
 
 def test_picking_dates_switches_to_custom(shared_db, fixed_now):
-    result = shell.sync_filters("", "7d", "2024-03-01", "2024-03-02", [], None, "filter-dates", shared_db)
+    result = shell.sync_filters("", "7d", "2024-03-01", "2024-03-02", [], None, {}, "filter-dates", shared_db)
     assert result[:4] == ("?start=2024-03-01&end=2024-03-03", "custom", "2024-03-01", "2024-03-02")
 
 
 def test_a_control_change_that_leaves_the_url_as_it_is_does_not_rewrite_it(shared_db, fixed_now):
-    result = shell.sync_filters("", "7d", None, None, [], None, "filter-range", shared_db)
+    result = shell.sync_filters("", "7d", None, None, [], None, {}, "filter-range", shared_db)
     assert result[0] is no_update
 
 
@@ -272,3 +272,29 @@ def test_a_control_change_that_leaves_the_url_as_it_is_does_not_rewrite_it(share
 def test_forged_filter_values_are_dropped_not_raised(start_date, end_date, symbols, version):
     search = shell.search_from_controls("?feature=x", "custom", start_date, end_date, symbols, version)
     assert search == "?feature=x"
+
+
+def test_a_page_control_writes_its_own_parameter_and_keeps_the_filters(shared_db, fixed_now):
+    result = shell.sync_filters(
+        "?start=now-30d&feature=old",
+        "30d",
+        None,
+        None,
+        [],
+        None,
+        {"feature": "vix", "reference": "previous"},
+        "page-param",
+        shared_db,
+    )
+    assert result[0] == "?feature=vix&reference=previous&start=now-30d"
+    cleared = shell.sync_filters(
+        "?feature=vix", "7d", None, None, [], None, {"feature": None, "reference": "reference"}, "page-param", shared_db
+    )
+    assert cleared[0] == ""  # both at their defaults
+
+
+def test_a_url_change_sets_the_page_controls(shared_db, fixed_now):
+    result = shell.sync_filters(
+        "?feature=vix", None, None, None, None, None, {"feature": None, "reference": None}, "url", shared_db
+    )
+    assert result[8] == ["vix", None]

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from dashapp.charts import REGISTRY
 from tests.browser.server import Server
 
-PAGES = {"/": "Overview", "/operations": "Operations"}
+PAGES = {"/": "Overview", "/drift": "Drift", "/operations": "Operations"}
 
 
 def chart_ids(path: str) -> list[str]:
@@ -130,3 +130,28 @@ def test_missing_tables_show_an_empty_state_and_the_other_panels_keep_working(de
         assert page.console_errors == []
     finally:
         srv.stop()
+
+
+def page_control(page, name: str):
+    """A page's own control: Dash renders its dict id as JSON."""
+    return page.locator(f'[id=\'{{"name":"{name}","type":"page-param"}}\']')
+
+
+def test_drift_page_picks_a_feature_shows_its_distribution_and_keeps_it_in_the_url(server, page):
+    page.goto(server.url + "/drift")
+    wait_for_panels(page, "/drift")
+    expect(footer(page, "drift.features")).to_contain_text("features drifted")
+    # The demo's drift episode (the last 3 days) moves vix; novelty never moves.
+    for feature, status in (("vix", "vix: critical"), ("novelty", "novelty: ok")):
+        page_control(page, "feature").click()
+        page.locator(".dash-dropdown-option", has_text=feature).first.click()
+        page.keyboard.press("Escape")
+        expect(page).to_have_url(re.compile(rf"feature={feature}"))
+        expect(footer(page, "drift.distribution")).to_contain_text(status)
+    page.get_by_label("previous window").check()
+    expect(page).to_have_url(re.compile(r"reference=previous"))
+    expect(footer(page, "drift.distribution")).to_contain_text("novelty:")
+    page.reload()
+    expect(page_control(page, "feature")).to_contain_text("novelty")
+    expect(footer(page, "drift.distribution")).to_contain_text("novelty: ok")
+    assert page.console_errors == []

@@ -1,0 +1,241 @@
+"""Drift charts: the per-feature table, one feature's distribution against the baseline, prediction drift."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from ..db import Database
+from ..drift.engine import BASELINES, FeatureDrift, Window, compare, feature_kinds, prediction_drift
+from ..errors import BadParameter
+from .figures import DRIFT_COLORS, DRIFT_TINTS, LABEL_COLORS, base_figure, empty_figure, table_figure
+from .registry import FILTERS, ChartSpec, Param, get_chart, parse_params, register
+
+REFERENCE = Param(
+    "reference",
+    "choice",
+    "reference",
+    choices=BASELINES,
+    help="baseline: the reference table, or the previous window of the same length",
+)
+FEATURE = Param("feature", "text", None, help="input feature to show; none = the most drifted one")
+MAX_BARS = 25
+SEVERITY = {"critical": 0, "warning": 1, "ok": 2, "no data": 3, "skipped": 4}
+TABLES = ("predictions", "reference")
+
+
+def window(params: dict) -> Window:
+    return Window(params["start"], params["end"], params["reference"], tuple(params["symbol"]), params["model_version"])
+
+
+def results_frame(results: list[FeatureDrift]) -> pd.DataFrame:
+    """One row per feature, worst first: critical before warning before ok, then by PSI."""
+    frame = pd.DataFrame([{k: v for k, v in r.to_dict().items() if k != "bins"} for r in results])
+    if frame.empty:
+        return frame
+    frame["severity"] = frame["status"].map(SEVERITY)
+    frame = frame.sort_values(["severity", "psi"], ascending=[True, False], na_position="last")
+    return frame.drop(columns="severity").reset_index(drop=True)
+
+
+def features_data(db: Database, params: dict) -> pd.DataFrame:
+    frame = results_frame(compare(db, window(params)))
+    if not frame.empty:
+        drifted = frame["status"].isin(["warning", "critical"]).sum()
+        tested = frame["status"].isin(["ok", "warning", "critical"]).sum()
+        frame.attrs["notes"] = [f"{drifted} of {tested} features drifted ({drifted / max(tested, 1):.0%})"]
+    return frame
+
+
+def _fmt(value, spec: str) -> str:
+    return "" if value is None or pd.isna(value) else format(value, spec)
+
+
+def features_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
+    if frame.empty:
+        return empty_figure("No input features in predictions")
+    if not frame["n_current"].any():
+        return empty_figure("No predictions in this window")
+    shown = pd.DataFrame(
+        {
+            "feature": frame["feature"],
+            "kind": frame["kind"],
+            "status": frame["status"],
+            "rule": frame["rule"],
+            "psi": frame["psi"].map(lambda v: _fmt(v, ".4f")),
+            "test": [
+                f"KS D={_fmt(r.ks_statistic, '.4f')} p={_fmt(r.ks_pvalue, '.2g')}"
+                if r.kind == "numeric" and pd.notna(r.ks_statistic)
+                else f"χ²={_fmt(r.chi2_statistic, ',.1f')} p={_fmt(r.chi2_pvalue, '.2g')}"
+                if pd.notna(r.chi2_statistic)
+                else ""
+                for r in frame.itertuples()
+            ],
+            "distance": [
+                f"W={_fmt(r.wasserstein, '.4g')}"
+                if pd.notna(r.wasserstein)
+                else f"JS={_fmt(r.js_distance, '.4f')}"
+                if pd.notna(r.js_distance)
+                else ""
+                for r in frame.itertuples()
+            ],
+            "n": [f"{r.n_current:,} / {r.n_reference:,}" for r in frame.itertuples()],
+        }
+    )
+    headers = {
+        "feature": "Feature",
+        "kind": "Kind",
+        "status": "Status",
+        "rule": "Decided by",
+        "psi": "PSI",
+        "test": "Test",
+        "distance": "Distance",
+        "n": "n window / baseline",
+    }
+    return table_figure(shown, headers, "No input features", row_colors=frame["status"].map(DRIFT_TINTS))
+
+
+def feature_names(db: Database) -> list[str]:
+    return list(feature_kinds(db.columns("predictions")))
+
+
+def distribution_data(db: Database, params: dict) -> pd.DataFrame:
+    """The bins behind one feature's PSI: baseline and window shares and each bin's contribution."""
+    names = feature_names(db)
+    feature = params["feature"]
+    if feature is None:
+        ranked = results_frame(compare(db, window(params)))
+        feature = ranked["feature"].iloc[0] if not ranked.empty else None
+    elif feature not in names:
+        raise BadParameter("feature", f"is not an input feature of predictions (features: {', '.join(names)})")
+    if feature is None:
+        return pd.DataFrame(columns=["bin", "reference_share", "current_share", "psi_contribution"])
+    result = compare(db, window(params), [feature])[0]
+    frame = pd.DataFrame(result.bins, columns=["bin", "reference_share", "current_share", "psi_contribution"])
+    frame.attrs["feature"] = result
+    frame.attrs["notes"] = [f"{feature}: {result.status}, {result.rule}"]
+    return frame
+
+
+def distribution_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
+    result: FeatureDrift | None = frame.attrs.get("feature")
+    if frame.empty or result is None:
+        return empty_figure("No values of this feature in this window")
+    baseline = "reference" if params["reference"] == "reference" else "previous window"
+    shown = frame
+    if len(frame) > MAX_BARS:  # many categories: the bins that move PSI most (the export keeps them all)
+        shown = frame.loc[frame["psi_contribution"].abs().nlargest(MAX_BARS).index].sort_index()
+    fig = base_figure(
+        barmode="group",
+        hovermode="x unified",
+        yaxis={"title": {"text": "share"}, "tickformat": ".1%"},
+        yaxis2={"title": {"text": "PSI contribution"}, "overlaying": "y", "side": "right", "showgrid": False},
+    )
+    fig.add_trace(go.Bar(x=shown["bin"], y=shown["reference_share"], name=baseline, marker_color="#9aa0a6"))
+    fig.add_trace(
+        go.Bar(
+            x=shown["bin"],
+            y=shown["current_share"],
+            name=f"{result.feature} in this window (PSI {result.psi:.3f}, {result.status})",
+            marker_color=DRIFT_COLORS[result.status],
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=shown["bin"],
+            y=shown["psi_contribution"],
+            name="PSI contribution",
+            yaxis="y2",
+            mode="markers+lines" if result.kind == "numeric" else "markers",
+            line={"color": "#212529", "dash": "dot"},
+        )
+    )
+    axis = "bin (reference deciles)" if result.kind == "numeric" else "category"
+    if len(shown) < len(frame):
+        axis += f" (the {MAX_BARS} that move PSI most of {len(frame)})"
+    fig.update_xaxes(title_text=axis, type="category")
+    return fig
+
+
+def prediction_data(db: Database, params: dict) -> pd.DataFrame:
+    """The label mix against the baseline (KL decides), with the sentiment score's tests as a note."""
+    labels, score = prediction_drift(db, window(params))
+    frame = pd.DataFrame(labels.bins, columns=["bin", "reference_share", "current_share", "psi_contribution"])
+    frame = frame.rename(columns={"bin": "label"})
+    frame.attrs["labels"] = labels
+    notes = [f"label mix: {labels.status}, {labels.rule}" if labels.rule else "label mix: no data"]
+    if score.psi is not None:
+        notes.append(
+            f"sentiment_score: {score.status}, {score.rule}; KS D={score.ks_statistic:.4f}, W={score.wasserstein:.4g}"
+        )
+    frame.attrs["notes"] = notes
+    return frame
+
+
+def prediction_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
+    labels: FeatureDrift | None = frame.attrs.get("labels")
+    if frame.empty or labels is None:
+        return empty_figure("No predictions in this window")
+    baseline = "reference" if params["reference"] == "reference" else "previous window"
+    fig = base_figure(barmode="group", xaxis={"tickformat": ".0%"}, hovermode="closest")
+    fig.add_trace(
+        go.Bar(y=frame["label"], x=frame["reference_share"], name=baseline, orientation="h", marker_color="#ced4da")
+    )
+    fig.add_trace(
+        go.Bar(
+            y=frame["label"],
+            x=frame["current_share"],
+            name=f"this window (KL {labels.kl_divergence:.3f}, {labels.status})",
+            orientation="h",
+            marker_color=[LABEL_COLORS.get(label, "#4c78a8") for label in frame["label"]],
+        )
+    )
+    return fig
+
+
+register(
+    ChartSpec(
+        id="drift.features",
+        title="Feature drift",
+        page="/drift",
+        params=FILTERS + (REFERENCE,),
+        data=features_data,
+        figure=features_figure,
+        tables=TABLES,
+        description="PSI decides (0.1 warning, 0.25 critical); KS and χ² p-values are evidence only: on"
+        " millions of rows every difference is significant.",
+        height=420,
+    )
+)
+register(
+    ChartSpec(
+        id="drift.distribution",
+        title="Distribution against the baseline",
+        page="/drift",
+        params=FILTERS + (REFERENCE, FEATURE),
+        data=distribution_data,
+        figure=distribution_figure,
+        tables=TABLES,
+        description="Shares per PSI bin (reference deciles, or categories) and each bin's PSI contribution.",
+        height=380,
+    )
+)
+register(
+    ChartSpec(
+        id="drift.prediction",
+        title="Prediction drift",
+        page="/drift",
+        params=FILTERS + (REFERENCE,),
+        data=prediction_data,
+        figure=prediction_figure,
+        tables=TABLES,
+        description="The model's label mix against the baseline (KL ≥ 0.15 is a warning) and its score's tests.",
+        height=380,
+    )
+)
+
+
+def drift_results(db: Database, args: dict) -> list[dict]:
+    """Per-feature results for /api/drift and `dashapp drift`, parsed like the drift charts' URL parameters."""
+    params, _ = parse_params(get_chart("drift.features"), args, strict=True)
+    return [r.to_dict() for r in compare(db, window(params))]
