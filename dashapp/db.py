@@ -306,6 +306,20 @@ class Database:
         last = self._run(load_query("meta_extent"), params, sources).iloc[0]["last"]
         return None if pd.isna(last) else pd.Timestamp(last).to_pydatetime()
 
+    def memoize(self, name: str, params: dict, tables: tuple[str, ...], compute):
+        """Cache what `compute()` derives from the given tables, keyed like a query: name, params, fingerprints.
+
+        For results computed in Python from several queries (drift), so a cached view costs one read.
+        """
+        sources = {t: s for t, s in self.sources(tables).items() if s is not None}
+        key = self._cache_key(name, params, {t: s.fingerprint for t, s in sources.items()}, "m")
+        cached = self._cache_get(key)
+        if cached is not None:
+            return cached
+        value = compute()
+        self._cache_set(key, value)
+        return value
+
     def columns(self, table: str) -> dict[str, str]:
         """The table's columns and DuckDB types as its view exposes them (absent optional columns as NULL)."""
         sources = self._sources_present((table,))
@@ -326,7 +340,7 @@ class Database:
         return sources
 
     def _run(self, query: Query, params: dict, sources: dict[str, TableSource]) -> pd.DataFrame:
-        key = self._cache_key(query, params, {t: s.fingerprint for t, s in sources.items()})
+        key = self._cache_key(query.name, params, {t: s.fingerprint for t, s in sources.items()})
         cached = self._cache_get(key)
         if cached is not None:
             return cached
@@ -357,7 +371,7 @@ class Database:
         days = []
         for start, end in day_slices(params["start"], params["end"]):
             files = [f for groups in own.values() for f in files_for_days(groups, start.date(), last_day(end))]
-            key = self._cache_key(query, {**params, "start": start, "end": end}, {"": fingerprint(files)}, "day")
+            key = self._cache_key(query.name, {**params, "start": start, "end": end}, {"": fingerprint(files)}, "day")
             wanted = {e: fingerprint(f) for e, f in later_parts.items() if e is None or e >= start.date()}
             stored = self._cache_get(key) or {}
             missing = {e for e, fp in wanted.items() if stored.get(e, (None,))[0] != fp}
@@ -417,9 +431,9 @@ class Database:
     # -- cache ------------------------------------------------------------------------------
 
     @staticmethod
-    def _cache_key(query: Query, params: dict, fingerprints: dict[str, str], kind: str = "q") -> str:
-        payload = json.dumps([query.name, params, fingerprints], sort_keys=True, default=_json_default)
-        return f"{kind}:{query.name}:" + hashlib.sha256(payload.encode()).hexdigest()[:32]
+    def _cache_key(name: str, params: dict, fingerprints: dict[str, str], kind: str = "q") -> str:
+        payload = json.dumps([name, params, fingerprints], sort_keys=True, default=_json_default)
+        return f"{kind}:{name}:" + hashlib.sha256(payload.encode()).hexdigest()[:32]
 
     def _cache_get(self, key: str):
         if self.cache is None:

@@ -119,7 +119,12 @@ class Window:
 def compare(
     db: Database, window: Window, features: list[str] | None = None, rule: DriftRule = DriftRule()
 ) -> list[FeatureDrift]:
-    """Compare every input feature (or the given ones) of the window with its baseline."""
+    """Compare every input feature (or the given ones) of the window with its baseline (memoized)."""
+    key = {**asdict(window), "features": features, "rule": asdict(rule)}
+    return db.memoize("drift_compare", key, ("predictions", "reference"), lambda: _compare(db, window, features, rule))
+
+
+def _compare(db: Database, window: Window, features: list[str] | None, rule: DriftRule) -> list[FeatureDrift]:
     own_types = db.columns("predictions")
     kinds = feature_kinds(own_types)
     if features is not None:

@@ -182,3 +182,18 @@ def test_prediction_drift_tests_the_label_mix_by_kl_and_the_score_numerically(ma
 def test_a_window_rejects_an_unknown_baseline():
     with pytest.raises(ValueError, match="reference, previous"):
         Window(START, END, baseline="yesterday")
+
+
+def test_a_cached_comparison_runs_no_query_and_new_data_recomputes_it(make_db, tmp_path):
+    from flask_caching.backends import FileSystemCache
+
+    plain = make_db(predictions(words=RNG.normal(0, 1, N)), pd.DataFrame({"words": RNG.normal(0, 1, N)}))
+    db = Database(plain.config, cache=FileSystemCache(str(tmp_path / "memo"), default_timeout=0))
+    first = compare(db, Window(START, END))
+    executed = []
+    db._execute = lambda *args: executed.append(args) or pytest.fail("a cached comparison ran a query")
+    assert [r.to_dict() for r in compare(db, Window(START, END))] == [r.to_dict() for r in first]
+    pd.DataFrame({"words": RNG.normal(3, 1, N)}).to_parquet(plain.config.data_dir / "reference.parquet")
+    del db._execute
+    (moved,) = compare(db, Window(START, END))
+    assert moved.status == "critical" and first[0].status == "ok"
