@@ -6,8 +6,18 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..db import Database
-from ..drift.engine import BASELINES, FeatureDrift, Window, compare, feature_kinds, prediction_drift
+from ..drift.engine import (
+    BASELINES,
+    MIN_BUCKET_VALUES,
+    FeatureDrift,
+    Window,
+    compare,
+    drift_over_time,
+    feature_kinds,
+    prediction_drift,
+)
 from ..errors import BadParameter
+from ..timerange import BUCKETS
 from .figures import DRIFT_COLORS, DRIFT_TINTS, LABEL_COLORS, base_figure, empty_figure, table_figure
 from .registry import FILTERS, ChartSpec, Param, get_chart, parse_params, register
 
@@ -193,6 +203,47 @@ def prediction_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     return fig
 
 
+HEATMAP_BUCKET = Param("bucket", "bucket", "1d", help="time bucket of the heatmap: one of " + ", ".join(BUCKETS))
+# PSI colour scale: green below the warning threshold, amber to critical, red beyond.
+PSI_SCALE = [(0.0, "#d1e7dd"), (0.2, "#d1e7dd"), (0.2, "#fff3cd"), (0.5, "#fff3cd"), (0.5, "#f8a5ad"), (1.0, "#b02a37")]
+
+
+def heatmap_data(db: Database, params: dict) -> pd.DataFrame:
+    return drift_over_time(db, window(params), params["bucket"])
+
+
+def heatmap_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
+    """Feature x time bucket, coloured by PSI against the chosen baseline; thin buckets stay blank."""
+    column = "psi_reference" if params["reference"] == "reference" else "psi_previous"
+    if frame.empty or frame[column].isna().all():
+        return empty_figure("No buckets with enough predictions in this window")
+    z = frame.pivot(index="feature", columns="bucket", values=column)
+    n = frame.pivot(index="feature", columns="bucket", values="n").reindex_like(z)
+    order = z.max(axis=1).sort_values(ascending=True).index  # most drifted on top
+    z, n = z.loc[order], n.loc[order]
+    fig = base_figure(margin={"l": 120, "r": 8, "t": 8, "b": 40}, hovermode="closest")
+    fig.add_trace(
+        go.Heatmap(
+            x=z.columns,
+            y=z.index,
+            z=z.to_numpy(dtype=float),
+            customdata=n.to_numpy(),
+            zmin=0,
+            zmax=0.5,
+            colorscale=PSI_SCALE,
+            colorbar={
+                "title": {"text": "PSI"},
+                "tickvals": [0, 0.1, 0.25, 0.5],
+                "ticktext": ["0", "0.1", "0.25", "≥0.5"],
+            },
+            hovertemplate="%{y} · %{x}<br>PSI %{z:.3f} over %{customdata:,} values<extra></extra>",
+            xgap=1,
+            ygap=1,
+        )
+    )
+    return fig
+
+
 register(
     ChartSpec(
         id="drift.features",
@@ -218,6 +269,21 @@ register(
         tables=TABLES,
         description="Shares per PSI bin (reference deciles, or categories) and each bin's PSI contribution.",
         height=380,
+    )
+)
+register(
+    ChartSpec(
+        id="drift.heatmap",
+        title="Drift over time",
+        page="/drift",
+        params=FILTERS + (REFERENCE, HEATMAP_BUCKET),
+        data=heatmap_data,
+        figure=heatmap_figure,
+        tables=TABLES,
+        description="PSI per feature and bucket on fixed bins (the reference's deciles); against the previous"
+        f" window, each bucket is compared with the one before. Buckets with fewer than {MIN_BUCKET_VALUES} values"
+        " are left blank.",
+        height=360,
     )
 )
 register(

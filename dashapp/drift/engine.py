@@ -236,3 +236,67 @@ def _psi(result: FeatureDrift, labels: list[str], base_bins, cur_bins) -> None:
         {"bin": label, "reference_share": float(b), "current_share": float(c), "psi_contribution": float(t)}
         for label, b, c, t in zip(labels, base_shares, cur_shares, terms, strict=True)
     ]
+
+
+# A bucket with fewer non-NULL values than this gets no PSI: its shares are noise, not drift.
+MIN_BUCKET_VALUES = 100
+
+
+def drift_over_time(db: Database, window: Window, bucket_seconds: int) -> pd.DataFrame:
+    """PSI per feature per time bucket against the reference and against the bucket before, one pass per feature.
+
+    Bins are fixed for the whole window so cells compare across time: the reference's deciles (or
+    categories) when the reference has the feature, else the window's own. Returns one row per
+    (feature, bucket): n, psi_reference (None without a reference), psi_previous.
+    """
+    key = {**asdict(window), "bucket": bucket_seconds}
+    return db.memoize(
+        "drift_over_time", key, ("predictions", "reference"), lambda: _over_time(db, window, bucket_seconds)
+    )
+
+
+def _over_time(db: Database, window: Window, bucket_seconds: int) -> pd.DataFrame:
+    kinds = {f: k for f, k in feature_kinds(db.columns("predictions")).items() if not k.startswith("unsupported")}
+    reference = db.sources(["reference"])["reference"] is not None
+    reference_types = db.columns("reference") if reference else {}
+    rows = []
+    for feature, kind in kinds.items():
+        bound = {"column": f"^{re.escape(feature)}$"}
+        usable = feature in reference_types and feature_kinds({feature: reference_types[feature]})[feature] == kind
+        base = _split_nulls(db.run("drift_values_reference", **bound)) if usable else None
+        if base is not None and not len(base[0]):
+            base = None
+        pooled = base or _split_nulls(db.run("drift_values", **window.params(), **bound))
+        if not len(pooled[0]):
+            continue
+        by_bucket = {**window.params(), "bucket": bucket_seconds, **bound}
+        if kind == "numeric":
+            order = np.argsort(pooled[0].astype(float))
+            values, counts = pooled[0].astype(float)[order], pooled[1][order]
+            edges = stats.decile_edges(values, counts)
+            frame = db.run("drift_bins_by_bucket", **by_bucket, edges=edges.tolist())
+            buckets = [(row.bucket, np.asarray(row.bins, dtype=float)) for row in frame.itertuples()]
+            base_bins = stats.bin_counts(values, counts, edges) if base is not None else None
+        else:
+            frame = db.run("drift_values_by_bucket", **by_bucket)
+            categories = sorted(set(map(str, pooled[0])) | set(frame["value"]))
+            table = frame.pivot_table(index="bucket", columns="value", values="n", aggfunc="sum", fill_value=0)
+            table = table.reindex(columns=categories, fill_value=0)
+            buckets = [(bucket, row.to_numpy(dtype=float)) for bucket, row in table.iterrows()]
+            known = dict(zip(map(str, pooled[0]), pooled[1], strict=True)) if base is not None else None
+            base_bins = np.array([known.get(c, 0) for c in categories], dtype=float) if known else None
+        previous = None
+        for bucket, bins in buckets:
+            n = int(bins.sum())
+            thin = n < MIN_BUCKET_VALUES
+            rows.append(
+                {
+                    "feature": feature,
+                    "bucket": bucket,
+                    "n": n,
+                    "psi_reference": None if thin or base_bins is None else stats.psi(base_bins, bins),
+                    "psi_previous": None if thin or previous is None else stats.psi(previous, bins),
+                }
+            )
+            previous = None if thin else bins
+    return pd.DataFrame(rows, columns=["feature", "bucket", "n", "psi_reference", "psi_previous"])

@@ -63,6 +63,7 @@ def layout(args: dict) -> list:
     return [
         controls(args),
         dbc.Row(dbc.Col(chart_card("drift.features")), className="mb-3"),
+        dbc.Row(dbc.Col(chart_card("drift.heatmap")), className="mb-3"),
         dbc.Row(
             [
                 dbc.Col(chart_card("drift.distribution"), lg=7),

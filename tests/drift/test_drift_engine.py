@@ -197,3 +197,25 @@ def test_a_cached_comparison_runs_no_query_and_new_data_recomputes_it(make_db, t
     del db._execute
     (moved,) = compare(db, Window(START, END))
     assert moved.status == "critical" and first[0].status == "ok"
+
+
+def test_drift_over_time_gives_psi_per_bucket_against_both_baselines(make_db):
+    from dashapp.drift import stats as drift_stats
+    from dashapp.drift.engine import MIN_BUCKET_VALUES, drift_over_time
+
+    day1, day2 = RNG.normal(0, 1, N // 2), RNG.normal(2, 1, N // 2)
+    ref = RNG.normal(0, 1, N)
+    db = make_db(predictions(words=np.concatenate([day1, day2])), pd.DataFrame({"words": ref}))
+    frame = drift_over_time(db, Window(START, END), 86400)
+    assert frame["bucket"].tolist() == [pd.Timestamp(START), pd.Timestamp(2024, 3, 2)]
+    assert frame["n"].tolist() == [N // 2, N // 2] and N // 2 >= MIN_BUCKET_VALUES
+    edges = np.unique(np.quantile(ref, drift_stats.DECILES))
+
+    def counts(x):
+        return np.bincount(np.digitize(x, edges, right=True), minlength=len(edges) + 1)
+
+    assert frame["psi_reference"].tolist() == pytest.approx(
+        [drift_stats.psi(counts(ref), counts(day1)), drift_stats.psi(counts(ref), counts(day2))]
+    )
+    assert frame["psi_previous"].isna().tolist() == [True, False]
+    assert frame["psi_previous"].iloc[1] == pytest.approx(drift_stats.psi(counts(day1), counts(day2)))

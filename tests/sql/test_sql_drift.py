@@ -34,3 +34,20 @@ def test_columns_are_read_from_the_view_with_their_types(db):
     assert list(columns)[: len(predictions().columns)] == list(predictions().columns)
     assert (columns["headline_words"], columns["ts"], columns["dt"]) == ("INTEGER", "TIMESTAMP", "DATE")
     assert columns["source"] == "VARCHAR"  # an optional contract column absent from the files: NULL of its type
+
+
+def test_numeric_bin_counts_per_bucket_are_right_closed(db):
+    frame = db.run(
+        "drift_bins_by_bucket", **ALL, **NO_FILTER, bucket=86400, column="^headline_words$", edges=[9.0, 12.0]
+    )
+    # Day 1: 12 8 15 9; day 2: 11 20 7 14; day 3: 10 13 6. Bins (-inf, 9], (9, 12], (12, +inf).
+    assert frame["bins"].map(list).tolist() == [[2, 1, 1], [1, 1, 2], [1, 1, 1]]
+    assert frame["n"].tolist() == [4, 4, 3]
+    assert frame["bucket"].tolist() == [pd.Timestamp(2024, 3, d) for d in (1, 2, 3)]
+
+
+def test_text_value_counts_per_bucket(db):
+    frame = db.run("drift_values_by_bucket", **ALL, **NO_FILTER, bucket=86400, column="^label$")
+    day1 = frame[frame["bucket"] == pd.Timestamp(2024, 3, 1)]
+    assert day1[["value", "n"]].values.tolist() == [["negative", 1], ["neutral", 1], ["positive", 2]]
+    assert frame["n"].sum() == 11
