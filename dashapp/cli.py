@@ -1,4 +1,4 @@
-"""The `dashapp` command: generate demo logs, check a data folder, compute drift, serve the portal."""
+"""The `dashapp` command: generate demo logs, check a data folder, compute drift, warm the cache, serve."""
 
 from __future__ import annotations
 
@@ -63,6 +63,36 @@ def cmd_drift(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_warm(args: argparse.Namespace) -> int:
+    """Render every chart's default views into the configured cache, so the first visitor finds them."""
+    from . import create_app
+    from .charts import REGISTRY, render
+    from .config import Config
+    from .errors import ConfigError, DashappError
+
+    try:
+        config = Config.from_env()
+    except ConfigError as exc:
+        print(f"dashapp: {exc}", file=sys.stderr)
+        return 2
+    app = create_app(config)
+    failed = 0
+    with app.server.app_context():
+        db = app.server.extensions["dashapp"].db
+        for days in args.days:
+            for spec in REGISTRY.values():
+                query = {"start": [f"now-{days}d"]} if any(p.name == "start" for p in spec.params) else {}
+                started = time.perf_counter()
+                try:
+                    render(spec, query, db)
+                    outcome = f"{time.perf_counter() - started:.2f} s"
+                except DashappError as exc:
+                    failed += 1
+                    outcome = f"skipped: {exc.message}"
+                print(f"{spec.id:24} {days:>3}d  {outcome}")
+    return 1 if failed and args.strict else 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Replace this process with gunicorn, configured by gunicorn.conf.py and DASHAPP_* variables."""
     from .config import Config
@@ -102,6 +132,11 @@ def parser() -> argparse.ArgumentParser:
     )
     drift.add_argument("--json", action="store_true", help="print a JSON list, one object per feature")
     drift.set_defaults(run=cmd_drift)
+
+    warm = sub.add_parser("warm", help="fill the cache with every chart's default views (for a cron job)")
+    warm.add_argument("--days", type=_positive, nargs="+", default=[7, 30], help="windows, in days (default 7 30)")
+    warm.add_argument("--strict", action="store_true", help="exit 1 when a chart cannot be computed")
+    warm.set_defaults(run=cmd_warm)
 
     serve = sub.add_parser("serve", help="serve the portal with gunicorn (DASHAPP_* variables configure it)")
     serve.set_defaults(run=cmd_serve)

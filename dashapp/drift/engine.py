@@ -1,6 +1,7 @@
 """The drift engine: per-feature value counts from DuckDB, statistics and a decision per feature.
 
-DuckDB does the counting (drift_values*.sql: one column's distinct values and counts); this
+DuckDB does the counting (drift_histograms*.sql: every column's distinct values and counts in one
+scan, as histogram() MAPs); this
 module turns those small aggregates into statistics (stats.py) and decides. A window is
 compared with the `reference` table or with the previous window of the same length.
 """
@@ -8,7 +9,7 @@ compared with the `reference` table or with the previous window of the same leng
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -130,48 +131,65 @@ def _compare(db: Database, window: Window, features: list[str] | None, rule: Dri
     if features is not None:
         kinds = {f: kinds[f] for f in features if f in kinds}
     reference_types = db.columns("reference") if window.baseline == "reference" else None
-    results = []
+    results, tested = {}, []
     for feature, kind in kinds.items():
         if kind.startswith("unsupported"):
-            results.append(FeatureDrift(feature, kind, "skipped", f"no drift test for type {kind[13:-1]}"))
-            continue
-        if reference_types is not None and feature not in reference_types:
-            results.append(FeatureDrift(feature, kind, "skipped", "the reference table has no such column"))
-            continue
-        if reference_types is not None and feature_kinds({feature: reference_types[feature]})[feature] != kind:
+            results[feature] = FeatureDrift(feature, kind, "skipped", f"no drift test for type {kind[13:-1]}")
+        elif reference_types is not None and feature not in reference_types:
+            results[feature] = FeatureDrift(feature, kind, "skipped", "the reference table has no such column")
+        elif reference_types is not None and feature_kinds({feature: reference_types[feature]})[feature] != kind:
             message = f"type differs: {own_types[feature]} now, {reference_types[feature]} in the reference"
-            results.append(FeatureDrift(feature, kind, "skipped", message))
-            continue
-        base, current = value_counts(db, window, feature)
-        results.append(feature_drift(feature, kind, base, current, rule))
-    return results
+            results[feature] = FeatureDrift(feature, kind, "skipped", message)
+        else:
+            tested.append(feature)
+    base, current = histograms(db, window, tested)
+    for feature in tested:
+        results[feature] = feature_drift(feature, kinds[feature], base[feature], current[feature], rule)
+    return [results[f] for f in kinds]
 
 
-def value_counts(db: Database, window: Window, column: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(baseline, window) value counts of one column; the name must come from the view's real columns."""
-    bound = {"column": f"^{re.escape(column)}$"}
-    current = db.run("drift_values", **window.params(), **bound)
+# One column's sample as DuckDB's histogram() gives it: distinct values, their counts, and the NULL count.
+Sample = tuple[np.ndarray, np.ndarray, int]
+
+
+def histograms(db: Database, window: Window, columns: list[str]) -> tuple[dict[str, Sample], dict[str, Sample]]:
+    """(baseline, window) samples of the given columns, one scan each; names must come from the real columns."""
+    if not columns:
+        return {}, {}
+    bound = {"columns": "^(" + "|".join(re.escape(c) for c in columns) + ")$"}
+    current = _samples(db.run("drift_histograms", **window.params(), **bound), len(columns))
     if window.baseline == "reference":
-        return db.run("drift_values_reference", **bound), current
-    return db.run("drift_values", **window.params(previous=True), **bound), current
+        return _samples(db.run("drift_histograms_reference", **bound), len(columns)), current
+    return _samples(db.run("drift_histograms", **window.params(previous=True), **bound), len(columns)), current
+
+
+def _samples(frame: pd.DataFrame, k: int) -> dict[str, Sample]:
+    """Read drift_histograms*.sql's one row: k MAPs (value -> count) named by column, then k NULL counts."""
+    row = frame.iloc[0]
+    out = {}
+    for i, name in enumerate(frame.columns[:k]):
+        counts = row.iloc[i] if isinstance(row.iloc[i], dict) else {}  # NULL: not one value
+        values = np.array(list(counts.keys()))
+        out[name] = (values, np.fromiter(counts.values(), dtype=np.int64, count=len(counts)), int(row.iloc[k + i]))
+    return out
 
 
 def prediction_drift(db: Database, window: Window, rule: DriftRule = DriftRule()) -> list[FeatureDrift]:
     """The model's outputs against the baseline: the label mix (KL) and sentiment_score (numeric tests)."""
-    base, current = value_counts(db, window, "label")
-    labels = feature_drift("label", "categorical", base, current, rule)
+    base, current = histograms(db, window, ["sentiment_score", "label"])
+    labels = feature_drift("label", "categorical", base["label"], current["label"], rule)
     if labels.kl_divergence is not None:
         warn = labels.kl_divergence >= rule.prediction_kl
         labels.status = "warning" if warn else "ok"
         labels.rule = f"KL {labels.kl_divergence:.3f} {'≥' if warn else '<'} {rule.prediction_kl}"
-    score = feature_drift("sentiment_score", "numeric", *value_counts(db, window, "sentiment_score"), rule)
+    score = feature_drift("sentiment_score", "numeric", base["sentiment_score"], current["sentiment_score"], rule)
     return [labels, score]
 
 
-def feature_drift(feature: str, kind: str, base: pd.DataFrame, current: pd.DataFrame, rule: DriftRule) -> FeatureDrift:
-    """Compute one feature's statistics from the two (value, n) frames that drift_values*.sql return."""
-    base_values, base_counts, base_nulls = _split_nulls(base)
-    cur_values, cur_counts, cur_nulls = _split_nulls(current)
+def feature_drift(feature: str, kind: str, base: Sample, current: Sample, rule: DriftRule) -> FeatureDrift:
+    """Compute one feature's statistics from its two samples (distinct values, counts, NULL count)."""
+    base_values, base_counts, base_nulls = base
+    cur_values, cur_counts, cur_nulls = current
     result = FeatureDrift(
         feature,
         kind,
@@ -192,13 +210,6 @@ def feature_drift(feature: str, kind: str, base: pd.DataFrame, current: pd.DataF
         _categorical(result, base_values, base_counts, cur_values, cur_counts)
     result.status, result.rule = rule.decide(result.psi, result.cardinality_growth, len(base_values))
     return result
-
-
-def _split_nulls(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int]:
-    null = frame["value"].isna()
-    values = frame.loc[~null, "value"].to_numpy()
-    counts = frame.loc[~null, "n"].to_numpy(dtype=np.int64)
-    return values, counts, int(frame.loc[null, "n"].sum())
 
 
 def _numeric(result: FeatureDrift, base_values, base_counts, cur_values, cur_counts) -> None:
@@ -263,10 +274,10 @@ def _over_time(db: Database, window: Window, bucket_seconds: int) -> pd.DataFram
     for feature, kind in kinds.items():
         bound = {"column": f"^{re.escape(feature)}$"}
         usable = feature in reference_types and feature_kinds({feature: reference_types[feature]})[feature] == kind
-        base = _split_nulls(db.run("drift_values_reference", **bound)) if usable else None
-        if base is not None and not len(base[0]):
-            base = None
-        pooled = base or _split_nulls(db.run("drift_values", **window.params(), **bound))
+        baseline = replace(window, baseline="reference" if usable else "previous")
+        base, pooled = (samples[feature] for samples in histograms(db, baseline, [feature]))
+        base = base if usable and len(base[0]) else None
+        pooled = base or pooled  # the bins: the reference's, else the window's own
         if not len(pooled[0]):
             continue
         by_bucket = {**window.params(), "bucket": bucket_seconds, **bound}

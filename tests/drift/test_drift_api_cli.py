@@ -58,3 +58,15 @@ def test_the_cli_prints_the_same_json_and_a_table(client, data_dir, capsys):
 def test_the_cli_names_a_bad_window_and_exits_2(data_dir, capsys):
     assert main(["drift", "--data", str(data_dir), "--start", "soon"]) == 2
     assert "start: must be an ISO date" in capsys.readouterr().err
+
+
+def test_warm_fills_the_cache_with_every_charts_default_views(data_dir, tmp_path, monkeypatch, capsys):
+    from dashapp.charts import REGISTRY
+
+    monkeypatch.setenv("DASHAPP_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("DASHAPP_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["warm", "--days", "7"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == list(REGISTRY)
+    assert len(list((tmp_path / "cache").rglob("*"))) > len(REGISTRY)  # the entries it wrote
+    assert main(["warm", "--days", "7", "--strict"]) == 0

@@ -1,32 +1,41 @@
-"""queries/drift_values*.sql and meta_columns.sql: per-column value counts, and the schema names are checked on."""
+"""queries/drift_*.sql and meta_columns.sql: value counts per column and bucket, and the schema they are checked on."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from tests.fixtures import ALL, DAY2, DAY3, assert_rows, predictions, write_single
+from tests.fixtures import ALL, DAY2, DAY3, predictions, write_single
 
 NO_FILTER = {"symbol": [], "model_version": None}
 
 
-def test_value_counts_of_a_window_column_in_value_order(db):
-    frame = db.run("drift_values", start=DAY2, end=DAY3, **NO_FILTER, column="^headline_words$")
-    # r05 .. r08: 11, 20, 7, 14 words.
-    assert_rows(frame, [{"value": v, "n": 1} for v in (7, 11, 14, 20)])
+def test_histograms_count_each_columns_values_and_nulls_in_one_scan(db):
+    frame = db.run("drift_histograms", start=DAY2, end=DAY3, **NO_FILTER, columns="^(headline_words|cache_hit)$")
+    # r05 .. r08: 11, 20, 7, 14 words; cache_hit True, True, False, False.
+    assert list(frame.columns) == ["cache_hit", "headline_words", "cache_hit_1", "headline_words_1", "n"]
+    row = frame.iloc[0]
+    assert row["headline_words"] == {7: 1, 11: 1, 14: 1, 20: 1}
+    assert row["cache_hit"] == {False: 2, True: 2}
+    assert row.iloc[2:].tolist() == [0, 0, 4]
 
 
-def test_value_counts_of_a_text_column_with_filters_and_nulls_last(db):
-    frame = db.run("drift_values", **ALL, symbol=["AAPL"], model_version=None, column="^cache_hit$")
+def test_histograms_leave_nulls_out_and_count_them(db):
+    frame = db.run("drift_histograms", **ALL, symbol=["AAPL"], model_version=None, columns="^cache_hit$")
     # AAPL: r01 True, r03 NULL, r05 True, r08 False, r10 True.
-    assert_rows(frame, [{"value": False, "n": 1}, {"value": True, "n": 3}, {"value": None, "n": 1}])
+    assert frame.iloc[0].tolist() == [{False: 1, True: 3}, 1, 5]
 
 
-def test_value_counts_of_the_reference(db, data_dir):
+def test_histograms_of_an_empty_window_are_null(db):
+    frame = db.run("drift_histograms", start=DAY3, end=DAY3.replace(hour=1), **NO_FILTER, columns="^headline_words$")
+    assert frame.iloc[0].tolist()[1:] == [0, 0] and not isinstance(frame.iloc[0, 0], dict)
+
+
+def test_histograms_of_the_reference(db, data_dir):
     write_single(
         data_dir, "reference", pd.DataFrame({"headline_words": [3, 3, None, 9], "label": "x", "sentiment_score": 0.0})
     )
-    frame = db.run("drift_values_reference", column="^headline_words$")
-    assert_rows(frame, [{"value": 3.0, "n": 2}, {"value": 9.0, "n": 1}, {"value": None, "n": 1}])
+    frame = db.run("drift_histograms_reference", columns="^headline_words$")
+    assert frame.iloc[0].tolist() == [{3.0: 2, 9.0: 1}, 1, 4]
 
 
 def test_columns_are_read_from_the_view_with_their_types(db):
