@@ -45,6 +45,14 @@ class Config:
     duckdb_threads: int = field(default=0, metadata={"help": "DuckDB threads per worker; 0 = one per core"})
     duckdb_memory_limit: str = field(default="768MiB", metadata={"help": "DuckDB memory limit per worker"})
     log_level: str = field(default="INFO", metadata={"help": "DEBUG, INFO, WARNING or ERROR"})
+    drift_psi_warning: float = field(default=0.1, metadata={"help": "PSI from which a feature's drift is a warning"})
+    drift_psi_critical: float = field(default=0.25, metadata={"help": "PSI from which a feature's drift is critical"})
+    drift_cardinality_growth: float = field(
+        default=1.3, metadata={"help": "growth in distinct values (window / baseline) that is a warning"}
+    )
+    drift_prediction_kl: float = field(
+        default=0.15, metadata={"help": "KL divergence of the label mix from which prediction drift is a warning"}
+    )
 
     def __post_init__(self) -> None:
         self._validate()
@@ -94,6 +102,14 @@ class Config:
             )
         if self.log_level not in LOG_LEVELS:
             raise ConfigError(f"{env_name('log_level')} must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
+        for name in ("drift_psi_warning", "drift_psi_critical", "drift_cardinality_growth", "drift_prediction_kl"):
+            if not 0 < getattr(self, name) < 100:
+                raise ConfigError(f"{env_name(name)} must be a number above 0, got {getattr(self, name)}")
+        if self.drift_psi_warning >= self.drift_psi_critical:
+            raise ConfigError(
+                f"{env_name('drift_psi_warning')} must be below {env_name('drift_psi_critical')}"
+                f" ({self.drift_psi_warning} >= {self.drift_psi_critical})"
+            )
         if self.data_dir.exists() and not self.data_dir.is_dir():
             raise ConfigError(f"{env_name('data_dir')} must be a folder, got the file {self.data_dir}")
 
@@ -118,4 +134,9 @@ def _cast(key: str, type_name: str, raw: str):
             return int(raw)
         except ValueError:
             raise ConfigError(f"{key} must be an integer, got {raw!r}") from None
+    if type_name == "float":
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{key} must be a number, got {raw!r}") from None
     return raw

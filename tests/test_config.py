@@ -43,6 +43,10 @@ def test_defaults_apply_when_no_variable_is_set():
         ("DASHAPP_DUCKDB_THREADS", "2", "duckdb_threads", 2),
         ("DASHAPP_DUCKDB_MEMORY_LIMIT", "2GB", "duckdb_memory_limit", "2GB"),
         ("DASHAPP_LOG_LEVEL", "DEBUG", "log_level", "DEBUG"),
+        ("DASHAPP_DRIFT_PSI_WARNING", "0.2", "drift_psi_warning", 0.2),
+        ("DASHAPP_DRIFT_PSI_CRITICAL", "0.5", "drift_psi_critical", 0.5),
+        ("DASHAPP_DRIFT_CARDINALITY_GROWTH", "2", "drift_cardinality_growth", 2.0),
+        ("DASHAPP_DRIFT_PREDICTION_KL", " 0.05 ", "drift_prediction_kl", 0.05),
     ],
 )
 def test_each_variable_sets_its_field_cast_to_the_fields_type(variable, raw, field, expected):
@@ -61,6 +65,10 @@ def test_every_field_is_covered_by_the_variable_test():
         "duckdb_threads",
         "duckdb_memory_limit",
         "log_level",
+        "drift_psi_warning",
+        "drift_psi_critical",
+        "drift_cardinality_growth",
+        "drift_prediction_kl",
     }
     assert {f.name for f in fields(Config)} == covered
 
@@ -174,3 +182,20 @@ def test_readme_documents_every_setting_in_its_configuration_table(variable):
 
 def test_readme_documents_no_setting_that_does_not_exist():
     assert readme_table_names() <= set(env_names())
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"DASHAPP_DRIFT_PSI_WARNING": "lots"}, "DASHAPP_DRIFT_PSI_WARNING must be a number, got 'lots'"),
+        ({"DASHAPP_DRIFT_PSI_CRITICAL": "0"}, "DASHAPP_DRIFT_PSI_CRITICAL must be a number above 0, got 0.0"),
+        (
+            {"DASHAPP_DRIFT_PSI_WARNING": "0.3", "DASHAPP_DRIFT_PSI_CRITICAL": "0.2"},
+            "DASHAPP_DRIFT_PSI_WARNING must be below DASHAPP_DRIFT_PSI_CRITICAL (0.3 >= 0.2)",
+        ),
+    ],
+)
+def test_drift_thresholds_are_validated(environ, message):
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env(environ)
+    assert str(raised.value) == message

@@ -253,8 +253,8 @@ register(
         data=features_data,
         figure=features_figure,
         tables=TABLES,
-        description="PSI decides (0.1 warning, 0.25 critical); KS and χ² p-values are evidence only: on"
-        " millions of rows every difference is significant.",
+        description="PSI decides (warning from 0.1, critical from 0.25 unless DASHAPP_DRIFT_* say otherwise);"
+        " KS and χ² p-values are evidence only: on millions of rows every difference is significant.",
         height=420,
     )
 )
@@ -295,7 +295,7 @@ register(
         data=prediction_data,
         figure=prediction_figure,
         tables=TABLES,
-        description="The model's label mix against the baseline (KL ≥ 0.15 is a warning) and its score's tests.",
+        description="The model's label mix against the baseline (KL decides: 0.15 by default) and its score's tests.",
         height=380,
     )
 )

@@ -15,6 +15,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from ..config import Config
 from ..contract import TABLES
 from ..db import Database
 from . import stats
@@ -35,14 +36,23 @@ class DriftRule:
     """When a feature counts as drifted. PSI decides, not a p-value: on millions of rows every
     difference is "significant" (p ~ 0), so p-values are shown as evidence, never as the rule."""
 
-    psi_warning: float = 0.1
-    psi_critical: float = 0.25
-    cardinality_growth: float = 1.3
-    # KL(window label mix || baseline label mix) at or above this is a warning.
-    prediction_kl: float = 0.15
+    # The defaults are Config's (DASHAPP_DRIFT_*), so the two cannot disagree.
+    psi_warning: float = Config.drift_psi_warning
+    psi_critical: float = Config.drift_psi_critical
+    cardinality_growth: float = Config.drift_cardinality_growth
+    prediction_kl: float = Config.drift_prediction_kl
     # Growth in distinct values decides only for features with at least this many in the baseline:
     # a fourth category among three is PSI's business, a flood of new IDs is this rule's.
     high_cardinality: int = 50
+
+    @classmethod
+    def from_config(cls, config: Config) -> DriftRule:
+        return cls(
+            psi_warning=config.drift_psi_warning,
+            psi_critical=config.drift_psi_critical,
+            cardinality_growth=config.drift_cardinality_growth,
+            prediction_kl=config.drift_prediction_kl,
+        )
 
     def decide(self, psi: float | None, growth: float | None, baseline_distinct: int = 0) -> tuple[str, str]:
         """Return (status, the rule that decided it)."""
@@ -118,9 +128,13 @@ class Window:
 
 
 def compare(
-    db: Database, window: Window, features: list[str] | None = None, rule: DriftRule = DriftRule()
+    db: Database, window: Window, features: list[str] | None = None, rule: DriftRule | None = None
 ) -> list[FeatureDrift]:
-    """Compare every input feature (or the given ones) of the window with its baseline (memoized)."""
+    """Compare every input feature (or the given ones) of the window with its baseline (memoized).
+
+    The rule defaults to the thresholds in the database's config (DASHAPP_DRIFT_*).
+    """
+    rule = rule or DriftRule.from_config(db.config)
     key = {**asdict(window), "features": features, "rule": asdict(rule)}
     return db.memoize("drift_compare", key, ("predictions", "reference"), lambda: _compare(db, window, features, rule))
 
@@ -174,8 +188,9 @@ def _samples(frame: pd.DataFrame, k: int) -> dict[str, Sample]:
     return out
 
 
-def prediction_drift(db: Database, window: Window, rule: DriftRule = DriftRule()) -> list[FeatureDrift]:
+def prediction_drift(db: Database, window: Window, rule: DriftRule | None = None) -> list[FeatureDrift]:
     """The model's outputs against the baseline: the label mix (KL) and sentiment_score (numeric tests)."""
+    rule = rule or DriftRule.from_config(db.config)
     base, current = histograms(db, window, ["sentiment_score", "label"])
     labels = feature_drift("label", "categorical", base["label"], current["label"], rule)
     if labels.kl_divergence is not None:

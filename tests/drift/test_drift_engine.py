@@ -219,3 +219,15 @@ def test_drift_over_time_gives_psi_per_bucket_against_both_baselines(make_db):
     )
     assert frame["psi_previous"].isna().tolist() == [True, False]
     assert frame["psi_previous"].iloc[1] == pytest.approx(drift_stats.psi(counts(day1), counts(day2)))
+
+
+def test_the_thresholds_come_from_the_config(make_db, tmp_path):
+    from dashapp.config import Config
+
+    plain = make_db(predictions(words=RNG.normal(0.4, 1, N)), pd.DataFrame({"words": RNG.normal(0, 1, N)}))
+    (default,) = compare(plain, Window(START, END))
+    strict = Database(Config.from_env(data_dir=plain.config.data_dir, drift_psi_warning=0.01, drift_psi_critical=0.02))
+    (strictly,) = compare(strict, Window(START, END))
+    assert default.psi == strictly.psi and 0.02 < default.psi < 0.25
+    assert (default.status, strictly.status) == ("ok" if default.psi < 0.1 else "warning", "critical")
+    assert strictly.rule == f"PSI {default.psi:.3f} ≥ 0.02"
