@@ -373,28 +373,26 @@ class Database:
             files = [f for groups in own.values() for f in files_for_days(groups, start.date(), last_day(end))]
             key = self._cache_key(query.name, {**params, "start": start, "end": end}, {"": fingerprint(files)}, "day")
             wanted = {e: fingerprint(f) for e, f in later_parts.items() if e is None or e >= start.date()}
-            stored = self._cache_get(key) or {}
-            missing = {e for e, fp in wanted.items() if stored.get(e, (None,))[0] != fp}
-            days.append((start, end, key, wanted, stored, missing))
+            days.append(_Day(start, end, key, wanted, self._cache_get(key) or {}))
 
-        for i, j in runs([bool(d[5]) for d in days]):
+        for i, j in runs([bool(day.missing) for day in days]):
             run = days[i:j]
-            need = set().union(*(d[5] for d in run))
-            run_params = {**params, "start": run[0][0], "end": run[-1][1]}
+            need = set().union(*(day.missing for day in run))
+            run_params = {**params, "start": run[0].start, "end": run[-1].end}
             if query.later:
                 dated = [e for e in need if e is not None]
                 whole = None in need or not dated
-                run_params["later_from"] = run[0][0].date() if whole else min(dated)
+                run_params["later_from"] = run[0].start.date() if whole else min(dated)
                 run_params["later_to"] = LATEST if whole else max(dated)
             frame = self._execute(query, run_params, sources)
             rows = split_rows(frame, query.split, LATER_DAY if query.later else None, set(later_parts) == {None})
-            for start, _end, key, wanted, stored, _missing in run:
-                for e, fp in wanted.items():
+            for day in run:
+                for e, fp in day.wanted.items():
                     if e is None or run_params["later_from"] <= e <= run_params["later_to"]:
-                        stored[e] = (fp, rows.get((start.date(), e), frame.iloc[0:0]))
-                self._cache_set(key, stored)
+                        day.stored[e] = (fp, rows.get((day.start.date(), e), frame.iloc[0:0]))
+                self._cache_set(day.key, day.stored)
 
-        parts = [d[4][e][1] for d in days for e in sorted(d[3], key=_none_first)]
+        parts = [day.stored[e][1] for day in days for e in sorted(day.wanted, key=_none_first)]
         if not parts:  # no later partition reaches the window: an empty answer with the right columns
             return self._execute(query, self._whole_later_range(query, params), sources)
         non_empty = [p for p in parts if len(p)]
@@ -451,6 +449,21 @@ class Database:
             self.cache.set(key, value)
         except Exception:
             log.warning("cache set failed for %s", key, exc_info=True)
+
+
+@dataclass
+class _Day:
+    """One day of a split query: its cache entry, what it needs and what the entry holds."""
+
+    start: datetime
+    end: datetime
+    key: str
+    wanted: dict  # later partition (None: the only one) -> that partition's fingerprint
+    stored: dict  # later partition -> (fingerprint it was computed from, the day's rows)
+
+    @property
+    def missing(self) -> set:
+        return {e for e, fp in self.wanted.items() if self.stored.get(e, (None,))[0] != fp}
 
 
 def _none_first(day: date | None) -> tuple[bool, date]:
