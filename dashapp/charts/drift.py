@@ -61,6 +61,11 @@ def _fmt(value, spec: str) -> str:
     return "" if value is None or pd.isna(value) else format(value, spec)
 
 
+def _fmt_p(value) -> str:
+    """A p-value; one that underflows double precision is shown as such, not as a flat 0."""
+    return "<1e-300" if value == 0 else _fmt(value, ".2g")
+
+
 def features_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     if frame.empty:
         return empty_figure("No input features in predictions")
@@ -74,9 +79,9 @@ def features_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
             "rule": frame["rule"],
             "psi": frame["psi"].map(lambda v: _fmt(v, ".4f")),
             "test": [
-                f"KS D={_fmt(r.ks_statistic, '.4f')} p={_fmt(r.ks_pvalue, '.2g')}"
+                f"KS D={_fmt(r.ks_statistic, '.4f')} p={_fmt_p(r.ks_pvalue)}"
                 if r.kind == "numeric" and pd.notna(r.ks_statistic)
-                else f"χ²={_fmt(r.chi2_statistic, ',.1f')} p={_fmt(r.chi2_pvalue, '.2g')}"
+                else f"χ²={_fmt(r.chi2_statistic, ',.1f')} p={_fmt_p(r.chi2_pvalue)}"
                 if pd.notna(r.chi2_statistic)
                 else ""
                 for r in frame.itertuples()

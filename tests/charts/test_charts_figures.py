@@ -323,3 +323,18 @@ def test_a_table_figure_shows_the_columns_in_header_order():
     fig = table_figure(frame, {"a": "A", "b": "B"}, "nothing")
     assert list(fig.data[0].header.values) == ["A", "B"]
     assert [list(c) for c in fig.data[0].cells.values] == [[2], [1]]
+
+
+def test_the_drift_table_shows_an_underflowed_p_value_as_such():
+    from dashapp.charts import drift
+
+    frame = pd.DataFrame(
+        [
+            {"feature": "vix", "kind": "numeric", "status": "critical", "rule": "PSI 0.364 ≥ 0.25", "psi": 0.364,
+             "ks_statistic": 0.2383, "ks_pvalue": 0.0, "wasserstein": 2.566, "chi2_statistic": None,
+             "chi2_pvalue": None, "js_distance": None, "n_current": 10, "n_reference": 20},
+        ]
+    )  # fmt: skip
+    (table,) = drift.features_figure(frame, PARAMS).data
+    assert "KS D=0.2383 p=<1e-300" in table.cells.values[5]
+    assert table.cells.fill.color[0] == [drift.DRIFT_TINTS["critical"]]
