@@ -9,7 +9,7 @@ compared with the `reference` table or with the previous window of the same leng
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -170,11 +170,23 @@ def histograms(db: Database, window: Window, columns: list[str]) -> tuple[dict[s
     """(baseline, window) samples of the given columns, one scan each; names must come from the real columns."""
     if not columns:
         return {}, {}
-    bound = {"columns": "^(" + "|".join(re.escape(c) for c in columns) + ")$"}
-    current = _samples(db.run("drift_histograms", **window.params(), **bound), len(columns))
+    current = _window_samples(db, window.params(), columns)
     if window.baseline == "reference":
-        return _samples(db.run("drift_histograms_reference", **bound), len(columns)), current
-    return _samples(db.run("drift_histograms", **window.params(previous=True), **bound), len(columns)), current
+        return _reference_samples(db, columns), current
+    return _window_samples(db, window.params(previous=True), columns), current
+
+
+def _columns_pattern(columns: list[str]) -> str:
+    return "^(" + "|".join(re.escape(c) for c in columns) + ")$"
+
+
+def _window_samples(db: Database, params: dict, columns: list[str]) -> dict[str, Sample]:
+    frame = db.run("drift_histograms", **params, columns=_columns_pattern(columns))
+    return _samples(frame, len(columns))
+
+
+def _reference_samples(db: Database, columns: list[str]) -> dict[str, Sample]:
+    return _samples(db.run("drift_histograms_reference", columns=_columns_pattern(columns)), len(columns))
 
 
 def _samples(frame: pd.DataFrame, k: int) -> dict[str, Sample]:
@@ -285,14 +297,16 @@ def _over_time(db: Database, window: Window, bucket_seconds: int) -> pd.DataFram
     kinds = {f: k for f, k in feature_kinds(db.columns("predictions")).items() if not k.startswith("unsupported")}
     reference = db.sources(["reference"])["reference"] is not None
     reference_types = db.columns("reference") if reference else {}
+    usable = [f for f, k in kinds.items() if f in reference_types and feature_kinds({f: reference_types[f]})[f] == k]
+    references = _reference_samples(db, usable) if usable else {}
+    # The bins: the reference's, else (no reference column, or an empty one) the window's own.
+    own = [f for f in kinds if f not in references or not len(references[f][0])]
+    pooled_samples = {**references, **(_window_samples(db, window.params(), own) if own else {})}
     rows = []
     for feature, kind in kinds.items():
         bound = {"column": f"^{re.escape(feature)}$"}
-        usable = feature in reference_types and feature_kinds({feature: reference_types[feature]})[feature] == kind
-        baseline = replace(window, baseline="reference" if usable else "previous")
-        base, pooled = (samples[feature] for samples in histograms(db, baseline, [feature]))
-        base = base if usable and len(base[0]) else None
-        pooled = base or pooled  # the bins: the reference's, else the window's own
+        base = references[feature] if feature in references and feature not in own else None
+        pooled = pooled_samples[feature]
         if not len(pooled[0]):
             continue
         by_bucket = {**window.params(), "bucket": bucket_seconds, **bound}
