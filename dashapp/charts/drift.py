@@ -29,6 +29,13 @@ REFERENCE = Param(
     help="baseline: the reference table, or the previous window of the same length",
 )
 FEATURE = Param("feature", "text", None, help="input feature to show; none = the most drifted one")
+SORTS = {  # table order: column and direction; severity is worst first, then by PSI
+    "severity": (["severity", "psi"], [True, False]),
+    "psi": (["psi"], [False]),
+    "feature": (["feature"], [True]),
+    "kind": (["kind", "severity", "psi"], [True, True, False]),
+}
+SORT = Param("sort", "choice", "severity", choices=tuple(SORTS), help="table order: " + ", ".join(SORTS))
 MAX_BARS = 25
 SEVERITY = {"critical": 0, "warning": 1, "ok": 2, "no data": 3, "skipped": 4}
 TABLES = ("predictions", "reference")
@@ -38,18 +45,19 @@ def window(params: dict) -> Window:
     return Window(params["start"], params["end"], params["reference"], tuple(params["symbol"]), params["model_version"])
 
 
-def results_frame(results: list[FeatureDrift]) -> pd.DataFrame:
-    """One row per feature, worst first: critical before warning before ok, then by PSI."""
+def results_frame(results: list[FeatureDrift], sort: str = "severity") -> pd.DataFrame:
+    """One row per feature; by default worst first: critical before warning before ok, then by PSI."""
     frame = pd.DataFrame([{k: v for k, v in r.to_dict().items() if k != "bins"} for r in results])
     if frame.empty:
         return frame
     frame["severity"] = frame["status"].map(SEVERITY)
-    frame = frame.sort_values(["severity", "psi"], ascending=[True, False], na_position="last")
+    columns, ascending = SORTS[sort]
+    frame = frame.sort_values(columns, ascending=ascending, na_position="last", kind="stable")
     return frame.drop(columns="severity").reset_index(drop=True)
 
 
 def features_data(db: Database, params: dict) -> pd.DataFrame:
-    frame = results_frame(compare(db, window(params)))
+    frame = results_frame(compare(db, window(params)), params["sort"])
     if not frame.empty:
         drifted = frame["status"].isin(["warning", "critical"]).sum()
         tested = frame["status"].isin(["ok", "warning", "critical"]).sum()
@@ -254,7 +262,7 @@ register(
         id="drift.features",
         title="Feature drift",
         page="/drift",
-        params=FILTERS + (REFERENCE,),
+        params=FILTERS + (REFERENCE, SORT),
         data=features_data,
         figure=features_figure,
         tables=TABLES,

@@ -6,7 +6,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 from flask import current_app
 
-from ..charts.drift import feature_names
+from ..charts.drift import SORTS, feature_names
 from ..errors import DataUnavailable
 from . import PAGE_PARAM, Page
 from .panels import chart_card
@@ -46,6 +46,18 @@ def controls(args: dict) -> dbc.Card:
                                 options=sorted(set(features) | ({feature} if feature else set())),
                                 value=feature,
                                 placeholder="The most drifted feature",
+                            ),
+                        ],
+                        md=4,
+                    ),
+                    dbc.Col(
+                        [
+                            html.Label("Sort the table by", className="form-label small text-muted mb-0 d-block"),
+                            dbc.RadioItems(
+                                id={"type": PAGE_PARAM, "name": "sort"},
+                                options=[{"label": name, "value": name} for name in SORTS],
+                                value=args.get("sort", "severity"),
+                                inline=True,
                             ),
                         ],
                         md=4,

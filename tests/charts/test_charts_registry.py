@@ -118,3 +118,24 @@ def test_filters_reach_the_query(shared_db):
     rendered = render(get_chart("ops.throughput"), args, shared_db)
     assert rendered.data["requests"].sum() == 1  # r11
     assert rendered.notes == ["1d buckets"]
+
+
+@pytest.mark.parametrize(
+    ("sort", "order"),
+    [
+        ("severity", ["zeta", "mid", "alpha"]),
+        ("psi", ["zeta", "mid", "alpha"]),
+        ("feature", ["alpha", "mid", "zeta"]),
+        ("kind", ["mid", "zeta", "alpha"]),  # categorical first, then worst first
+    ],
+)
+def test_the_drift_table_sorts_by_the_sort_parameter(sort, order):
+    from dashapp.charts.drift import results_frame
+    from dashapp.drift.engine import FeatureDrift
+
+    results = [
+        FeatureDrift("alpha", "numeric", "ok", "", psi=0.01),
+        FeatureDrift("zeta", "numeric", "critical", "", psi=0.4),
+        FeatureDrift("mid", "categorical", "warning", "", psi=0.2),
+    ]
+    assert results_frame(results, sort)["feature"].tolist() == order
