@@ -14,7 +14,8 @@ so its peak RSS (VmHWM) is its own:
 - dashapp, cached: the same through a FileSystemCache, after one call that fills it;
 - pandas + scipy: read the features' columns of the window (dt filter) and of the reference, then
   PSI/chi2/JS (numpy, scipy), and separately KS and Wasserstein (scipy.stats.ks_2samp,
-  wasserstein_distance), each timed with its own read, as a notebook would run them;
+  wasserstein_distance), each timed with its own read, as a notebook would run them; and all of
+  them after one read, the same work dashapp does;
 - Evidently (when --evidently-python names an interpreter that has it, installed outside the
   project's requirements): Report([DataDriftPreset()]).run(current, reference) on the same frames.
 
@@ -52,6 +53,7 @@ APPROACHES = {
     "dashapp_cached": "dashapp, cached",
     "pandas_psi": "pandas read + numpy/scipy PSI, chi², JS",
     "pandas_ks": "pandas read + scipy KS and Wasserstein",
+    "pandas_all": "pandas read + every statistic dashapp gives (one read)",
     "evidently": "Evidently DataDriftPreset (read + report)",
 }
 
@@ -143,7 +145,13 @@ def work_pandas(task: dict) -> dict:
                                 "w": float(stats.wasserstein_distance(ref, cur))}  # fmt: skip
         return out
 
-    compute = psi_chi2_js if task["part"] == "psi" else ks_w
+    def everything(reference, current) -> dict:
+        out = psi_chi2_js(reference, current)
+        for feature, values in ks_w(reference, current).items():
+            out[feature] |= values
+        return out
+
+    compute = {"psi": psi_chi2_js, "ks": ks_w, "all": everything}[task["part"]]
 
     def once():
         reference, current = _read(data, start, end, list(kinds))
@@ -239,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
             ("dashapp_cached", {"kind": "dashapp", "cached": True, "live": False, "cache_dir": scratch + "/cached"}),
             ("pandas_psi", {"kind": "pandas", "part": "psi", "kinds": kinds}),
             ("pandas_ks", {"kind": "pandas", "part": "ks", "kinds": kinds}),
+            ("pandas_all", {"kind": "pandas", "part": "all", "kinds": kinds}),
         ):
             log(f"{name} ...")
             results[name] = run([*me, json.dumps(base | task)])
