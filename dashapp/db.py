@@ -131,11 +131,6 @@ class TableSource:
             groups.setdefault(date.fromisoformat(match.group(1)) if match else None, []).append(entry)
         return groups
 
-    @property
-    def newest_partition(self) -> date | None:
-        """The newest dt=YYYY-MM-DD folder, or None when the table is not hive-partitioned."""
-        return max((day for day in self.partitions() if day is not None), default=None)
-
 
 def scan_table(data_dir: Path, table: Table) -> TableSource | None:
     """Find a table's parquet files: DATA_DIR/<table>/**.parquet or DATA_DIR/<table>.parquet."""
@@ -297,14 +292,22 @@ class Database:
 
     def data_through(self, table: str) -> datetime | None:
         """Return the newest timestamp in a table (reading only its newest dt partition), None if empty."""
+        return self._extent(table, newest=True)
+
+    def data_from(self, table: str) -> datetime | None:
+        """Return the oldest timestamp in a table (reading only its oldest dt partition), None if empty."""
+        return self._extent(table, newest=False)
+
+    def _extent(self, table: str, newest: bool) -> datetime | None:
         time_column = TABLES[table].time_column
         if time_column is None:
             raise ValueError(f"{table} has no time column")
         sources = self._sources_present((table,))
-        since = sources[table].newest_partition
-        params = {"table": table, "time_column": f"^{time_column}$", "since": since}
-        last = self._run(load_query("meta_extent"), params, sources).iloc[0]["last"]
-        return None if pd.isna(last) else pd.Timestamp(last).to_pydatetime()
+        days = [day for day in sources[table].partitions() if day is not None]
+        since, until = (max(days), None) if newest and days else (None, min(days) if days else None)
+        params = {"table": table, "time_column": f"^{time_column}$", "since": since, "until": until}
+        value = self._run(load_query("meta_extent"), params, sources).iloc[0]["last" if newest else "first"]
+        return None if pd.isna(value) else pd.Timestamp(value).to_pydatetime()
 
     def memoize(self, name: str, params: dict, tables: tuple[str, ...], compute):
         """Cache what `compute()` derives from the given tables, keyed like a query: name, params, fingerprints.

@@ -23,14 +23,28 @@ DAILY = {"xperiod": 86_400_000, "xperiodalignment": "middle"}
 
 
 def kpi_data(db: Database, params: dict) -> pd.DataFrame:
-    """Collect each serving KPI for the window and for the window of the same length before it (one scan)."""
+    """Collect each serving KPI for the window and for the window of the same length before it (one scan).
+
+    When the log begins inside the previous window, there is no like-for-like comparison: a
+    half-covered window would show a volume "change" of thousands of percent, so none is shown.
+    """
     serving = from_query("overview_kpis")(db, params).set_index("period")
-    return pd.DataFrame(
+    first = db.data_from("predictions")
+    # first <= start - (end - start), written so that no date before year 1 is ever built
+    compared = first is not None and params["start"] - first >= params["end"] - params["start"]
+    frame = pd.DataFrame(
         [
-            {"metric": m, "current": _pick(serving, m, "current"), "previous": _pick(serving, m, "previous")}
+            {
+                "metric": m,
+                "current": _pick(serving, m, "current"),
+                "previous": _pick(serving, m, "previous") if compared else None,
+            }
             for m, *_ in KPIS
         ]
     )
+    if first is not None and not compared:
+        frame.attrs["notes"] = [f"no change shown: the log begins {first:%Y-%m-%d %H:%M}, inside the window before"]
+    return frame
 
 
 def accuracy_data(db: Database, params: dict) -> pd.DataFrame:

@@ -139,3 +139,13 @@ def test_the_drift_table_sorts_by_the_sort_parameter(sort, order):
         FeatureDrift("mid", "categorical", "warning", "", psi=0.2),
     ]
     assert results_frame(results, sort)["feature"].tolist() == order
+
+
+def test_key_numbers_show_no_change_when_the_log_begins_inside_the_window_before(shared_db):
+    # The fixture log begins 2024-03-01 09:00: a window from 03-02 has a half-covered window before it.
+    rendered = render(get_chart("overview.kpis"), {"start": ["2024-03-02"], "end": ["2024-03-03"]}, shared_db)
+    assert rendered.data["previous"].isna().all()
+    assert "no change shown: the log begins 2024-03-01 09:00, inside the window before" in rendered.notes
+    covered = render(get_chart("overview.kpis"), {"start": ["2024-03-03T09:00"], "end": ["2024-03-04"]}, shared_db)
+    # The window before, 03-02 18:00 .. 03-03 09:00, holds r09 and r10.
+    assert covered.data.set_index("metric").loc["predictions", "previous"] == 2.0
