@@ -22,6 +22,18 @@ def test_data_through_gives_a_tables_newest_time(db, table, last):
     assert db.data_through(table) == last
 
 
+@pytest.mark.parametrize(
+    ("table", "first"),
+    [
+        ("predictions", datetime(2024, 3, 1, 9)),  # read from the oldest dt partition only
+        ("outcomes", datetime(2024, 3, 1, 12)),
+        ("pipeline_runs", datetime(2024, 3, 1, 1)),  # one file: the whole table
+    ],
+)
+def test_data_from_gives_a_tables_oldest_time(db, table, first):
+    assert db.data_from(table) == first
+
+
 def test_data_through_of_a_missing_table_names_it_and_its_columns(db):
     with pytest.raises(DataUnavailable) as raised:
         db.data_through("training_runs")
