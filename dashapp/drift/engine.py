@@ -1,9 +1,9 @@
 """The drift engine: per-feature value counts from DuckDB, statistics and a decision per feature.
 
 DuckDB does the counting (drift_histograms*.sql: every column's distinct values and counts in one
-scan, as histogram() MAPs); this
-module turns those small aggregates into statistics (stats.py) and decides. A window is
-compared with the `reference` table or with the previous window of the same length.
+scan, as histogram() MAPs); this module turns those small aggregates into statistics (stats.py)
+and decides. A window is compared with the `reference` table or with the previous window of the
+same length.
 """
 
 from __future__ import annotations
@@ -123,7 +123,9 @@ class Window:
             raise ValueError(f"baseline must be one of {', '.join(BASELINES)}")
 
     def params(self, previous: bool = False) -> dict:
-        start, end = (self.start - (self.end - self.start), self.start) if previous else (self.start, self.end)
+        start, end = self.start, self.end
+        if previous:  # the window of the same length before; none reaches back before year 1
+            start, end = max(datetime.min + (end - start), start) - (end - start), start
         return {"start": start, "end": end, "symbol": list(self.symbol), "model_version": self.model_version}
 
 

@@ -175,6 +175,11 @@ HOSTILE_URLS = [
     "/api/charts/" + "x" * 5000,
     "/api/charts/ops.latency?format=csv&format=json",
     "/api/charts/%3Cscript%3E",
+    "/api/drift?start=0001-01-01&end=0001-01-02&reference=previous",
+    "/api/drift?start=9999-12-30&end=9999-12-31",
+    "/api/charts/drift.heatmap?start=0001-01-01&end=0001-01-03&reference=previous&bucket=1h",
+    "/api/charts/drift.distribution?feature=..%2Fetc",
+    "/api/charts/drift.distribution?feature=headline_words%27%29%3B--",
 ]
 
 
