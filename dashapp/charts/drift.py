@@ -123,17 +123,20 @@ def feature_names(db: Database) -> list[str]:
 
 
 def distribution_data(db: Database, params: dict) -> pd.DataFrame:
-    """The bins behind one feature's PSI: baseline and window shares and each bin's contribution."""
-    names = feature_names(db)
+    """The bins behind one feature's PSI: baseline and window shares and each bin's contribution.
+
+    Picked from the whole comparison, which the feature table memoized: one scan serves the page.
+    """
+    results = {r.feature: r for r in compare(db, window(params))}
     feature = params["feature"]
     if feature is None:
-        ranked = results_frame(compare(db, window(params)))
+        ranked = results_frame(list(results.values()))
         feature = ranked["feature"].iloc[0] if not ranked.empty else None
-    elif feature not in names:
-        raise BadParameter("feature", f"is not an input feature of predictions (features: {', '.join(names)})")
+    elif feature not in results:
+        raise BadParameter("feature", f"is not an input feature of predictions (features: {', '.join(results)})")
     if feature is None:
         return pd.DataFrame(columns=["bin", "reference_share", "current_share", "psi_contribution"])
-    result = compare(db, window(params), [feature])[0]
+    result = results[feature]
     frame = pd.DataFrame(result.bins, columns=["bin", "reference_share", "current_share", "psi_contribution"])
     frame.attrs["feature"] = result
     frame.attrs["notes"] = [f"{feature}: {result.status}, {result.rule}"]

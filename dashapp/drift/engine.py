@@ -93,19 +93,18 @@ class FeatureDrift:
         return asdict(self)
 
 
+def kind_of(data_type: str) -> str:
+    """A DuckDB type's drift kind: numeric, categorical, or unsupported (the type)."""
+    if _NUMERIC.match(data_type):
+        return "numeric"
+    if _CATEGORICAL.match(data_type):
+        return "categorical"
+    return f"unsupported ({data_type})"
+
+
 def feature_kinds(columns: dict[str, str]) -> dict[str, str]:
-    """The input features among predictions' columns: numeric, categorical, or unsupported (their type)."""
-    kinds = {}
-    for name, data_type in columns.items():
-        if name in FIXED_COLUMNS:
-            continue
-        if _NUMERIC.match(data_type):
-            kinds[name] = "numeric"
-        elif _CATEGORICAL.match(data_type):
-            kinds[name] = "categorical"
-        else:
-            kinds[name] = f"unsupported ({data_type})"
-    return kinds
+    """The input features among predictions' columns, with their kinds."""
+    return {name: kind_of(data_type) for name, data_type in columns.items() if name not in FIXED_COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -129,23 +128,19 @@ class Window:
         return {"start": start, "end": end, "symbol": list(self.symbol), "model_version": self.model_version}
 
 
-def compare(
-    db: Database, window: Window, features: list[str] | None = None, rule: DriftRule | None = None
-) -> list[FeatureDrift]:
-    """Compare every input feature (or the given ones) of the window with its baseline (memoized).
+def compare(db: Database, window: Window, rule: DriftRule | None = None) -> list[FeatureDrift]:
+    """Compare every input feature of the window with its baseline (memoized).
 
     The rule defaults to the thresholds in the database's config (DASHAPP_DRIFT_*).
     """
     rule = rule or DriftRule.from_config(db.config)
-    key = {**asdict(window), "features": features, "rule": asdict(rule)}
-    return db.memoize("drift_compare", key, ("predictions", "reference"), lambda: _compare(db, window, features, rule))
+    key = {**asdict(window), "rule": asdict(rule)}
+    return db.memoize("drift_compare", key, ("predictions", "reference"), lambda: _compare(db, window, rule))
 
 
-def _compare(db: Database, window: Window, features: list[str] | None, rule: DriftRule) -> list[FeatureDrift]:
+def _compare(db: Database, window: Window, rule: DriftRule) -> list[FeatureDrift]:
     own_types = db.columns("predictions")
     kinds = feature_kinds(own_types)
-    if features is not None:
-        kinds = {f: kinds[f] for f in features if f in kinds}
     reference_types = db.columns("reference") if window.baseline == "reference" else None
     results, tested = {}, []
     for feature, kind in kinds.items():
@@ -153,7 +148,7 @@ def _compare(db: Database, window: Window, features: list[str] | None, rule: Dri
             results[feature] = FeatureDrift(feature, kind, "skipped", f"no drift test for type {kind[13:-1]}")
         elif reference_types is not None and feature not in reference_types:
             results[feature] = FeatureDrift(feature, kind, "skipped", "the reference table has no such column")
-        elif reference_types is not None and feature_kinds({feature: reference_types[feature]})[feature] != kind:
+        elif reference_types is not None and kind_of(reference_types[feature]) != kind:
             message = f"type differs: {own_types[feature]} now, {reference_types[feature]} in the reference"
             results[feature] = FeatureDrift(feature, kind, "skipped", message)
         else:
@@ -299,7 +294,7 @@ def _over_time(db: Database, window: Window, bucket_seconds: int) -> pd.DataFram
     kinds = {f: k for f, k in feature_kinds(db.columns("predictions")).items() if not k.startswith("unsupported")}
     reference = db.sources(["reference"])["reference"] is not None
     reference_types = db.columns("reference") if reference else {}
-    usable = [f for f, k in kinds.items() if f in reference_types and feature_kinds({f: reference_types[f]})[f] == k]
+    usable = [f for f, k in kinds.items() if f in reference_types and kind_of(reference_types[f]) == k]
     references = _reference_samples(db, usable) if usable else {}
     # The bins: the reference's, else (no reference column, or an empty one) the window's own.
     own = [f for f in kinds if f not in references or not len(references[f][0])]
