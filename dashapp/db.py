@@ -1,8 +1,9 @@
 """The query layer: SQL files loaded by name, run on a sandboxed per-process DuckDB connection.
 
-This is the only module that touches SQL. Values are always bound parameters; the only SQL built
-in Python is the view DDL over server-side file lists, so a view reads exactly the files that
-the cache key's fingerprint describes.
+This is the only module that touches SQL. Values are always bound parameters. SQL built in Python
+is limited to the view DDL over server-side file lists (so a view reads exactly the files that the
+cache key's fingerprint describes) and to column names a query declares as identifiers, which are
+checked against the table's real columns before they are quoted in.
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ log = logging.getLogger(__name__)
 QUERIES_DIR = Path(__file__).resolve().parent.parent / "queries"
 _PARAM = re.compile(r"(?<![:$\w])\$([a-z_][a-z0-9_]*)")
 _DT_FOLDER = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
-_HEADER = re.compile(r"^--\s*(params|returns|tables|split|later):\s*(.*)$")
+_HEADER = re.compile(r"^--\s*(params|returns|tables|split|later|identifiers):\s*(.*)$")
+_IDENTIFIER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+_WORD = re.compile(r"[a-z_][a-z0-9_]*")
 LATER_PARAMS = frozenset({"later_from", "later_to"})
 
 
@@ -57,11 +60,24 @@ class Query:
     description: str
     split: str | None = None  # `-- split: <column>`: computed and cached per UTC day (dayslices.py)
     later: str | None = None  # `-- later: <table>`: that table's rows arrive in later dt partitions
+    # `-- identifiers: <name>`: {name} in the SQL stands for a list of column names (see render()).
+    identifiers: frozenset[str] = frozenset()
 
     @property
     def caller_params(self) -> frozenset[str]:
         """The params a caller supplies; a `later` query's partition range is the splitter's to bind."""
-        return self.params - LATER_PARAMS if self.later else self.params
+        return (self.params - LATER_PARAMS if self.later else self.params) | self.identifiers
+
+    def render(self, params: dict) -> tuple[str, dict]:
+        """The SQL with each {identifier} replaced by its quoted column names, and the params left to bind.
+
+        Only for names Database.run() has checked against the table's real columns: GROUPING SETS
+        takes no COLUMNS() and no bound value, so a list of columns must be spelt out.
+        """
+        if not self.identifiers:
+            return self.text, params
+        text = _IDENTIFIER.sub(lambda m: ", ".join(_quote_identifier(c) for c in params[m.group(1)]), self.text)
+        return text, {k: v for k, v in params.items() if k not in self.identifiers}
 
     def check_params(self, supplied: dict) -> None:
         """Fail fast when a call lacks a parameter the SQL binds, or adds one it does not."""
@@ -85,6 +101,10 @@ def load_query(name: str, folder: Path = QUERIES_DIR) -> Query:
     if unknown:
         raise ValueError(f"query {name}: header '-- tables:' names unknown tables {unknown}")
     body = "\n".join(line.split("--")[0] for line in text.splitlines())
+    # "-- identifiers: a, b (what they are)": the names before any parenthesis.
+    identifiers = frozenset(_WORD.findall(headers.get("identifiers", "").split("(")[0]))
+    if set(_IDENTIFIER.findall(body)) != identifiers:
+        raise ValueError(f"query {name}: header '-- identifiers:' must list each {{name}} in the SQL, and only those")
     first_line = text.splitlines()[0].lstrip("- ").strip()
     query = Query(
         name,
@@ -94,6 +114,7 @@ def load_query(name: str, folder: Path = QUERIES_DIR) -> Query:
         first_line,
         split=headers.get("split", "").strip() or None,
         later=headers.get("later", "").strip() or None,
+        identifiers=identifiers,
     )
     if query.split and not {"start", "end"} <= query.params:
         raise ValueError(f"query {name}: '-- split:' needs $start and $end")
@@ -155,6 +176,10 @@ def scan_table(data_dir: Path, table: Table) -> TableSource | None:
     files.sort()
     hive = any("dt=" in Path(f[0]).parent.name for f in files)
     return TableSource(table, tuple(files), hive)
+
+
+def _quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _sql_literal(text: str) -> str:
@@ -288,7 +313,20 @@ class Database:
         """Run queries/<name>.sql with bound parameters; raise DataUnavailable for missing tables."""
         query = load_query(name)
         query.check_params(params)
-        return self._run(query, params, self._sources_present(query.tables))
+        sources = self._sources_present(query.tables)
+        self._check_identifiers(query, params)
+        return self._run(query, params, sources)
+
+    def _check_identifiers(self, query: Query, params: dict) -> None:
+        """Refuse identifiers that are not a non-empty list of real columns of every table the query reads."""
+        for name in sorted(query.identifiers):
+            value = params[name]
+            if not isinstance(value, list | tuple) or not value or not all(isinstance(c, str) for c in value):
+                raise ValueError(f"query {query.name}: {name} must be a non-empty list of column names")
+            for table in query.tables:
+                unknown = sorted(set(value) - set(self.columns(table)))
+                if unknown:
+                    raise ValueError(f"query {query.name}: {name} names columns {table} does not have: {unknown}")
 
     def data_through(self, table: str) -> datetime | None:
         """Return the newest timestamp in a table (reading only its newest dt partition), None if empty."""
@@ -406,7 +444,7 @@ class Database:
         try:
             self._ensure_views(sources)
             cursor = self._connection().cursor()
-            return cursor.execute(query.text, params).df()
+            return cursor.execute(*query.render(params)).df()
         except (duckdb.IOException, duckdb.InvalidInputException, duckdb.BinderException) as exc:
             table = self._blame(str(exc), tuple(sources))
             raise DataUnavailable(table, self._public_reason(exc), TABLES[table].expected_columns_text()) from exc

@@ -1,15 +1,13 @@
--- drift_histograms: each given predictions column's values and counts over the window, in one scan.
--- Per column, in the view's column order: histogram() (a MAP value -> count, NULLs left out), then the
--- columns' NULL counts, then n (rows). Not split by day: histogram() per day group was 2.7x slower
--- than one group (bench_drift.py), and a cold cache must stay fast. The columns are checked against
--- the view's real columns first (drift/engine.py) and bound as one anchored regex, so COLUMNS()
--- selects them: nothing is formatted into the SQL.
--- params: $start, $end (timestamps), $symbol (list, empty = all), $model_version (NULL = all),
---         $columns (regex ^(a|b|...)$)
+-- drift_histograms: each given predictions column's distinct values and counts over the window, in one scan.
+-- One grouping set per column: a row per (column, value), its set_id = GROUPING_ID(columns), where the
+-- column's own bit is 0 (the first column is the highest bit); the row whose value is NULL counts that
+-- column's NULLs. GROUPING SETS was 1.8x faster than histogram() MAPs here and 2.7x on the reference
+-- (bench_drift.py); at most 64 columns a call (DuckDB's limit for GROUPING_ID). Not split by day:
+-- a per-day grouping was 2.7x slower, and a cold cache must stay fast.
+-- params: $start, $end (timestamps), $symbol (list, empty = all), $model_version (NULL = all)
+-- identifiers: columns
 -- tables: predictions
--- returns: <column> MAP per column, <column> NULL count per column, n
-SELECT
-  histogram(COLUMNS($columns)),
-  count(*) - count(COLUMNS($columns)),
-  count(*) AS n
+-- returns: set_id, <column> per column, n
+SELECT GROUPING_ID({columns}) AS set_id, {columns}, count(*) AS n
 FROM predictions_in($start, $end, CAST($symbol AS VARCHAR[]), CAST($model_version AS VARCHAR))
+GROUP BY GROUPING SETS ({columns})

@@ -1,10 +1,8 @@
--- drift_histograms_reference: each given reference column's values and counts, in one scan.
--- Same shape as drift_histograms: a MAP per column, then the NULL counts, then n.
--- params: $columns (regex ^(a|b|...)$, checked against the view's real columns first)
+-- drift_histograms_reference: each given reference column's distinct values and counts, in one scan.
+-- Same shape as drift_histograms: set_id, a column per given column, n.
+-- identifiers: columns
 -- tables: reference
--- returns: <column> MAP per column, <column> NULL count per column, n
-SELECT
-  histogram(COLUMNS($columns)),
-  count(*) - count(COLUMNS($columns)),
-  count(*) AS n
+-- returns: set_id, <column> per column, n
+SELECT GROUPING_ID({columns}) AS set_id, {columns}, count(*) AS n
 FROM reference
+GROUP BY GROUPING SETS ({columns})

@@ -1,7 +1,7 @@
 """The drift engine: per-feature value counts from DuckDB, statistics and a decision per feature.
 
 DuckDB does the counting (drift_histograms*.sql: every column's distinct values and counts in one
-scan, as histogram() MAPs); this module turns those small aggregates into statistics (stats.py)
+scan, one grouping set per column); this module turns those small aggregates into statistics (stats.py)
 and decides. A window is compared with the `reference` table or with the previous window of the
 same length.
 """
@@ -164,7 +164,7 @@ Sample = tuple[np.ndarray, np.ndarray, int]
 
 
 def histograms(db: Database, window: Window, columns: list[str]) -> tuple[dict[str, Sample], dict[str, Sample]]:
-    """(baseline, window) samples of the given columns, one scan each; names must come from the real columns."""
+    """(baseline, window) samples of the given columns, one scan each."""
     if not columns:
         return {}, {}
     current = _window_samples(db, window.params(), columns)
@@ -173,27 +173,40 @@ def histograms(db: Database, window: Window, columns: list[str]) -> tuple[dict[s
     return _window_samples(db, window.params(previous=True), columns), current
 
 
-def _columns_pattern(columns: list[str]) -> str:
-    return "^(" + "|".join(re.escape(c) for c in columns) + ")$"
+# GROUPING_ID takes at most 64 columns; wider tables are counted in several scans.
+_MAX_GROUPING_COLUMNS = 64
 
 
 def _window_samples(db: Database, params: dict, columns: list[str]) -> dict[str, Sample]:
-    frame = db.run("drift_histograms", **params, columns=_columns_pattern(columns))
-    return _samples(frame, len(columns))
+    return _chunked(lambda chunk: db.run("drift_histograms", **params, columns=chunk), columns)
 
 
 def _reference_samples(db: Database, columns: list[str]) -> dict[str, Sample]:
-    return _samples(db.run("drift_histograms_reference", columns=_columns_pattern(columns)), len(columns))
+    return _chunked(lambda chunk: db.run("drift_histograms_reference", columns=chunk), columns)
 
 
-def _samples(frame: pd.DataFrame, k: int) -> dict[str, Sample]:
-    """Read drift_histograms*.sql's one row: k MAPs (value -> count) named by column, then k NULL counts."""
-    row = frame.iloc[0]
+def _chunked(run, columns: list[str]) -> dict[str, Sample]:
     out = {}
-    for i, name in enumerate(frame.columns[:k]):
-        counts = row.iloc[i] if isinstance(row.iloc[i], dict) else {}  # NULL: not one value
-        values = np.array(list(counts.keys()))
-        out[name] = (values, np.fromiter(counts.values(), dtype=np.int64, count=len(counts)), int(row.iloc[k + i]))
+    for i in range(0, len(columns), _MAX_GROUPING_COLUMNS):
+        chunk = columns[i : i + _MAX_GROUPING_COLUMNS]
+        out.update(_samples(run(chunk), chunk))
+    return out
+
+
+def _samples(frame: pd.DataFrame, columns: list[str]) -> dict[str, Sample]:
+    """Read drift_histograms*.sql's grouping sets: per column its values, their counts and its NULL count.
+
+    NaN counts as missing, as pandas' dropna() has it: DuckDB keeps NaN apart from NULL, but no
+    statistic here has a meaning for it.
+    """
+    everything = (1 << len(columns)) - 1
+    out = {}
+    for i, name in enumerate(columns):
+        rows = frame[frame["set_id"] == everything ^ (1 << (len(columns) - 1 - i))]
+        missing = rows[name].isna().to_numpy()
+        values = rows[name].to_numpy(dtype=object)[~missing]
+        counts = rows["n"].to_numpy(dtype=np.int64)
+        out[name] = (values, counts[~missing], int(counts[missing].sum()))
     return out
 
 
@@ -301,7 +314,7 @@ def _over_time(db: Database, window: Window, bucket_seconds: int) -> pd.DataFram
     pooled_samples = {**references, **(_window_samples(db, window.params(), own) if own else {})}
     rows = []
     for feature, kind in kinds.items():
-        bound = {"column": f"^{re.escape(feature)}$"}
+        bound = {"column": [feature]}
         base = references[feature] if feature in references and feature not in own else None
         pooled = pooled_samples[feature]
         if not len(pooled[0]):
@@ -316,6 +329,7 @@ def _over_time(db: Database, window: Window, bucket_seconds: int) -> pd.DataFram
             base_bins = stats.bin_counts(values, counts, edges) if base is not None else None
         else:
             frame = db.run("drift_values_by_bucket", **by_bucket)
+            frame["value"] = frame["value"].map(str)  # as the samples' categories are named: True, not true
             categories = sorted(set(map(str, pooled[0])) | set(frame["value"]))
             table = frame.pivot_table(index="bucket", columns="value", values="n", aggfunc="sum", fill_value=0)
             table = table.reindex(columns=categories, fill_value=0)

@@ -231,3 +231,28 @@ def test_the_thresholds_come_from_the_config(make_db, tmp_path):
     assert default.psi == strictly.psi and 0.02 < default.psi < 0.25
     assert (default.status, strictly.status) == ("ok" if default.psi < 0.1 else "warning", "critical")
     assert strictly.rule == f"PSI {default.psi:.3f} ≥ 0.02"
+
+
+def test_nan_values_count_as_missing_as_pandas_dropna_has_it(make_db):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    current = RNG.normal(0, 1, N)
+    db = make_db(predictions(words=current), pd.DataFrame({"words": [0.0]}))
+    # Written by arrow, so NaN stays a NaN beside a real NULL (pandas would turn it into a NULL).
+    values = [-1.0, 0.5, float("nan"), None, 2.0, 0.5]
+    pq.write_table(pa.table({"words": pa.array(values, from_pandas=False)}), db.config.data_dir / "reference.parquet")
+    (words,) = compare(db, Window(START, END))
+    present = [-1.0, 0.5, 2.0, 0.5]
+    assert (words.n_reference, words.nulls_reference) == (4, 2)
+    assert words.ks_statistic == pytest.approx(stats.ks_2samp(present, current).statistic, abs=1e-9)
+    assert words.wasserstein == pytest.approx(stats.wasserstein_distance(present, current), abs=1e-9)
+
+
+def test_a_boolean_feature_over_time_uses_the_references_categories(make_db):
+    from dashapp.drift.engine import drift_over_time
+
+    flags = np.arange(N) % 4 == 0  # a quarter True, as in the reference
+    db = make_db(predictions(flag=flags), pd.DataFrame({"flag": [True, False, False, False] * 50}))
+    frame = drift_over_time(db, Window(START, END), 86400)
+    assert frame["psi_reference"].tolist() == pytest.approx([0.0, 0.0], abs=1e-12)

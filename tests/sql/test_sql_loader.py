@@ -59,6 +59,24 @@ def test_a_header_naming_a_table_outside_the_contract_is_refused(tmp_path: Path)
         load_query("bad_tables", tmp_path)
 
 
+def test_identifiers_are_declared_in_the_header_and_quoted_when_rendered(tmp_path: Path):
+    (tmp_path / "sample_query.sql").write_text(
+        "-- sample_query: a test.\n-- params: $start\n-- identifiers: columns (checked names)\n"
+        "-- tables: predictions\nSELECT {columns} FROM predictions WHERE ts >= $start\n"
+    )
+    query = load_query("sample_query", tmp_path)
+    assert (query.identifiers, query.caller_params) == ({"columns"}, {"start", "columns"})
+    text, bound = query.render({"start": 1, "columns": ["a", 'b"c']})
+    assert text.endswith('SELECT "a", "b""c" FROM predictions WHERE ts >= $start\n') and bound == {"start": 1}
+
+
+@pytest.mark.parametrize("header", ["", "-- identifiers: other\n"])
+def test_an_identifier_placeholder_missing_from_the_header_is_refused(tmp_path: Path, header):
+    (tmp_path / "bad_ids.sql").write_text(f"-- bad_ids: oops.\n{header}-- tables: predictions\nSELECT {{x}} FROM t\n")
+    with pytest.raises(ValueError, match="identifiers"):
+        load_query("bad_ids", tmp_path)
+
+
 @pytest.mark.parametrize("name", query_names())
 def test_every_query_file_has_a_header_that_documents_its_parameters(name):
     query = load_query(name)
