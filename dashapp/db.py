@@ -253,6 +253,7 @@ class Database:
         self._pid: int | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
         self._views: dict[str, str] = {}  # table -> fingerprint the view was built from
+        self._columns: dict[str, tuple[str, dict[str, str]]] = {}  # table -> (fingerprint, its columns)
 
     # -- connection -------------------------------------------------------------------------
 
@@ -364,8 +365,12 @@ class Database:
     def columns(self, table: str) -> dict[str, str]:
         """The table's columns and DuckDB types as its view exposes them (absent optional columns as NULL)."""
         sources = self._sources_present((table,))
-        frame = self._run(load_query("meta_columns"), {"table": table}, sources)
-        return dict(zip(frame["column_name"], frame["data_type"], strict=True))
+        fingerprint, columns = self._columns.get(table, (None, {}))
+        if fingerprint != sources[table].fingerprint:  # kept per process: every drift query checks its columns
+            frame = self._run(load_query("meta_columns"), {"table": table}, sources)
+            columns = dict(zip(frame["column_name"], frame["data_type"], strict=True))
+            self._columns[table] = (sources[table].fingerprint, columns)
+        return dict(columns)
 
     def _sources_present(self, tables: tuple[str, ...]) -> dict[str, TableSource]:
         """Scan the tables a query reads; raise DataUnavailable naming the first one missing."""

@@ -200,13 +200,13 @@ def _samples(frame: pd.DataFrame, columns: list[str]) -> dict[str, Sample]:
     statistic here has a meaning for it.
     """
     everything = (1 << len(columns)) - 1
+    set_ids, counts = frame["set_id"].to_numpy(), frame["n"].to_numpy(dtype=np.int64)
     out = {}
     for i, name in enumerate(columns):
-        rows = frame[frame["set_id"] == everything ^ (1 << (len(columns) - 1 - i))]
-        missing = rows[name].isna().to_numpy()
-        values = rows[name].to_numpy(dtype=object)[~missing]
-        counts = rows["n"].to_numpy(dtype=np.int64)
-        out[name] = (values, counts[~missing], int(counts[missing].sum()))
+        rows = np.flatnonzero(set_ids == everything ^ (1 << (len(columns) - 1 - i)))
+        values = frame[name].take(rows)
+        missing = values.isna().to_numpy()
+        out[name] = (values.to_numpy(dtype=object)[~missing], counts[rows][~missing], int(counts[rows][missing].sum()))
     return out
 
 
