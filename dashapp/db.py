@@ -44,7 +44,8 @@ QUERIES_DIR = Path(__file__).resolve().parent.parent / "queries"
 _PARAM = re.compile(r"(?<![:$\w])\$([a-z_][a-z0-9_]*)")
 _DT_FOLDER = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
 _HEADER = re.compile(r"^--\s*(params|returns|tables|split|later|identifiers):\s*(.*)$")
-_IDENTIFIER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+# {name} or {name: fragment}; see Query.render().
+_IDENTIFIER = re.compile(r"\{([a-z_][a-z0-9_]*)(?::([^{}]*))?\}")
 _WORD = re.compile(r"[a-z_][a-z0-9_]*")
 LATER_PARAMS = frozenset({"later_from", "later_to"})
 
@@ -69,15 +70,27 @@ class Query:
         return (self.params - LATER_PARAMS if self.later else self.params) | self.identifiers
 
     def render(self, params: dict) -> tuple[str, dict]:
-        """The SQL with each {identifier} replaced by its quoted column names, and the params left to bind.
+        """The SQL with its identifiers spelt out, and the params left to bind.
 
-        Only for names Database.run() has checked against the table's real columns: GROUPING SETS
-        takes no COLUMNS() and no bound value, so a list of columns must be spelt out.
+        `{name}` becomes the quoted column names, comma-separated; `{name: fragment}` becomes the
+        fragment once per column, comma-separated, with @ as the quoted column and # as its 1-based
+        position (to index a bound list of per-column values). Only for names Database.run() has
+        checked against the table's real columns: GROUPING SETS takes no COLUMNS(), and an
+        aggregate with per-column arguments cannot be written with COLUMNS() either.
         """
         if not self.identifiers:
             return self.text, params
-        text = _IDENTIFIER.sub(lambda m: ", ".join(_quote_identifier(c) for c in params[m.group(1)]), self.text)
-        return text, {k: v for k, v in params.items() if k not in self.identifiers}
+
+        def spell(match: re.Match) -> str:
+            names, fragment = params[match.group(1)], match.group(2)
+            if fragment is None:
+                return ", ".join(map(_quote_identifier, names))
+            fragment = fragment.strip()
+            return ", ".join(
+                fragment.replace("#", str(i)).replace("@", _quote_identifier(c)) for i, c in enumerate(names, 1)
+            )
+
+        return _IDENTIFIER.sub(spell, self.text), {k: v for k, v in params.items() if k not in self.identifiers}
 
     def check_params(self, supplied: dict) -> None:
         """Fail fast when a call lacks a parameter the SQL binds, or adds one it does not."""
@@ -103,7 +116,7 @@ def load_query(name: str, folder: Path = QUERIES_DIR) -> Query:
     body = "\n".join(line.split("--")[0] for line in text.splitlines())
     # "-- identifiers: a, b (what they are)": the names before any parenthesis.
     identifiers = frozenset(_WORD.findall(headers.get("identifiers", "").split("(")[0]))
-    if set(_IDENTIFIER.findall(body)) != identifiers:
+    if {m.group(1) for m in _IDENTIFIER.finditer(body)} != identifiers:
         raise ValueError(f"query {name}: header '-- identifiers:' must list each {{name}} in the SQL, and only those")
     first_line = text.splitlines()[0].lstrip("- ").strip()
     query = Query(

@@ -1,14 +1,16 @@
--- drift_values_by_bucket: one text predictions column's counts per value, per time bucket (NULLs left out).
+-- drift_values_by_bucket: text predictions columns' counts per value, per time bucket, in one scan.
+-- One grouping set per column, as in drift_histograms.sql: set_id = GROUPING_ID(columns) tells whose
+-- row it is; the row whose value is NULL counts that column's NULLs. At most 64 columns a call.
 -- params: $start, $end (timestamps), $bucket (seconds), $symbol (list), $model_version (NULL = all)
--- identifiers: column (a list of one name)
+-- identifiers: columns
 -- tables: predictions
 -- split: bucket
--- returns: bucket, value, n
+-- returns: bucket, set_id, <column> per column, n
 SELECT
   time_bucket(to_seconds($bucket), ts) AS bucket,
-  {column} AS value,
+  GROUPING_ID({columns}) AS set_id,
+  {columns},
   count(*) AS n
 FROM predictions_in($start, $end, CAST($symbol AS VARCHAR[]), CAST($model_version AS VARCHAR))
-WHERE {column} IS NOT NULL
-GROUP BY bucket, value
-ORDER BY bucket, value
+GROUP BY bucket, GROUPING SETS ({columns})
+ORDER BY ALL

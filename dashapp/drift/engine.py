@@ -178,36 +178,34 @@ _MAX_GROUPING_COLUMNS = 64
 
 
 def _window_samples(db: Database, params: dict, columns: list[str]) -> dict[str, Sample]:
-    return _chunked(lambda chunk: db.run("drift_histograms", **params, columns=chunk), columns)
+    return _grouping_sets(lambda chunk: db.run("drift_histograms", **params, columns=chunk), columns, _samples)
 
 
 def _reference_samples(db: Database, columns: list[str]) -> dict[str, Sample]:
-    return _chunked(lambda chunk: db.run("drift_histograms_reference", columns=chunk), columns)
+    return _grouping_sets(lambda chunk: db.run("drift_histograms_reference", columns=chunk), columns, _samples)
 
 
-def _chunked(run, columns: list[str]) -> dict[str, Sample]:
+def _grouping_sets(run, columns: list[str], read) -> dict:
+    """Run a query with one grouping set per column, at most 64 columns a call; read(frame, column, rows) each."""
     out = {}
-    for i in range(0, len(columns), _MAX_GROUPING_COLUMNS):
-        chunk = columns[i : i + _MAX_GROUPING_COLUMNS]
-        out.update(_samples(run(chunk), chunk))
+    for start in range(0, len(columns), _MAX_GROUPING_COLUMNS):
+        chunk = columns[start : start + _MAX_GROUPING_COLUMNS]
+        frame = run(chunk)
+        set_ids, everything = frame["set_id"].to_numpy(), (1 << len(chunk)) - 1
+        for i, name in enumerate(chunk):  # a column's own bit is 0 in its set's id; the first is the highest
+            out[name] = read(frame, name, np.flatnonzero(set_ids == everything ^ (1 << (len(chunk) - 1 - i))))
     return out
 
 
-def _samples(frame: pd.DataFrame, columns: list[str]) -> dict[str, Sample]:
-    """Read drift_histograms*.sql's grouping sets: per column its values, their counts and its NULL count.
+def _samples(frame: pd.DataFrame, name: str, rows: np.ndarray) -> Sample:
+    """One column's values, their counts and its NULL count, from its grouping set's rows.
 
     NaN counts as missing, as pandas' dropna() has it: DuckDB keeps NaN apart from NULL, but no
     statistic here has a meaning for it.
     """
-    everything = (1 << len(columns)) - 1
-    set_ids, counts = frame["set_id"].to_numpy(), frame["n"].to_numpy(dtype=np.int64)
-    out = {}
-    for i, name in enumerate(columns):
-        rows = np.flatnonzero(set_ids == everything ^ (1 << (len(columns) - 1 - i)))
-        values = frame[name].take(rows)
-        missing = values.isna().to_numpy()
-        out[name] = (values.to_numpy(dtype=object)[~missing], counts[rows][~missing], int(counts[rows][missing].sum()))
-    return out
+    values, counts = frame[name].take(rows), frame["n"].to_numpy(dtype=np.int64)[rows]
+    missing = values.isna().to_numpy()
+    return values.to_numpy(dtype=object)[~missing], counts[~missing], int(counts[missing].sum())
 
 
 def prediction_drift(db: Database, window: Window, rule: DriftRule | None = None) -> list[FeatureDrift]:
@@ -291,11 +289,13 @@ MIN_BUCKET_VALUES = 100
 
 
 def drift_over_time(db: Database, window: Window, bucket_seconds: int) -> pd.DataFrame:
-    """PSI per feature per time bucket against the reference and against the bucket before, one pass per feature.
+    """PSI per feature per time bucket against the reference and against the bucket before.
 
     Bins are fixed for the whole window so cells compare across time: the reference's deciles (or
-    categories) when the reference has the feature, else the window's own. Returns one row per
-    (feature, bucket): n, psi_reference (None without a reference), psi_previous.
+    categories) when the reference has the feature, else the window's own. Two scans of the window
+    count every feature per bucket: one for the numeric features' bins, one for the text features'
+    values. Returns one row per (feature, bucket): n, psi_reference (None without a reference),
+    psi_previous.
     """
     key = {**asdict(window), "bucket": bucket_seconds}
     return db.memoize(
@@ -311,31 +311,17 @@ def _over_time(db: Database, window: Window, bucket_seconds: int) -> pd.DataFram
     references = _reference_samples(db, usable) if usable else {}
     # The bins: the reference's, else (no reference column, or an empty one) the window's own.
     own = [f for f in kinds if f not in references or not len(references[f][0])]
-    pooled_samples = {**references, **(_window_samples(db, window.params(), own) if own else {})}
+    pooled = {**references, **(_window_samples(db, window.params(), own) if own else {})}
+    present = [f for f in kinds if len(pooled[f][0])]
+    by_bucket = {**window.params(), "bucket": bucket_seconds}
+    numeric = {f: pooled[f] for f in present if kinds[f] == "numeric"}
+    categorical = {f: pooled[f] for f in present if kinds[f] == "categorical"}
+    binned = {**_numeric_buckets(db, by_bucket, numeric), **_categorical_buckets(db, by_bucket, categorical)}
+
     rows = []
-    for feature, kind in kinds.items():
-        bound = {"column": [feature]}
-        base = references[feature] if feature in references and feature not in own else None
-        pooled = pooled_samples[feature]
-        if not len(pooled[0]):
-            continue
-        by_bucket = {**window.params(), "bucket": bucket_seconds, **bound}
-        if kind == "numeric":
-            order = np.argsort(pooled[0].astype(float))
-            values, counts = pooled[0].astype(float)[order], pooled[1][order]
-            edges = stats.decile_edges(values, counts)
-            frame = db.run("drift_bins_by_bucket", **by_bucket, edges=edges.tolist())
-            buckets = [(row.bucket, np.asarray(row.bins, dtype=float)) for row in frame.itertuples()]
-            base_bins = stats.bin_counts(values, counts, edges) if base is not None else None
-        else:
-            frame = db.run("drift_values_by_bucket", **by_bucket)
-            frame["value"] = frame["value"].map(str)  # as the samples' categories are named: True, not true
-            categories = sorted(set(map(str, pooled[0])) | set(frame["value"]))
-            table = frame.pivot_table(index="bucket", columns="value", values="n", aggfunc="sum", fill_value=0)
-            table = table.reindex(columns=categories, fill_value=0)
-            buckets = [(bucket, row.to_numpy(dtype=float)) for bucket, row in table.iterrows()]
-            known = dict(zip(map(str, pooled[0]), pooled[1], strict=True)) if base is not None else None
-            base_bins = np.array([known.get(c, 0) for c in categories], dtype=float) if known else None
+    for feature in present:
+        base_bins, buckets = binned[feature]
+        base_bins = None if feature in own else base_bins  # binned on the window itself: no reference PSI
         previous = None
         for bucket, bins in buckets:
             n = int(bins.sum())
@@ -351,3 +337,46 @@ def _over_time(db: Database, window: Window, bucket_seconds: int) -> pd.DataFram
             )
             previous = None if thin else bins
     return pd.DataFrame(rows, columns=["feature", "bucket", "n", "psi_reference", "psi_previous"])
+
+
+# Per feature: the counts per bin of the sample that set the bins, and (bucket, counts per bin) per bucket.
+Buckets = dict[str, tuple[np.ndarray, list[tuple[pd.Timestamp, np.ndarray]]]]
+
+
+def _numeric_buckets(db: Database, by_bucket: dict, samples: dict[str, Sample]) -> Buckets:
+    """Bin numeric features on their samples' deciles; one scan counts every feature per bucket."""
+    if not samples:
+        return {}
+    ordered, edges = {}, {}
+    for feature, (values, counts, _) in samples.items():
+        order = np.argsort(values.astype(float))
+        ordered[feature] = (values.astype(float)[order], counts[order])
+        edges[feature] = stats.decile_edges(*ordered[feature])
+    features = list(samples)
+    frame = db.run("drift_bins_by_bucket", **by_bucket, columns=features, edges=[edges[f].tolist() for f in features])
+    out = {}
+    for feature in features:
+        none = np.zeros(len(edges[feature]) + 1)  # NULL: no value in that bucket
+        buckets = [
+            (bucket, none if bins is None else np.asarray(bins, dtype=float))
+            for bucket, bins in zip(frame["bucket"], frame[feature], strict=True)
+        ]
+        out[feature] = (stats.bin_counts(*ordered[feature], edges[feature]), buckets)
+    return out
+
+
+def _categorical_buckets(db: Database, by_bucket: dict, samples: dict[str, Sample]) -> Buckets:
+    """Count text features per value and bucket (one scan per 64 features), over the samples' categories."""
+    run = lambda chunk: db.run("drift_values_by_bucket", **by_bucket, columns=chunk)  # noqa: E731
+    counts = _grouping_sets(run, list(samples), lambda frame, name, rows: frame.iloc[rows][[name, "bucket", "n"]])
+    out = {}
+    for feature, frame in counts.items():
+        frame = frame[frame[feature].notna()].assign(value=lambda f, c=feature: f[c].map(str))
+        # Categories are named as the samples name them: str(True), not DuckDB's 'true'.
+        categories = sorted(set(map(str, samples[feature][0])) | set(frame["value"]))
+        table = frame.pivot_table(index="bucket", columns="value", values="n", aggfunc="sum", fill_value=0)
+        table = table.reindex(columns=categories, fill_value=0)
+        known = dict(zip(map(str, samples[feature][0]), samples[feature][1], strict=True))
+        base = np.array([known.get(c, 0) for c in categories], dtype=float)
+        out[feature] = (base, [(bucket, row.to_numpy(dtype=float)) for bucket, row in table.iterrows()])
+    return out

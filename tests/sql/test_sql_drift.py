@@ -79,18 +79,31 @@ def test_columns_are_read_from_the_view_with_their_types(db):
     assert columns["source"] == "VARCHAR"  # an optional contract column absent from the files: NULL of its type
 
 
-def test_numeric_bin_counts_per_bucket_are_right_closed(db):
+def test_numeric_bin_counts_per_bucket_are_right_closed_with_each_columns_own_edges(db):
     frame = db.run(
-        "drift_bins_by_bucket", **ALL, **NO_FILTER, bucket=86400, column=["headline_words"], edges=[9.0, 12.0]
+        "drift_bins_by_bucket",
+        **ALL,
+        **NO_FILTER,
+        bucket=86400,
+        columns=["headline_words", "sentiment_score"],
+        edges=[[9.0, 12.0], [0.0]],
     )
-    # Day 1: 12 8 15 9; day 2: 11 20 7 14; day 3: 10 13 6. Bins (-inf, 9], (9, 12], (12, +inf).
-    assert frame["bins"].map(list).tolist() == [[2, 1, 1], [1, 1, 2], [1, 1, 1]]
-    assert frame["n"].tolist() == [4, 4, 3]
+    # Words, day 1: 12 8 15 9; day 2: 11 20 7 14; day 3: 10 13 6. Bins (-inf, 9], (9, 12], (12, +inf).
+    assert frame["headline_words"].map(list).tolist() == [[2, 1, 1], [1, 1, 2], [1, 1, 1]]
+    assert frame["sentiment_score"].map(sum).tolist() == [4, 4, 3]  # two bins: (-inf, 0], (0, +inf)
+    assert frame["sentiment_score"].map(len).tolist() == [2, 2, 2]
     assert frame["bucket"].tolist() == [pd.Timestamp(2024, 3, d) for d in (1, 2, 3)]
 
 
-def test_text_value_counts_per_bucket(db):
-    frame = db.run("drift_values_by_bucket", **ALL, **NO_FILTER, bucket=86400, column=["label"])
-    day1 = frame[frame["bucket"] == pd.Timestamp(2024, 3, 1)]
-    assert day1[["value", "n"]].values.tolist() == [["negative", 1], ["neutral", 1], ["positive", 2]]
-    assert frame["n"].sum() == 11
+def test_text_value_counts_per_bucket_for_several_columns_in_one_scan(db):
+    frame = db.run("drift_values_by_bucket", **ALL, **NO_FILTER, bucket=86400, columns=["label", "cache_hit"])
+    labels = frame[frame["set_id"] == 0b01]
+    day1 = labels[labels["bucket"] == pd.Timestamp(2024, 3, 1)]
+    assert day1[["label", "n"]].sort_values("label").values.tolist() == [
+        ["negative", 1],
+        ["neutral", 1],
+        ["positive", 2],
+    ]
+    assert labels["n"].sum() == 11
+    hits = frame[frame["set_id"] == 0b10]
+    assert hits["n"].sum() == 11 and hits["cache_hit"].isna().sum() == 1  # the one NULL cache_hit, counted apart

@@ -70,6 +70,19 @@ def test_identifiers_are_declared_in_the_header_and_quoted_when_rendered(tmp_pat
     assert text.endswith('SELECT "a", "b""c" FROM predictions WHERE ts >= $start\n') and bound == {"start": 1}
 
 
+def test_an_identifier_fragment_is_repeated_per_column_with_its_position(tmp_path: Path):
+    (tmp_path / "sample_query.sql").write_text(
+        "-- sample_query: a test.\n-- params: $edges\n-- identifiers: columns\n-- tables: predictions\n"
+        "SELECT {columns: histogram(@, $edges[#]) AS @} FROM predictions\n"
+    )
+    text, bound = load_query("sample_query", tmp_path).render({"edges": [[1.0]], "columns": ["a", "#@"]})
+    assert (
+        text.splitlines()[-1]
+        == 'SELECT histogram("a", $edges[1]) AS "a", histogram("#@", $edges[2]) AS "#@" FROM predictions'
+    )
+    assert bound == {"edges": [[1.0]]}
+
+
 @pytest.mark.parametrize("header", ["", "-- identifiers: other\n"])
 def test_an_identifier_placeholder_missing_from_the_header_is_refused(tmp_path: Path, header):
     (tmp_path / "bad_ids.sql").write_text(f"-- bad_ids: oops.\n{header}-- tables: predictions\nSELECT {{x}} FROM t\n")
