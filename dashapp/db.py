@@ -339,6 +339,10 @@ class Database:
                 raise ValueError(f"query {query.name}: {name} must be a non-empty list of column names")
             for table in query.tables:
                 unknown = sorted(set(value) - set(self.columns(table)))
+                contract = TABLES[table]
+                if set(unknown) & set(contract.required_names):  # the data breaks the contract, not the caller
+                    reason = f"lacks required columns {unknown} (run `dashapp check`)"
+                    raise DataUnavailable(table, reason, contract.expected_columns_text())
                 if unknown:
                     raise ValueError(f"query {query.name}: {name} names columns {table} does not have: {unknown}")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -47,7 +49,7 @@ def window(params: dict) -> Window:
 
 def results_frame(results: list[FeatureDrift], sort: str = "severity") -> pd.DataFrame:
     """One row per feature; by default worst first: critical before warning before ok, then by PSI."""
-    frame = pd.DataFrame([{k: v for k, v in r.to_dict().items() if k != "bins"} for r in results])
+    frame = pd.DataFrame([r.summary() for r in results])
     if frame.empty:
         return frame
     frame["severity"] = frame["status"].map(SEVERITY)
@@ -138,7 +140,8 @@ def distribution_data(db: Database, params: dict) -> pd.DataFrame:
         return pd.DataFrame(columns=["bin", "reference_share", "current_share", "psi_contribution"])
     result = results[feature]
     frame = pd.DataFrame(result.bins, columns=["bin", "reference_share", "current_share", "psi_contribution"])
-    frame.attrs["feature"] = result
+    # Without its bins: pandas deep-copies attrs on every operation, and the bins are the frame itself.
+    frame.attrs["feature"] = replace(result, bins=[])
     frame.attrs["notes"] = [f"{feature}: {result.status}, {result.rule}"]
     return frame
 

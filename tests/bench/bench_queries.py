@@ -1,14 +1,16 @@
-"""Benchmark the Overview and Operations queries against DESIGN.md's performance targets (run by hand).
+"""Benchmark the pages' charts and queries against DESIGN.md's performance targets (run by hand).
 
     .venv/bin/python tests/bench/bench_queries.py [--rows 10000000] [--days 30] [--data DIR] [--repeat 5]
                                                   [--threads N] [--json tests/artifacts/bench.json]
-                                                  [--only charts|cached|compare ...]
+                                                  [--only charts|cached|live|compare ...]
+                                                  [--page / --page /drift ...]
 
 Not a pytest test: nothing here is named test_*. It generates (or reuses) a demo data set under
 data/bench-<rows>, then runs every measurement in its own subprocess (this script with --worker) so
 each approach's peak RSS (VmHWM) is its own:
 
-- per chart of "/" and "/operations", for a 7-day and a 30-day window ending where the data ends:
+- per chart of the pages ("/", "/drift" and "/operations" unless --page names some), for a 7-day
+  and a 30-day window ending where the data ends:
   the data function uncached (one Database with cache=None, its connection kept open; the first
   call, which opens DuckDB and builds the views, is reported apart and not in the median), every
   distinct query it runs, and the full render uncached; one process per (chart, window);
@@ -50,7 +52,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 QUERIES_DIR = REPO / "queries"
-PAGES = ("/", "/operations")
+PAGES = ("/", "/drift", "/operations")
 PARTS = ("charts", "cached", "live", "compare")
 VIEWS = {"7d": 7, "30d": 30}  # window name -> days before the data's end
 RESULT_MARK = "BENCH-RESULT "
@@ -583,6 +585,9 @@ def main(argv: list[str] | None = None) -> int:
         choices=PARTS,
         help="run only these parts (repeatable; default all): charts (uncached), cached, live, compare",
     )
+    parser.add_argument(
+        "--page", action="append", choices=PAGES, help="measure only these pages' charts (repeatable; default all)"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -614,7 +619,7 @@ def main(argv: list[str] | None = None) -> int:
         threads_source = "DASHAPP_DUCKDB_THREADS"
     else:
         threads_source = f"Config default (duckdb_threads=0 resolves to {config.duckdb_threads} here)"
-    charts = [cid for page in PAGES for cid, spec in REGISTRY.items() if spec.page == page]
+    charts = [cid for page in args.page or PAGES for cid, spec in REGISTRY.items() if spec.page == page]
     views = {name: _window_args(end, days) for name, days in VIEWS.items()}
     scratch = Path(tempfile.mkdtemp(prefix="dashapp-bench-"))
     base = {

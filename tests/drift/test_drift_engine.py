@@ -184,15 +184,17 @@ def test_a_window_rejects_an_unknown_baseline():
         Window(START, END, baseline="yesterday")
 
 
-def test_a_cached_comparison_runs_no_query_and_new_data_recomputes_it(make_db, tmp_path):
+def test_a_cached_comparison_and_prediction_drift_run_no_query_and_new_data_recomputes_them(make_db, tmp_path):
     from flask_caching.backends import FileSystemCache
 
-    plain = make_db(predictions(words=RNG.normal(0, 1, N)), pd.DataFrame({"words": RNG.normal(0, 1, N)}))
+    reference = pd.DataFrame({"words": RNG.normal(0, 1, N), "label": "neutral", "sentiment_score": 0.0})
+    plain = make_db(predictions(words=RNG.normal(0, 1, N)), reference)
     db = Database(plain.config, cache=FileSystemCache(str(tmp_path / "memo"), default_timeout=0))
-    first = compare(db, Window(START, END))
+    first, outputs = compare(db, Window(START, END)), prediction_drift(db, Window(START, END))
     executed = []
     db._execute = lambda *args: executed.append(args) or pytest.fail("a cached comparison ran a query")
     assert [r.to_dict() for r in compare(db, Window(START, END))] == [r.to_dict() for r in first]
+    assert [r.to_dict() for r in prediction_drift(db, Window(START, END))] == [r.to_dict() for r in outputs]
     pd.DataFrame({"words": RNG.normal(3, 1, N)}).to_parquet(plain.config.data_dir / "reference.parquet")
     del db._execute
     (moved,) = compare(db, Window(START, END))
@@ -256,3 +258,12 @@ def test_a_boolean_feature_over_time_uses_the_references_categories(make_db):
     db = make_db(predictions(flag=flags), pd.DataFrame({"flag": [True, False, False, False] * 50}))
     frame = drift_over_time(db, Window(START, END), 86400)
     assert frame["psi_reference"].tolist() == pytest.approx([0.0, 0.0], abs=1e-12)
+
+
+def test_prediction_drift_against_a_reference_without_the_models_outputs_names_the_table(make_db):
+    from dashapp.errors import DataUnavailable
+
+    db = make_db(predictions(words=RNG.normal(0, 1, N)), pd.DataFrame({"words": RNG.normal(0, 1, N)}))
+    with pytest.raises(DataUnavailable, match=r"reference: lacks required columns \['label', 'sentiment_score'\]"):
+        prediction_drift(db, Window(START, END))
+    assert compare(db, Window(START, END))[0].status == "ok"  # the feature comparison still works
