@@ -379,8 +379,14 @@ def _numeric_buckets(db: Database, by_bucket: dict, samples: dict[str, Sample]) 
 
 def _categorical_buckets(db: Database, by_bucket: dict, samples: dict[str, Sample]) -> Buckets:
     """Count text features per value and bucket (one scan per 64 features), over the samples' categories."""
-    run = lambda chunk: db.run("drift_values_by_bucket", **by_bucket, columns=chunk)  # noqa: E731
-    counts = _grouping_sets(run, list(samples), lambda frame, name, rows: frame.iloc[rows][[name, "bucket", "n"]])
+
+    def run(chunk: list[str]) -> pd.DataFrame:
+        return db.run("drift_values_by_bucket", **by_bucket, columns=chunk)
+
+    def rows_of(frame: pd.DataFrame, name: str, rows: np.ndarray) -> pd.DataFrame:
+        return frame.iloc[rows][[name, "bucket", "n"]]
+
+    counts = _grouping_sets(run, list(samples), rows_of)
     out = {}
     for feature, frame in counts.items():
         frame = frame[frame[feature].notna()].assign(value=lambda f, c=feature: f[c].map(str))
