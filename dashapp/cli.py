@@ -1,4 +1,4 @@
-"""The `dashapp` command: generate demo logs, check a data folder, compute drift, warm the cache, serve."""
+"""The `dashapp` command: demo logs, data checks, drift, backtest metrics, cache warming, serving."""
 
 from __future__ import annotations
 
@@ -60,6 +60,38 @@ def cmd_drift(args: argparse.Namespace) -> int:
     for r in results:
         psi = "" if r["psi"] is None else f"{r['psi']:.4f}"
         print(f"{r['feature']:20} {r['kind']:12} {r['status']:9} {psi:>8}  {r['rule']}")
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """Print a run's QuantStats metrics (252 periods a year, risk-free rate 0), as a table or JSON."""
+    import json
+
+    from .backtest.metrics import METRICS
+    from .backtest.runs import run_metrics
+    from .config import Config
+    from .db import Database
+    from .errors import DashappError
+
+    try:
+        (result,) = run_metrics(Database(Config.from_env(data_dir=args.data)), [args.run_id])
+    except DashappError as exc:
+        print(f"dashapp backtest: {exc.message}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0 if result["problem"] is None else 1
+    print(f"{result['run_id']}: {result['agent']} {result['agent_version']} ({result['kind']}), "
+          f"{result['first_day']} to {result['last_day']}, {result['days']} days")  # fmt: skip
+    for note in result["notes"]:
+        print(f"  note: {note}")
+    if result["problem"]:
+        print(f"  no metrics: {result['problem']}")
+        return 1
+    for metric in METRICS:
+        value = result[metric.key]
+        shown = "—" if value is None else f"{value:.2%}" if metric.unit == "percent" else f"{value:,.4g}"
+        print(f"  {metric.label:26} {shown:>12}")
     return 0
 
 
@@ -132,6 +164,12 @@ def parser() -> argparse.ArgumentParser:
     )
     drift.add_argument("--json", action="store_true", help="print a JSON list, one object per feature")
     drift.set_defaults(run=cmd_drift)
+
+    backtest = sub.add_parser("backtest", help="print a backtest or paper run's QuantStats metrics")
+    backtest.add_argument("--data", type=Path, required=True, help="the data folder")
+    backtest.add_argument("--run", dest="run_id", required=True, help="the run_id")
+    backtest.add_argument("--json", action="store_true", help="print one JSON object: the run, its metrics, notes")
+    backtest.set_defaults(run=cmd_backtest)
 
     warm = sub.add_parser("warm", help="fill the cache with every chart's default views (for a cron job)")
     warm.add_argument("--days", type=_positive, nargs="+", default=[7, 30], help="windows, in days (default 7 30)")
