@@ -27,7 +27,7 @@ def create_app(config: Config | None = None) -> dash.Dash:
     """Build the Dash app and its Flask server. Nothing here opens DuckDB: that happens per worker."""
     from . import api
     from .cache import cache, init_cache
-    from .pages import panels, shell
+    from .pages import backtests, panels, shell
 
     config = config or Config.from_env()
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -48,6 +48,7 @@ def create_app(config: Config | None = None) -> dash.Dash:
     app.layout = shell.layout
     shell.register_callbacks(app, db)
     panels.register_callbacks(app, db)
+    backtests.register_callbacks(app, db)
     # Dash records which component bundles it may serve only while rendering the index page, so a
     # gunicorn worker whose first request is a bundle would answer 500. Render it once per app.
     server.test_client().get("/")

@@ -1,4 +1,4 @@
-"""HTTP API: /healthz, the chart registry at /api/charts, each chart's figure or data, and /api/drift.
+"""HTTP API: /healthz, the chart registry at /api/charts, each chart's figure or data, /api/drift, tearsheets.
 
 Errors share one JSON shape (datasette): {"ok": false, "error": ..., "param": ..., "status": ...}.
 """
@@ -13,6 +13,7 @@ from plotly.io.json import to_json_plotly
 from werkzeug.exceptions import HTTPException
 
 from .charts import REGISTRY, get_chart, render
+from .charts.backtests import tearsheet
 from .charts.drift import drift_results
 from .errors import BadParameter, DashappError, DataUnavailable
 
@@ -65,6 +66,13 @@ def chart(chart_id: str):
 def drift():
     """Per-feature drift of a window against a baseline: a JSON list, one object per input feature."""
     return jsonify(drift_results(_db(), request.args.to_dict(flat=False)))
+
+
+@blueprint.get("/api/backtests/<run_id>/tearsheet.html")
+def backtest_tearsheet(run_id: str):
+    """QuantStats' HTML report for one run (from=, to= narrow the period), built offline and cached."""
+    name, body = tearsheet(_db(), {**request.args.to_dict(flat=False), "run": [run_id]})
+    return Response(body, mimetype="text/html", headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @blueprint.get("/api/", defaults={"rest": ""})

@@ -10,6 +10,7 @@ import math
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 DAY1, DAY2, DAY3, DAY4 = (datetime(2024, 3, d) for d in (1, 2, 3, 4))
@@ -137,14 +138,69 @@ def write_single(data_dir: Path, table: str, frame: pd.DataFrame) -> Path:
     return path
 
 
+# Backtests: seeded, not hand-picked (their numbers are checked against QuantStats, not on paper).
+BACKTEST_DAYS = pd.bdate_range("2023-01-02", "2024-03-29")
+BACKTEST_PERIOD = {"from": ["2023-01-02"], "to": ["2024-03-29"]}
+BACKTEST_RUNS = [  # run_id, agent, agent_version, kind, created_at, first day
+    ("bt-ppo-2.0", "ppo", "2.0", "backtest", "2024-04-01 09:00", "2023-01-02"),
+    ("bt-ppo-2.1", "ppo", "2.1", "backtest", "2024-04-01 10:00", "2023-01-02"),
+    ("paper-ppo-2.1", "ppo", "2.1", "paper", "2024-01-02 13:00", "2024-01-02"),
+]
+BACKTEST_SYMBOLS = ("AAPL", "MSFT")
+
+
+def backtests() -> dict[str, pd.DataFrame]:
+    """backtest_runs, backtest_returns, trades and market for three runs of two agent versions."""
+    rng = np.random.default_rng(11)
+    benchmark = rng.normal(0.0004, 0.011, len(BACKTEST_DAYS))
+    closes = {s: 100 * np.cumprod(1 + rng.normal(0.0003, 0.015, len(BACKTEST_DAYS))) for s in BACKTEST_SYMBOLS}
+    returns, trades = [], []
+    for run_id, _, version, _, _, first in BACKTEST_RUNS:
+        days = BACKTEST_DAYS[BACKTEST_DAYS >= first]
+        edge = 0.0006 if version == "2.1" else 0.0002
+        strategy = 0.4 * benchmark[-len(days) :] + rng.normal(edge, 0.008, len(days))
+        returns.append(pd.DataFrame({"run_id": run_id, "ts": days.date, "strategy_return": strategy,
+                                     "benchmark_return": benchmark[-len(days) :], "exposure": 0.8}))  # fmt: skip
+        for symbol in BACKTEST_SYMBOLS:
+            held = np.sign(rng.normal(size=len(days)).cumsum())
+            change = np.diff(np.concatenate([[0.0], held]))
+            action = np.where(change > 0, "buy", np.where(change < 0, "sell", "hold"))
+            trades.append(pd.DataFrame({"run_id": run_id, "ts": (days + pd.Timedelta(hours=20)).as_unit("us"),
+                                        "symbol": symbol, "action": action, "quantity": np.abs(change) * 10,
+                                        "price": closes[symbol][-len(days) :]}))  # fmt: skip
+    runs = pd.DataFrame(
+        [r[:5] for r in BACKTEST_RUNS], columns=["run_id", "agent", "agent_version", "kind", "created_at"]
+    ).assign(created_at=lambda f: pd.to_datetime(f["created_at"]).astype("datetime64[us]"))
+    market = pd.concat(
+        pd.DataFrame({"ts": BACKTEST_DAYS.date, "symbol": s, "close": closes[s]}) for s in BACKTEST_SYMBOLS
+    )
+    return {
+        "backtest_runs": runs,
+        "backtest_returns": pd.concat(returns, ignore_index=True),
+        "trades": pd.concat(trades, ignore_index=True),
+        "market": market,
+    }
+
+
 def write_all(data_dir: Path) -> Path:
-    """Write predictions and outcomes by day, pipeline_runs and reference as files; other tables stay missing."""
+    """Write predictions and outcomes by day, and the other tables but training_runs as single files."""
     data_dir.mkdir(parents=True, exist_ok=True)
     write_partitioned(data_dir, "predictions", predictions())
     write_partitioned(data_dir, "outcomes", outcomes())
     write_single(data_dir, "pipeline_runs", pipeline_runs())
     write_single(data_dir, "reference", reference())
+    for table, frame in backtests().items():
+        write_single(data_dir, table, frame)
     return data_dir
+
+
+def chart_args(chart_id: str, empty: bool = False) -> dict[str, list[str]]:
+    """URL arguments that select the fixture data (or a stretch of time without any) for a chart."""
+    if chart_id.startswith("backtest."):
+        return {"from": ["2022-01-03"], "to": ["2022-01-07"]} if empty else dict(BACKTEST_PERIOD)
+    return (
+        {"start": ["2023-01-01"], "end": ["2023-01-08"]} if empty else {"start": ["2024-03-01"], "end": ["2024-03-04"]}
+    )
 
 
 def new_partition(data_dir: Path, day: str, request_id: str = "r12") -> Path:

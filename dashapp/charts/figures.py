@@ -7,6 +7,7 @@ import zlib
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
+from plotly.subplots import make_subplots
 
 # The template as plotly's default, not per figure: update_layout(template=...) deep-copies and
 # re-validates it, 20-30 ms per figure, most of a cached panel's render time (tests/bench).
@@ -27,16 +28,27 @@ DRIFT_COLORS = {
 PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#17becf", "#ff9da6", "#eeca3b", "#9d755d")
 
 
+LAYOUT = {
+    "margin": {"l": 56, "r": 16, "t": 24, "b": 40},
+    "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+    "hovermode": "x unified",
+    "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
+}
+
+
 def base_figure(**layout) -> go.Figure:
     """Return an empty figure with the portal's common layout."""
     fig = go.Figure()
-    defaults = {
-        "margin": {"l": 56, "r": 16, "t": 24, "b": 40},
-        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
-        "hovermode": "x unified",
-        "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
-    }
-    fig.update_layout(defaults | layout)
+    fig.update_layout(LAYOUT | layout)
+    return fig
+
+
+def stacked_figure(row_heights: list[float], **layout) -> go.Figure:
+    """Return an empty figure of rows sharing one time axis, with the portal's common layout."""
+    fig = make_subplots(
+        rows=len(row_heights), cols=1, shared_xaxes=True, row_heights=row_heights, vertical_spacing=0.06
+    )
+    fig.update_layout(LAYOUT | layout)
     return fig
 
 

@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -37,7 +37,7 @@ RESERVED = frozenset({"format", "theme", "title", "token"})
 
 @dataclass(frozen=True)
 class Param:
-    """One URL parameter of a chart: `kind` is time, bucket, text, number, integer or choice."""
+    """One URL parameter of a chart: `kind` is time, bucket, text, number, integer, choice or date."""
 
     name: str
     kind: str
@@ -145,6 +145,13 @@ def _parse_scalar(param: Param, raw: str):
         if not _TEXT.match(raw):
             raise BadParameter(param.name, f"must be letters, digits and . _ : + - (at most 64), got {_show(raw)}")
         return raw
+    if param.kind == "date":
+        try:
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+                raise ValueError
+            return date.fromisoformat(raw)
+        except ValueError:
+            raise BadParameter(param.name, f"must be a date YYYY-MM-DD, got {_show(raw)}") from None
     if param.kind in ("number", "integer"):
         try:
             value = int(raw) if param.kind == "integer" else float(raw)
@@ -237,6 +244,8 @@ def coverage_text(db: Database, spec: ChartSpec, params: dict) -> str:
     parts = []
     if "start" in params:
         parts.append(f"{params['start']:%Y-%m-%d %H:%M} → {params['end']:%Y-%m-%d %H:%M} UTC")
+    if "from" in params:  # a period of days, both included (backtests)
+        parts.append(f"{params['from'] or 'first day'} → {params['to'] or 'last day'}")
     for table in spec.tables:
         if TABLES[table].time_column is None:  # a table without time (reference): present or not
             parts.append(f"{table} table" if db.sources([table])[table] else f"{table} unavailable")

@@ -15,13 +15,14 @@ class Page:
     path: str
     name: str
     order: int
-    layout: Callable[[dict], object]  # takes the URL's query parameters (first values)
+    layout: Callable[[dict], object]  # takes the URL's query parameters (first values; lists for repeatable ones)
+    global_filters: bool = True  # False: the page has its own period and hides the global filter bar
 
 
 def _pages() -> list[Page]:
-    from . import drift, operations, overview
+    from . import backtests, drift, operations, overview
 
-    return sorted((overview.PAGE, drift.PAGE, operations.PAGE), key=lambda p: p.order)
+    return sorted((overview.PAGE, drift.PAGE, backtests.PAGE, operations.PAGE), key=lambda p: p.order)
 
 
 PAGES: list[Page] = _pages()

@@ -31,6 +31,8 @@ _PRESET_START = re.compile(r"^now-(\d+[hd])$")
 FILTER_KEYS = ("start", "end", "symbol", "model_version")
 # Every chart parameter's default, by name: a page control left at its default stays out of the URL.
 PARAM_DEFAULTS = {p.name: p.default for spec in REGISTRY.values() for p in spec.params}
+# Parameters that repeat in the URL (run=a&run=b): their page controls hold lists.
+REPEATABLE = frozenset(p.name for spec in REGISTRY.values() for p in spec.params if p.multiple)
 
 
 def layout() -> html.Div:
@@ -109,6 +111,7 @@ def filter_bar() -> dbc.Card:
             ),
             className="py-2",
         ),
+        id="filter-bar",
         className="mb-3 shadow-sm",
     )
 
@@ -155,7 +158,10 @@ def search_from_controls(
     drop = set(FILTER_KEYS) | set(page_params)
     args = {k: v for k, v in parse_qs((search or "").lstrip("?")).items() if k not in drop}
     for name, value in page_params.items():
-        if isinstance(value, str) and value and value != PARAM_DEFAULTS.get(name):
+        if name in REPEATABLE:
+            if isinstance(value, list) and all(isinstance(v, str) and v for v in value) and value:
+                args[name] = value
+        elif isinstance(value, str) and value and value != PARAM_DEFAULTS.get(name):
             args[name] = [value]
     # Callback inputs are client-controlled: a value of the wrong shape is dropped, and the
     # panels validate what reaches the URL like any other query string.
@@ -199,7 +205,7 @@ def sync_filters(search, preset, start_date, end_date, symbols, version, page_pa
         symbol_options = sorted(set(symbol_options) | set(controls[3]))
         version_options = sorted(set(version_options) | ({controls[4]} if controls[4] else set()))
         args = parse_qs((search or "").lstrip("?"))
-        page_values = [_first(args, name) for name in page_params]
+        page_values = [args.get(name, []) if name in REPEATABLE else _first(args, name) for name in page_params]
         return (no_update, *controls, symbol_options, version_options, page_values)
     if triggered == "filter-dates":
         preset = "custom"
@@ -271,10 +277,16 @@ def register_callbacks(app: Dash, db: Database) -> None:
     def _nav(pathname, search):
         return nav_links(pathname, search)
 
+    @app.callback(Output("filter-bar", "style"), Input("url", "pathname"))
+    def _filter_bar(pathname):
+        page = page_for(pathname)
+        return {"display": "none"} if page is not None and not page.global_filters else {}
+
     @app.callback(Output("page-content", "children"), Input("url", "pathname"), State("url", "search"))
     def _route(pathname, search):
         page = page_for(pathname)
         if page is None:
             return dbc.Alert(f"No page at {pathname}. Use the navigation above.", color="warning")
         # Page controls start from the URL, so their first firing does not overwrite it.
-        return page.layout({k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items()})
+        args = parse_qs((search or "").lstrip("?"))
+        return page.layout({k: v if k in REPEATABLE else v[0] for k, v in args.items()})

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 
 from dashapp.charts import REGISTRY, get_chart, render
-from tests.fixtures import new_partition
+from tests.fixtures import chart_args, new_partition
 
 CHART_IDS = sorted(REGISTRY)
 WINDOW = "start=2024-03-01&end=2024-03-04"
@@ -21,7 +21,15 @@ BAD_VALUES = {
     "number": "abc",
     "choice": "yesterday",
     "integer": "1.5",
+    "date": "2024-02-30",
 }
+
+
+def window(chart_id: str) -> str:
+    """The fixture data's window (or period) as a query string, without the parameters given after it."""
+    return urlencode(chart_args(chart_id), doseq=True)
+
+
 PARAMS = [(chart_id, param) for chart_id in CHART_IDS for param in get_chart(chart_id).params]
 
 
@@ -55,7 +63,7 @@ def test_the_registry_lists_every_chart_with_its_parameters(shared_client):
 
 @pytest.mark.parametrize("chart_id", CHART_IDS)
 def test_every_chart_answers_as_json_with_its_figure_and_coverage(shared_client, chart_id):
-    response = shared_client.get(f"/api/charts/{chart_id}?format=json&{WINDOW}")
+    response = shared_client.get(f"/api/charts/{chart_id}?format=json&{window(chart_id)}")
     assert response.status_code == 200
     assert response.mimetype == "application/json"
     body = response.get_json()
@@ -67,13 +75,13 @@ def test_every_chart_answers_as_json_with_its_figure_and_coverage(shared_client,
 
 @pytest.mark.parametrize("chart_id", CHART_IDS)
 def test_every_chart_answers_as_csv_with_the_data_columns(shared_app, shared_client, chart_id):
-    response = shared_client.get(f"/api/charts/{chart_id}?format=csv&{WINDOW}")
+    response = shared_client.get(f"/api/charts/{chart_id}?format=csv&{window(chart_id)}")
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     assert f'filename="{chart_id}.csv"' in response.headers["Content-Disposition"]
     table = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
     db = shared_app.server.extensions["dashapp"].db
-    expected = render(get_chart(chart_id), {"start": ["2024-03-01"], "end": ["2024-03-04"]}, db).data
+    expected = render(get_chart(chart_id), chart_args(chart_id), db).data
     assert table[0] == list(expected.columns)
     assert len(table) - 1 == len(expected)
 
@@ -85,7 +93,8 @@ def test_the_default_format_is_json(shared_client):
 @pytest.mark.parametrize(("chart_id", "param"), PARAMS, ids=[f"{c}-{p.name}" for c, p in PARAMS])
 def test_a_bad_value_for_any_parameter_is_a_400_naming_it(shared_client, chart_id, param):
     value = quote(BAD_VALUES[param.kind])
-    body = assert_error(shared_client.get(f"/api/charts/{chart_id}?{WINDOW}&{param.name}={value}"), 400, param.name)
+    query = f"/api/charts/{chart_id}?{window(chart_id)}&{param.name}={value}"
+    body = assert_error(shared_client.get(query), 400, param.name)
     assert set(body) == {"ok", "error", "param", "status"}
 
 

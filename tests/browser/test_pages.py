@@ -11,7 +11,9 @@ from playwright.sync_api import expect
 from dashapp.charts import REGISTRY
 from tests.browser.server import Server
 
-PAGES = {"/": "Overview", "/drift": "Drift", "/operations": "Operations"}
+PAGES = {"/": "Overview", "/drift": "Drift", "/backtests": "Backtests", "/operations": "Operations"}
+# Pages that use the global time range (Backtests has its own period and hides the filter bar).
+WINDOWED = [path for path in PAGES if path != "/backtests"]
 
 
 def chart_ids(path: str) -> list[str]:
@@ -48,7 +50,7 @@ def test_navigation_lists_only_pages_that_exist(server, page):
     expect(page.locator(".navbar .nav-link")).to_have_text(list(PAGES.values()))
 
 
-@pytest.mark.parametrize("path", list(PAGES))
+@pytest.mark.parametrize("path", WINDOWED)
 def test_changing_the_time_range_updates_the_charts_and_the_url(server, page, path):
     page.goto(server.url + path)
     first = chart_ids(path)[0]
@@ -157,4 +159,42 @@ def test_drift_page_picks_a_feature_shows_its_distribution_and_keeps_it_in_the_u
     page.reload()
     expect(page_control(page, "feature")).to_contain_text("novelty")
     expect(footer(page, "drift.distribution")).to_contain_text("novelty: ok")
+    assert page.console_errors == []
+
+
+def test_backtests_compare_two_runs_over_a_chosen_period_and_download_a_tearsheet(server, demo_dir, page):
+    import pandas as pd
+
+    runs = pd.read_parquet(demo_dir / "backtest_runs.parquet")
+    first, second = sorted(runs.loc[runs["kind"] == "backtest", "run_id"])[:2]
+    page.goto(server.url + "/backtests")
+    wait_for_panels(page, "/backtests")
+    expect(page.locator("#filter-bar")).to_be_hidden()  # the page has its own period
+    page_control(page, "run").click()
+    for run_id in (first, second):
+        page.locator(".dash-dropdown-option", has_text=run_id).first.click()
+    page.keyboard.press("Escape")
+    expect(page).to_have_url(re.compile(rf"run={first}&run={second}"))
+    cumulative = page.locator("[data-chart='backtest.cumulative'] .legendtext")
+    expect(cumulative).to_contain_text([first, "benchmark", second])
+    expect(page.locator("[data-chart='backtest.metrics'] .table")).to_contain_text(second)
+    expect(footer(page, "backtest.metrics")).to_contain_text(f"{first}: ")
+
+    last = pd.Timestamp(pd.read_parquet(demo_dir / "backtest_returns.parquet")["ts"].max())
+    start = (last - pd.Timedelta(days=90)).date().isoformat()
+    page_control(page, "from").fill(start)
+    expect(page).to_have_url(re.compile(rf"from={start}"))
+    for chart_id in ("backtest.metrics", "backtest.cumulative", "backtest.drawdown"):
+        expect(footer(page, chart_id)).to_contain_text(f"{start} → last day")
+    # The run's span now begins on the period's first trading day.
+    span_start = re.search(rf"{first}: (\d{{4}}-\d\d-\d\d) to ", footer(page, "backtest.metrics").inner_text())
+    assert start <= span_start.group(1) <= (pd.Timestamp(start) + pd.Timedelta(days=4)).date().isoformat()
+
+    with page.expect_download(timeout=60_000) as download:
+        page.locator("#tearsheet-button").click()
+    report = open(download.value.path(), encoding="utf-8").read()
+    assert download.value.suggested_filename == f"{first}-tearsheet.html"
+    assert "<!DOCTYPE html>" in report[:200] and report.rstrip().endswith("</html>")
+    assert "Sharpe" in report and start[:4] in report
+    expect(page.locator("#tearsheet-status")).to_contain_text("downloaded")
     assert page.console_errors == []

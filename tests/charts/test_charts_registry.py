@@ -12,6 +12,7 @@ from dashapp.charts.registry import RESERVED
 from dashapp.contract import TABLES
 from dashapp.errors import DataUnavailable, UnknownChart
 from dashapp.pages import PAGES
+from tests.fixtures import chart_args
 
 CHART_IDS = sorted(REGISTRY)
 FIXTURE_WINDOW = {"start": ["2024-03-01"], "end": ["2024-03-04"]}
@@ -24,24 +25,27 @@ def annotation(fig) -> str | None:
 
 @pytest.mark.parametrize("chart_id", CHART_IDS)
 def test_every_chart_renders_the_fixture_data(shared_db, chart_id):
-    rendered = render(get_chart(chart_id), FIXTURE_WINDOW, shared_db)
+    rendered = render(get_chart(chart_id), chart_args(chart_id), shared_db)
     assert not rendered.data.empty
     assert len(rendered.figure.data) > 0 or annotation(rendered.figure)
     assert rendered.figure.layout.height == rendered.spec.height
-    assert "2024-03-01 00:00 → 2024-03-04 00:00 UTC" in rendered.coverage
+    window = (
+        "2023-01-02 → 2024-03-29" if chart_id.startswith("backtest.") else "2024-03-01 00:00 → 2024-03-04 00:00 UTC"
+    )
+    assert window in rendered.coverage
     assert "data through" in rendered.coverage
     rendered.figure.to_json()
 
 
 @pytest.mark.parametrize("chart_id", CHART_IDS)
 def test_every_chart_renders_a_window_without_data_as_an_explicit_empty_state(shared_db, chart_id):
-    rendered = render(get_chart(chart_id), EMPTY_WINDOW, shared_db)
+    rendered = render(get_chart(chart_id), chart_args(chart_id, empty=True), shared_db)
     figure = rendered.figure
     if chart_id == "overview.kpis":  # key numbers keep their cards and say "no data" on each
         assert all("no data" in trace.title.text for trace in figure.data)
     else:
         assert figure.data == ()
-        assert re.match(r"No .* in this window", annotation(figure))
+        assert re.match(r"No .* in this (window|period)", annotation(figure))
     assert "data through" in rendered.coverage  # the data exists, just not in this window
 
 
@@ -58,9 +62,13 @@ def test_every_chart_declares_an_area_id_a_page_params_and_contract_tables(chart
 
 @pytest.mark.parametrize("chart_id", CHART_IDS)
 def test_every_chart_renders_its_defaults_against_the_clock(shared_db, chart_id):
-    # The defaults are relative (now-7d .. now); the fixture data is from 2024, so the window is empty.
+    # Windows default to now-7d .. now (empty on the 2024 fixtures); a backtest period, to the runs' whole span.
     rendered = render(get_chart(chart_id), {}, shared_db)
-    assert rendered.params["end"] > rendered.params["start"]
+    if chart_id.startswith("backtest."):
+        assert (rendered.params["from"], rendered.params["to"]) == (None, None)
+        assert not rendered.data.empty
+    else:
+        assert rendered.params["end"] > rendered.params["start"]
 
 
 def test_an_unknown_chart_id_is_unknown_chart():

@@ -1,0 +1,192 @@
+"""Backtests: the agent's runs side by side, for a trader deciding whether a version goes live."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import Dash, Input, Output, State, dcc, html, no_update
+from flask import current_app
+
+from ..backtest.runs import known_runs
+from ..charts.backtests import ROLLING, selected_runs, tearsheet
+from ..db import Database
+from ..errors import DashappError
+from . import PAGE_PARAM, Page
+from .panels import chart_card
+
+WINDOW_LABELS = {"21": "1 month", "63": "3 months", "126": "6 months", "252": "1 year"}
+
+
+def _label(control, text: str, md: int) -> dbc.Col:
+    return dbc.Col([html.Label(text, className="form-label small text-muted mb-0 d-block"), control], md=md)
+
+
+def _param(name: str) -> dict:
+    return {"type": PAGE_PARAM, "name": name}
+
+
+def controls(args: dict, runs: pd.DataFrame, asked: list[str], shown: list[str]) -> dbc.Card:
+    """Run picker, period, focus run, and the options of single charts; the shell keeps them in the URL.
+
+    `asked` are the runs in the URL (none: each agent version's newest backtest, which `shown` lists).
+    An unknown run stays in the picker, so its panels can say what is wrong with it.
+    """
+    options = [
+        {
+            "label": f"{r.run_id} · {r.agent} {r.agent_version} · {r.kind}"
+            + (f" · {r.first_day:%Y-%m-%d} → {r.last_day:%Y-%m-%d}" if r.days else " · no returns"),
+            "value": r.run_id,
+        }
+        for r in runs.itertuples()
+    ] + [{"label": f"{run_id} · unknown run", "value": run_id} for run_id in asked if run_id not in set(runs["run_id"])]
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                dbc.Row(
+                    [
+                        _label(
+                            dcc.Dropdown(
+                                id=_param("run"),
+                                options=options,
+                                value=asked,
+                                multi=True,
+                                placeholder="Each agent version's newest backtest",
+                                searchable=True,
+                            ),
+                            "Runs (search by agent, version, kind, date)",
+                            6,
+                        ),  # fmt: skip
+                        _label(dbc.Input(id=_param("from"), type="date", value=args.get("from"), size="sm"), "From", 2),
+                        _label(dbc.Input(id=_param("to"), type="date", value=args.get("to"), size="sm"), "To", 2),
+                        dbc.Col(
+                            [
+                                dbc.Button(
+                                    "Download tearsheet",
+                                    id="tearsheet-button",
+                                    color="primary",
+                                    size="sm",
+                                    className="mt-3 w-100",
+                                ),  # fmt: skip
+                                dcc.Loading(html.Div(id="tearsheet-status", className="small text-muted"), type="dot"),
+                                dcc.Download(id="tearsheet-download"),
+                            ],
+                            md=2,
+                        ),
+                    ],
+                    className="g-2 mb-2",
+                ),
+                dbc.Row(
+                    [
+                        _label(
+                            dcc.Dropdown(
+                                id=_param("focus"),
+                                options=sorted({*shown, *filter(None, [args.get("focus")])}),
+                                value=args.get("focus"),
+                                placeholder=shown[0] if shown else "",
+                                clearable=True,
+                            ),
+                            "Focus run (monthly table, trades, paper tracking, tearsheet)",
+                            4,
+                        ),  # fmt: skip
+                        _label(
+                            dbc.RadioItems(
+                                id=_param("scale"),
+                                options=["linear", "log"],
+                                value=args.get("scale", "linear"),
+                                inline=True,
+                            ),
+                            "Cumulative return scale",
+                            2,
+                        ),  # fmt: skip
+                        _label(
+                            dbc.RadioItems(
+                                id=_param("window"),
+                                inline=True,
+                                value=args.get("window", ROLLING.default),
+                                options=[{"label": WINDOW_LABELS[c], "value": c} for c in ROLLING.choices],
+                            ),
+                            "Rolling window",
+                            4,
+                        ),  # fmt: skip
+                        _label(
+                            dcc.Input(
+                                id=_param("ticker"),
+                                value=args.get("ticker"),
+                                placeholder="most traded",
+                                debounce=True,
+                                className="form-control form-control-sm",
+                            ),
+                            "Trades of",
+                            2,
+                        ),
+                    ],
+                    className="g-2",
+                ),
+            ],
+            className="py-2",
+        ),
+        className="mb-3 shadow-sm",
+    )
+
+
+def layout(args: dict) -> list:
+    db: Database = current_app.extensions["dashapp"].db
+    asked = list(args.get("run", []))
+    try:
+        runs = known_runs(db)
+        shown = selected_runs(db, {"run": []})["run_id"].tolist() if not asked else asked
+    except DashappError:  # a missing table: the panels name it, the picker starts empty
+        runs, shown = pd.DataFrame(columns=["run_id", "agent", "agent_version", "kind", "days"]), asked
+    row = "mb-3 g-3"
+    return [
+        controls(args, runs, asked, shown),
+        dbc.Row(dbc.Col(chart_card("backtest.cumulative")), className=row),
+        dbc.Row(
+            [dbc.Col(chart_card("backtest.metrics"), lg=6), dbc.Col(chart_card("backtest.drawdown"), lg=6)],
+            className=row,
+        ),  # fmt: skip
+        dbc.Row(
+            [dbc.Col(chart_card("backtest.worst_drawdowns"), lg=6), dbc.Col(chart_card("backtest.rolling"), lg=6)],
+            className=row,
+        ),
+        dbc.Row(
+            [dbc.Col(chart_card("backtest.monthly"), lg=6), dbc.Col(chart_card("backtest.yearly"), lg=6)], className=row
+        ),  # fmt: skip
+        dbc.Row(
+            [dbc.Col(chart_card("backtest.distribution"), lg=5), dbc.Col(chart_card("backtest.trades"), lg=7)],
+            className=row,
+        ),  # fmt: skip
+        dbc.Row(dbc.Col(chart_card("backtest.tracking")), className=row),
+    ]
+
+
+def register_callbacks(app: Dash, db: Database) -> None:
+    @app.callback(
+        Output("tearsheet-download", "data"),
+        Output("tearsheet-status", "children"),
+        Input("tearsheet-button", "n_clicks"),
+        State("url", "search"),
+        prevent_initial_call=True,
+        running=[(Output("tearsheet-button", "disabled"), True, False)],
+    )
+    def _tearsheet(clicks, search):
+        return download_tearsheet(search, db)
+
+
+def download_tearsheet(search: str | None, db: Database):
+    """Build the focus run's tearsheet for the period in the URL: (download, status text)."""
+    args = parse_qs((search or "").lstrip("?")) if isinstance(search, str) else {}
+    try:
+        runs = selected_runs(db, {"run": args.get("run", [])})["run_id"].tolist()
+        run_id = (args.get("focus") or runs[:1] or [None])[0]
+        if run_id is None:
+            return no_update, "No run to report on."
+        name, body = tearsheet(db, {"run": [run_id], **{k: args[k] for k in ("from", "to") if k in args}})
+    except DashappError as exc:
+        return no_update, exc.message
+    return dcc.send_string(body, name, type="text/html"), f"{name} downloaded."
+
+
+PAGE = Page(path="/backtests", name="Backtests", order=4, layout=layout, global_filters=False)
