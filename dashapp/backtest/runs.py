@@ -29,7 +29,13 @@ def check_runs(db: Database, run_ids: list[str], param: str = "run") -> pd.DataF
 
 
 def load_series(db: Database, run_ids: list[str], start: date | None, end: date | None) -> dict[str, RunSeries]:
-    """Each run's cleaned daily series in [start, end) from one query (backtest_daily.sql)."""
+    """Each run's cleaned daily series in [start, end) from one query (backtest_daily.sql), memoized:
+    every panel of the page starts from the same series."""
+    key = {"run_ids": run_ids, "start": start, "end": end}
+    return db.memoize("backtest_series", key, TABLES, lambda: _load_series(db, run_ids, start, end))
+
+
+def _load_series(db: Database, run_ids: list[str], start: date | None, end: date | None) -> dict[str, RunSeries]:
     daily = db.run("backtest_daily", run_ids=run_ids, start=start, end=end)
     by_run = dict(tuple(daily.groupby("run_id", sort=False)))
     return {run_id: run_series(by_run.get(run_id, daily.iloc[0:0]), run_id) for run_id in run_ids}

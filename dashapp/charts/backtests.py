@@ -508,16 +508,29 @@ CHARTS = (
      " against its newest backtest, from the paper's first day."),
 )  # fmt: skip
 
+
+def memoized(chart_id: str, data, tables: tuple[str, ...]):
+    """A chart's data, memoized on its params and its tables' fingerprints: figures are cheap, the
+    per-run QuantStats work behind them is not."""
+
+    def cached(db: Database, params: dict) -> pd.DataFrame:
+        return db.memoize(chart_id, params, tables, lambda: data(db, params))
+
+    cached.__doc__ = data.__doc__
+    return cached
+
+
 for name, title, data, figure, extra, height, description in CHARTS:
+    tables = (*TABLES, "trades", "market") if name == "trades" else TABLES
     register(
         ChartSpec(
             id=f"backtest.{name}",
             title=title,
             page="/backtests",
             params=PERIOD + extra,
-            data=data,
+            data=memoized(f"backtest.{name}", data, tables),
             figure=figure,
-            tables=TABLES if name not in ("trades",) else (*TABLES, "trades", "market"),
+            tables=tables,
             description=description,
             height=height,
         )
