@@ -54,17 +54,42 @@ def ensure_data(folder: Path, runs: int, years: int) -> dict:
     for run_id in run_ids:
         beta, edge, vol = rng.uniform(0, 0.8), rng.normal(0.0002, 0.0002), rng.uniform(0.005, 0.012)
         strategy = beta * benchmark + rng.normal(edge, vol, len(days))
-        returns.append(pd.DataFrame({"run_id": run_id, "ts": days.date, "strategy_return": strategy,
-                                     "benchmark_return": benchmark, "exposure": rng.uniform(0.3, 1.0, len(days))}))  # fmt: skip
+        returns.append(
+            pd.DataFrame(
+                {
+                    "run_id": run_id,
+                    "ts": days.date,
+                    "strategy_return": strategy,
+                    "benchmark_return": benchmark,
+                    "exposure": rng.uniform(0.3, 1.0, len(days)),
+                }
+            )
+        )
         for symbol in SYMBOLS:
             held = np.sign(rng.normal(size=len(days)).cumsum())
             change = np.diff(np.concatenate([[0.0], held]))
-            trades.append(pd.DataFrame({"run_id": run_id, "ts": (days + pd.Timedelta(hours=20)).as_unit("us"),
-                                        "symbol": symbol, "action": np.where(change > 0, "buy", np.where(change < 0, "sell", "hold")),
-                                        "quantity": np.abs(change) * 100, "price": closes[symbol]}))  # fmt: skip
-    runs_table = pd.DataFrame({"run_id": run_ids, "agent": [r.split("-")[1] for r in run_ids],
-                               "agent_version": [r.split("-")[2] for r in run_ids], "kind": "backtest",
-                               "created_at": pd.Timestamp("2026-11-21") - pd.to_timedelta(range(runs), unit="h")})  # fmt: skip
+            action = np.where(change > 0, "buy", np.where(change < 0, "sell", "hold"))
+            trades.append(
+                pd.DataFrame(
+                    {
+                        "run_id": run_id,
+                        "ts": (days + pd.Timedelta(hours=20)).as_unit("us"),
+                        "symbol": symbol,
+                        "action": action,
+                        "quantity": np.abs(change) * 100,
+                        "price": closes[symbol],
+                    }
+                )
+            )
+    runs_table = pd.DataFrame(
+        {
+            "run_id": run_ids,
+            "agent": [r.split("-")[1] for r in run_ids],
+            "agent_version": [r.split("-")[2] for r in run_ids],
+            "kind": "backtest",
+            "created_at": pd.Timestamp("2026-11-21") - pd.to_timedelta(range(runs), unit="h"),
+        }
+    )
     pd.concat(returns).to_parquet(folder / "backtest_returns.parquet", index=False)
     pd.concat(trades).to_parquet(folder / "trades.parquet", index=False)
     runs_table.to_parquet(folder / "backtest_runs.parquet", index=False)
@@ -123,7 +148,9 @@ def work_pandas(task: dict) -> dict:
             s = qs.stats
             details = s.drawdown_details(s.to_drawdown_series(r))
             out[run_id] = {
-                "sharpe": s.sharpe(r), "max_drawdown": s.max_drawdown(r), "longest_drawdown_days": details["days"].max(),
+                "sharpe": s.sharpe(r),
+                "max_drawdown": s.max_drawdown(r),
+                "longest_drawdown_days": details["days"].max(),
                 "others": [s.comp(r), s.cagr(r), s.volatility(r), s.sortino(r), s.calmar(r), s.win_rate(r), s.best(r),
                            s.worst(r), s.value_at_risk(r), s.cvar(r), s.skew(r), s.kurtosis(r), s.greeks(r, b),
                            s.exposure(r)],
