@@ -194,7 +194,9 @@ def worst_drawdowns_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     )
     headers = {"run_id": "Run", "rank": "#", "start": "Start", "valley": "Valley", "end": "End", "depth": "Depth",
                "days": "Days"}  # fmt: skip
-    return table_figure(shown, headers, "No drawdowns for these runs in this period")
+    return table_figure(
+        shown, headers, "No drawdowns for these runs in this period", widths=[3.2, 0.6, 2, 2, 3, 1.5, 1]
+    )
 
 
 # -- metrics --------------------------------------------------------------------------------------
@@ -232,7 +234,7 @@ def metrics_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     for column in run_columns:
         shown[column] = [_format(v, u) for v, u in zip(frame[column], frame["unit"], strict=True)]
     headers = {"label": "Metric"} | dict(zip(run_columns, frame.attrs.get("runs", run_columns), strict=True))
-    return table_figure(shown, headers, "No runs selected")
+    return table_figure(shown, headers, "No runs selected", widths=[1.4] + [1.0] * len(run_columns))
 
 
 # -- rolling, monthly, yearly, distribution -------------------------------------------------------

@@ -86,10 +86,13 @@ def color_map(values) -> dict[str, str]:
     return colors
 
 
-def table_figure(frame: pd.DataFrame, headers: dict[str, str], empty: str, row_colors=None) -> go.Figure:
+def table_figure(
+    frame: pd.DataFrame, headers: dict[str, str], empty: str, row_colors=None, widths: list[float] | None = None
+) -> go.Figure:
     """Render a small frame as a plotly table; `headers` maps columns to titles, in order.
 
-    `row_colors` (one CSS colour per row) tints each row, e.g. by status.
+    `row_colors` (one CSS colour per row) tints each row, e.g. by status; `widths` are relative
+    column widths (equal by default).
     """
     if frame.empty:
         return empty_figure(empty)
@@ -98,6 +101,10 @@ def table_figure(frame: pd.DataFrame, headers: dict[str, str], empty: str, row_c
     if row_colors is not None:
         cells["fill_color"] = [list(row_colors)] * len(headers)
     fig.add_trace(
-        go.Table(header={"values": list(headers.values()), "fill_color": "#f1f3f5", "align": "left"}, cells=cells)
+        go.Table(
+            header={"values": list(headers.values()), "fill_color": "#f1f3f5", "align": "left"},
+            cells=cells,
+            columnwidth=widths,
+        )
     )
     return fig
