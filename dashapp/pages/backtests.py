@@ -27,11 +27,12 @@ def _param(name: str) -> dict:
     return {"type": PAGE_PARAM, "name": name}
 
 
-def controls(args: dict, runs: pd.DataFrame, asked: list[str], shown: list[str]) -> dbc.Card:
+def controls(args: dict, runs: pd.DataFrame, asked: list[str], shown: list[str], symbols: list[str]) -> dbc.Card:
     """Run picker, period, focus run, and the options of single charts; the shell keeps them in the URL.
 
-    `asked` are the runs in the URL (none: each agent version's newest backtest, which `shown` lists).
-    An unknown run stays in the picker, so its panels can say what is wrong with it.
+    `asked` are the runs in the URL (none: each agent version's newest backtest, which `shown` lists);
+    `symbols` are the ones the focus run traded. An unknown run stays in the picker, so its panels
+    can say what is wrong with it.
     """
     options = [
         {
@@ -111,12 +112,11 @@ def controls(args: dict, runs: pd.DataFrame, asked: list[str], shown: list[str])
                             4,
                         ),  # fmt: skip
                         _label(
-                            dcc.Input(
+                            dcc.Dropdown(
                                 id=_param("ticker"),
+                                options=sorted({*symbols, *filter(None, [args.get("ticker")])}),
                                 value=args.get("ticker"),
                                 placeholder="most traded",
-                                debounce=True,
-                                className="form-control form-control-sm",
                             ),
                             "Trades of",
                             2,
@@ -134,14 +134,18 @@ def controls(args: dict, runs: pd.DataFrame, asked: list[str], shown: list[str])
 def layout(args: dict) -> list:
     db: Database = current_app.extensions["dashapp"].db
     asked = list(args.get("run", []))
-    try:
+    runs = pd.DataFrame(columns=["run_id", "agent", "agent_version", "kind", "days"])
+    shown, symbols = asked, []
+    try:  # a missing table or an unknown run: the panels say so, the pickers start short
         runs = known_runs(db)
         shown = selected_runs(db, {"run": []})["run_id"].tolist() if not asked else asked
-    except DashappError:  # a missing table: the panels name it, the picker starts empty
-        runs, shown = pd.DataFrame(columns=["run_id", "agent", "agent_version", "kind", "days"]), asked
+        focus = args.get("focus") or (shown[0] if shown else None)
+        symbols = db.run("backtest_trade_symbols", run_id=focus)["symbol"].tolist() if focus else []
+    except DashappError:
+        pass
     row = "mb-3 g-3"
     return [
-        controls(args, runs, asked, shown),
+        controls(args, runs, asked, shown, symbols),
         dbc.Row(dbc.Col(chart_card("backtest.cumulative")), className=row),
         dbc.Row(
             [dbc.Col(chart_card("backtest.metrics"), lg=6), dbc.Col(chart_card("backtest.drawdown"), lg=6)],

@@ -145,10 +145,10 @@ def test_edge_cases_give_a_note_or_a_problem_never_an_exception(tmp_path):
     holes = loaded["holes"]
     assert "3 missing or non-finite returns dropped (first 2024-01-04)" in holes.notes
     clean = pd.Series(with_holes, index=days(30)).replace(np.inf, np.nan).dropna()
-    assert results["holes"]["sharpe"] == pytest.approx(qs.stats.sharpe(clean), rel=1e-9)
-    assert results["holes"]["beta"] == pytest.approx(
-        qs.stats.greeks(clean, pd.Series(good, index=days(30))[clean.index])["beta"], rel=1e-9
-    )
+    benchmark = pd.Series(good, index=days(30))[clean.index]
+    for run_id, returns, bench in (("holes", clean, benchmark), ("twice_same", pd.Series(good, index=days(30)), None)):
+        for key, value in expected(returns, bench).items():  # every metric, on the cleaned series
+            assert results[run_id][key] == pytest.approx(value, rel=1e-9, abs=1e-12), (run_id, key)
     assert loaded["gap"].notes == ["1 gap over 5 days, not filled (longest 17 days after 2024-01-12)",
                                    "no benchmark logged: alpha and beta are not computed"]  # fmt: skip
     assert results["gap"]["alpha"] is None and results["gap"]["cagr"] is not None
