@@ -111,9 +111,11 @@ def cmd_warm(args: argparse.Namespace) -> int:
     failed = 0
     with app.server.app_context():
         db = app.server.extensions["dashapp"].db
-        for days in args.days:
-            for spec in REGISTRY.values():
-                query = {"start": [f"now-{days}d"]} if any(p.name == "start" for p in spec.params) else {}
+        for spec in REGISTRY.values():
+            windowed = any(p.name == "start" for p in spec.params)
+            # A chart without a time window (backtests: the runs' whole span) has one default view.
+            for days in args.days if windowed else [None]:
+                query = {"start": [f"now-{days}d"]} if windowed else {}
                 started = time.perf_counter()
                 try:
                     render(spec, query, db)
@@ -121,7 +123,7 @@ def cmd_warm(args: argparse.Namespace) -> int:
                 except DashappError as exc:
                     failed += 1
                     outcome = f"skipped: {exc.message}"
-                print(f"{spec.id:24} {days:>3}d  {outcome}")
+                print(f"{spec.id:24} {f'{days}d' if windowed else 'all':>4}  {outcome}")
     return 1 if failed and args.strict else 0
 
 
