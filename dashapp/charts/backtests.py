@@ -178,7 +178,7 @@ def worst_drawdowns_data(db: Database, params: dict) -> pd.DataFrame:
         if s.problem:
             continue
         for rank, period_row in enumerate(drawdown_periods(s.returns).head(WORST).itertuples(), 1):
-            recovered = period_row.end < s.returns.index[-1] or s.returns.iloc[-1] > 0
+            recovered = period_row.end < s.returns.index[-1]  # still under water on the last day: not recovered
             rows.append(
                 (run_id, rank, period_row.start.date(), period_row.valley.date(), period_row.end.date(),
                  period_row.depth, period_row.days, recovered)
@@ -402,7 +402,8 @@ def trades_data(db: Database, params: dict) -> pd.DataFrame:
         raise BadParameter("ticker", f"{run_id} has no trades in {symbol} (it traded {', '.join(symbols['symbol'])})")
     start, end = period(params)
     trades = db.run("backtest_trades", run_id=run_id, symbol=symbol, start=start, end=end)
-    closes = db.run("market_closes", symbol=symbol, start=start or trades["ts"].min(), end=end)
+    first_trade = pd.Timestamp(trades["ts"].min()).date() if len(trades) else None
+    closes = db.run("market_closes", symbol=symbol, start=start or first_trade, end=end)
     trades["day"] = pd.to_datetime(trades["ts"]).dt.normalize()
     closes["day"] = pd.to_datetime(closes["ts"])
     frame = (

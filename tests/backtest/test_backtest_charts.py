@@ -94,3 +94,12 @@ def test_the_tearsheet_api_serves_a_complete_html_report_and_names_bad_runs(clie
     assert bad_date["param"] == "from"
     empty = client.get("/api/backtests/bt-ppo-2.1/tearsheet.html?from=2030-01-01").get_json()
     assert empty["error"] == "run: bt-ppo-2.1: no daily returns in this period"
+
+
+def test_worst_drawdowns_are_ranked_and_an_open_one_is_not_recovered(edge_db):
+    frame = render(get_chart("backtest.worst_drawdowns"), {"run": ["bt-ppo-2.0", "holes"]}, edge_db).data
+    for run_id, part in frame.groupby("run_id"):
+        assert part["rank"].tolist() == list(range(1, len(part) + 1)) and len(part) <= 5
+        assert part["depth"].is_monotonic_increasing and (part["depth"] < 0).all()
+        last_day = {"bt-ppo-2.0": pd.Timestamp("2024-03-29"), "holes": DAYS[-1]}[run_id].date()
+        assert (part["recovered"] == (part["end"] < last_day)).all()
