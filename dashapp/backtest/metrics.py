@@ -35,7 +35,13 @@ class Metric:
 
 
 def _paired(series: RunSeries) -> tuple[pd.Series, pd.Series]:
-    return series.returns.loc[series.benchmark.index], series.benchmark
+    """The run and its benchmark on the days both have, by position.
+
+    greeks() compares the two series' dates as Python sets before it pairs them (~20 ms a ten-year
+    run); on already-paired series with a plain index it skips that, and the numbers are the same.
+    """
+    returns = series.returns.loc[series.benchmark.index]
+    return returns.reset_index(drop=True), series.benchmark.reset_index(drop=True)
 
 
 def _longest_drawdown_days(series: RunSeries) -> float:
