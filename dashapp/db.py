@@ -140,9 +140,26 @@ def query_names(folder: Path = QUERIES_DIR) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.sql"))
 
 
+_MACRO = re.compile(r"CREATE OR REPLACE MACRO (\w+)")
+
+
 def view_macros(folder: Path = QUERIES_DIR) -> list[Query]:
-    """The view_*.sql files: table macros (re)created whenever a table they read is rebuilt."""
-    return [load_query(p.stem, folder) for p in sorted(folder.glob("view_*.sql"))]
+    """The view_*.sql files: table macros (re)created whenever a table they read is rebuilt.
+
+    DuckDB binds a macro's body when it is created, so one that calls another comes after it.
+    """
+    pending = [load_query(p.stem, folder) for p in sorted(folder.glob("view_*.sql"))]
+    defines = {q.name: set(_MACRO.findall(q.text)) for q in pending}
+    ordered: list[Query] = []
+    while pending:
+        made = set().union(*(defines[q.name] for q in ordered)) if ordered else set()
+        others = set().union(*(defines[q.name] for q in pending))
+        ready = [q for q in pending if not any(re.search(rf"\b{m}\(", q.text) for m in others - made - defines[q.name])]
+        if not ready:
+            raise ValueError(f"view macros call each other in a cycle: {[q.name for q in pending]}")
+        ordered += ready
+        pending = [q for q in pending if q not in ready]
+    return ordered
 
 
 @dataclass(frozen=True)

@@ -107,3 +107,21 @@ def test_every_query_file_has_a_test_in_tests_sql(name):
     tests_text = "\n".join(p.read_text() for p in here.glob("test_*.py") if p.name != Path(__file__).name)
     special = {"meta_extent": "data_through(", "meta_settings": "settings()", "meta_columns": "db.columns("}
     assert re.search(rf'"{name}"', tests_text) or special.get(name, "\0") in tests_text
+
+
+def test_a_view_macro_that_calls_another_is_created_after_it(tmp_path: Path):
+    from dashapp.db import view_macros
+
+    (tmp_path / "view_a.sql").write_text(
+        "-- view_a: calls b.\n-- tables: predictions\nCREATE OR REPLACE MACRO a_of(x) AS TABLE SELECT * FROM b_of(x)\n"
+    )
+    (tmp_path / "view_b.sql").write_text(
+        "-- view_b: plain.\n-- tables: predictions\nCREATE OR REPLACE MACRO b_of(x) AS TABLE SELECT x\n"
+    )
+    assert [q.name for q in view_macros(tmp_path)] == ["view_b", "view_a"]
+    (tmp_path / "view_b.sql").write_text(
+        "-- view_b: calls a.\n-- tables: predictions\nCREATE OR REPLACE MACRO b_of(x) AS TABLE SELECT * FROM a_of(x)\n"
+    )
+    load_query.cache_clear()
+    with pytest.raises(ValueError, match="cycle"):
+        view_macros(tmp_path)
