@@ -105,3 +105,42 @@ def test_correlations_equal_pandas_pairwise_complete_corr(corr_db, method, per_s
         assert set(nvda["x"]) | set(nvda["y"]) <= {"sentiment", "news", "net_action"}
         constant = nvda[(nvda["x"] == "net_action") | (nvda["y"] == "net_action")]
         assert len(constant) == 2 and constant["corr"].isna().all()  # net action is 0 throughout: undefined
+
+
+BASE = {"start": START, "end": END, "symbol": [], "model_version": None}
+
+
+@pytest.mark.parametrize("method", ["pearson", "spearman"])
+def test_lead_lag_equals_pandas_on_trading_days_shifted_per_symbol(corr_db, method):
+    db = corr_db[0]
+    frame = db.run("correlation_lead_lag", **BASE, method=method).set_index("lag")
+    trading = grid(db, run_id=None).dropna(subset=["return_same", "sentiment"]).sort_values(["symbol", "day"])
+    assert frame.index.tolist() == list(range(-5, 6))
+    for lag in range(-5, 6):
+        later = trading.groupby("symbol")["return_same"].shift(-lag)  # the return `lag` trading days later
+        pairs = pd.DataFrame({"s": trading["sentiment"], "r": later}).dropna()
+        assert frame.loc[lag, "n"] == len(pairs)
+        assert frame.loc[lag, "corr"] == pytest.approx(pairs["s"].corr(pairs["r"], method=method), abs=1e-9)
+
+
+def test_rolling_correlation_equals_pandas_rolling_corr_per_symbol(corr_db):
+    db = corr_db[0]
+    frame = db.run("correlation_rolling", **BASE, window=7)
+    known = grid(db, run_id=None).dropna(subset=["sentiment", "return_next"]).sort_values(["symbol", "day"])
+    for symbol, part in known.groupby("symbol"):
+        want = part["sentiment"].rolling(7).corr(part["return_next"]).to_numpy()
+        got = frame.loc[frame["symbol"] == symbol, "corr"].to_numpy(dtype=float)
+        np.testing.assert_allclose(got, want, atol=1e-9, equal_nan=True)
+    assert set(frame["symbol"]) == {"AAPL", "MSFT"}  # NVDA has no market data, so no next-day returns
+
+
+@pytest.mark.parametrize("method", ["pearson", "spearman"])
+def test_cross_symbol_sentiment_correlation_equals_pandas(corr_db, method):
+    db = corr_db[0]
+    frame = db.run("correlation_symbols", **BASE, method=method)
+    wide = grid(db, run_id=None).pivot(index="day", columns="symbol", values="sentiment")
+    want = wide.corr(method=method)
+    assert len(frame) == 3
+    for row in frame.itertuples():
+        assert row.corr == pytest.approx(want.loc[row.a, row.b], abs=1e-9)
+        assert row.n == wide[[row.a, row.b]].dropna().shape[0]
