@@ -20,9 +20,10 @@ class Page:
 
 
 def _pages() -> list[Page]:
-    from . import backtests, drift, operations, overview
+    from . import backtests, correlation, drift, operations, overview
 
-    return sorted((overview.PAGE, drift.PAGE, backtests.PAGE, operations.PAGE), key=lambda p: p.order)
+    pages = (overview.PAGE, drift.PAGE, backtests.PAGE, correlation.PAGE, operations.PAGE)
+    return sorted(pages, key=lambda p: p.order)
 
 
 PAGES: list[Page] = _pages()

@@ -11,7 +11,13 @@ from playwright.sync_api import expect
 from dashapp.charts import REGISTRY
 from tests.browser.server import Server
 
-PAGES = {"/": "Overview", "/drift": "Drift", "/backtests": "Backtests", "/operations": "Operations"}
+PAGES = {
+    "/": "Overview",
+    "/drift": "Drift",
+    "/backtests": "Backtests",
+    "/correlation": "Correlation",
+    "/operations": "Operations",
+}
 # Pages that use the global time range (Backtests has its own period and hides the filter bar).
 WINDOWED = [path for path in PAGES if path != "/backtests"]
 
@@ -197,4 +203,23 @@ def test_backtests_compare_two_runs_over_a_chosen_period_and_download_a_tearshee
     assert "<!DOCTYPE html>" in report[:200] and report.rstrip().endswith("</html>")
     assert "Sharpe" in report and start[:4] in report
     expect(page.locator("#tearsheet-status")).to_contain_text("downloaded")
+    assert page.console_errors == []
+
+
+def test_correlation_switches_method_and_pooling_and_keeps_them_in_the_url(server, page):
+    page.goto(server.url + "/correlation?start=now-30d")
+    wait_for_panels(page, "/correlation")
+    matrix = page.locator("[data-chart='correlation.matrix']")
+    expect(matrix.locator(".colorbar .cbtitle")).to_have_text("pearson")
+    expect(matrix.locator(".ytick", has_text="mean sentiment")).to_have_count(1)
+    page.get_by_label("spearman").check()
+    expect(page).to_have_url(re.compile(r"method=spearman"))
+    expect(matrix.locator(".colorbar .cbtitle")).to_have_text("spearman")
+    page.get_by_label("per symbol").check()
+    expect(page).to_have_url(re.compile(r"by=symbol"))
+    expect(matrix.locator(".ytick", has_text="AAPL")).to_have_count(1)  # a row per symbol
+    expect(matrix.locator(".ytick", has_text="mean sentiment")).to_have_count(0)
+    expect(footer(page, "correlation.lead_lag")).to_contain_text("sentiment leads")
+    page.reload()
+    expect(matrix.locator(".colorbar .cbtitle")).to_have_text("spearman")
     assert page.console_errors == []
