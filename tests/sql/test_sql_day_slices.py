@@ -20,6 +20,7 @@ SPLIT_QUERIES = {
     "ops_latency_quantiles": {"bucket": 900, **NO_FILTER},
     "overview_volume": {"bucket": 86400, **NO_FILTER},
     "overview_accuracy": NO_FILTER,
+    "sentiment_confusion": NO_FILTER,
     "drift_bins_by_bucket": {"bucket": 3600, **NO_FILTER, "columns": ["headline_words"], "edges": [[9.0, 12.0]]},
     "drift_values_by_bucket": {"bucket": 86400, **NO_FILTER, "columns": ["label"]},
 }

@@ -1,0 +1,80 @@
+"""Classification figures of the sentiment model from confusion counts (scikit-learn's definitions).
+
+The counts come from queries/sentiment_confusion.sql; nothing here sees a raw prediction.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+Z95 = stats.norm.ppf(0.975)
+
+
+def classification(counts: pd.DataFrame) -> dict:
+    """Accuracy, macro F1 and per-label precision, recall and F1 from rows (label, true_label, n).
+
+    As sklearn's precision_recall_fscore_support with average="macro": the labels are every label
+    predicted or true; a precision or recall with a zero denominator counts as 0.
+    """
+    table = counts.groupby(["true_label", "label"])["n"].sum().unstack(fill_value=0)
+    labels = sorted(set(table.index) | set(table.columns))
+    table = table.reindex(index=labels, columns=labels, fill_value=0)
+    matrix = table.to_numpy(dtype=float)
+    total = matrix.sum()
+    true_positive = np.diag(matrix)
+    predicted, actual = matrix.sum(axis=0), matrix.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(predicted > 0, true_positive / predicted, 0.0)
+        recall = np.where(actual > 0, true_positive / actual, 0.0)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    return {
+        "n": int(total),
+        "correct": int(true_positive.sum()),
+        "accuracy": float(true_positive.sum() / total) if total else None,
+        "macro_f1": float(f1.mean()) if total else None,
+        "labels": labels,
+        "precision": dict(zip(labels, precision.tolist(), strict=True)),
+        "recall": dict(zip(labels, recall.tolist(), strict=True)),
+        "f1": dict(zip(labels, f1.tolist(), strict=True)),
+        "confusion": table,
+    }
+
+
+def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None:
+    """Wilson score interval of a proportion (95% by default); None without trials."""
+    if n == 0:
+        return None
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def two_proportions(successes_a: int, n_a: int, successes_b: int, n_b: int) -> tuple[float, float] | None:
+    """Pooled two-proportion z-test: (z, two-sided p) for a's rate against b's; None when undefined."""
+    if n_a == 0 or n_b == 0:
+        return None
+    pooled = (successes_a + successes_b) / (n_a + n_b)
+    spread = math.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
+    if spread == 0:
+        return None
+    z = (successes_a / n_a - successes_b / n_b) / spread
+    return z, float(2 * stats.norm.sf(abs(z)))
+
+
+def calibration(rows: pd.DataFrame) -> tuple[pd.DataFrame, float | None]:
+    """Per confidence decile: predictions, mean confidence and accuracy; and the expected calibration error.
+
+    `rows` has confidence_bin, n, confidence_sum and correct. ECE = sum over bins of
+    (bin's share of predictions) * |accuracy - mean confidence|.
+    """
+    bins = rows.groupby("confidence_bin")[["n", "confidence_sum", "correct"]].sum().reset_index()
+    bins["confidence"] = bins["confidence_sum"] / bins["n"]
+    bins["accuracy"] = bins["correct"] / bins["n"]
+    total = bins["n"].sum()
+    ece = float((bins["n"] / total * (bins["accuracy"] - bins["confidence"]).abs()).sum()) if total else None
+    return bins[["confidence_bin", "n", "confidence", "accuracy"]], ece

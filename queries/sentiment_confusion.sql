@@ -1,0 +1,27 @@
+-- sentiment_confusion: predictions that have an outcome, counted per prediction day, outcome partition,
+-- model version, predicted label, true label and confidence decile (0 .. 9; a confidence of 1 is in 9),
+-- with the confidences' sum (for calibration). Every accuracy, F1 and calibration figure of the Sentiment
+-- page sums these rows. Split by day with outcomes as the later table, as overview_accuracy.sql is.
+-- params: $start, $end (timestamps), $symbol (list, empty = all), $model_version (NULL = all),
+--         $later_from, $later_to (dates: the outcome partitions to join, bound by the splitter)
+-- tables: predictions, outcomes
+-- split: day
+-- later: outcomes
+-- returns: day, later_day, model_version, label, true_label, confidence_bin, n, confidence_sum
+SELECT
+  CAST(p.ts AS DATE) AS day,
+  o.dt AS later_day,
+  p.model_version,
+  p.label,
+  o.true_label,
+  least(CAST(floor(p.confidence * 10) AS INTEGER), 9) AS confidence_bin,
+  count(*) AS n,
+  sum(p.confidence) AS confidence_sum
+FROM predictions_in($start, $end, CAST($symbol AS VARCHAR[]), CAST($model_version AS VARCHAR)) AS p
+JOIN outcomes AS o
+  ON o.request_id = p.request_id
+-- Outcomes arrive after their prediction: one filed in a partition before the prediction's day is not its outcome.
+WHERE o.dt >= CAST(p.ts AS DATE)
+  AND o.dt BETWEEN $later_from AND $later_to
+GROUP BY ALL
+ORDER BY ALL
