@@ -183,7 +183,7 @@ def backtests() -> dict[str, pd.DataFrame]:
 
 
 def write_all(data_dir: Path) -> Path:
-    """Write predictions and outcomes by day, and the other tables but training_runs as single files."""
+    """Write predictions and outcomes by day, and every other contract table as a single file."""
     data_dir.mkdir(parents=True, exist_ok=True)
     write_partitioned(data_dir, "predictions", predictions())
     write_partitioned(data_dir, "outcomes", outcomes())
@@ -191,7 +191,21 @@ def write_all(data_dir: Path) -> Path:
     write_single(data_dir, "reference", reference())
     for table, frame in backtests().items():
         write_single(data_dir, table, frame)
+    write_single(data_dir, "training_runs", training_runs())
     return data_dir
+
+
+def training_runs() -> pd.DataFrame:
+    """Two versions, v1 trained twice: the last run of each is the one the Sentiment page compares."""
+    return pd.DataFrame(
+        {
+            "run_id": ["t1", "t2", "t3"],
+            "model_version": ["v1", "v1", "v2"],
+            "finished_at": pd.to_datetime(["2024-01-10", "2024-02-10", "2024-02-20"]).astype("datetime64[us]"),
+            "accuracy": [0.80, 0.84, 0.88],
+            "f1": [0.78, 0.83, 0.86],
+        }
+    )
 
 
 def chart_args(chart_id: str, empty: bool = False) -> dict[str, list[str]]:

@@ -20,9 +20,9 @@ class Page:
 
 
 def _pages() -> list[Page]:
-    from . import backtests, correlation, drift, operations, overview
+    from . import backtests, correlation, drift, operations, overview, sentiment
 
-    pages = (overview.PAGE, drift.PAGE, backtests.PAGE, correlation.PAGE, operations.PAGE)
+    pages = (overview.PAGE, drift.PAGE, sentiment.PAGE, backtests.PAGE, correlation.PAGE, operations.PAGE)
     return sorted(pages, key=lambda p: p.order)
 
 

@@ -14,6 +14,7 @@ from tests.browser.server import Server
 PAGES = {
     "/": "Overview",
     "/drift": "Drift",
+    "/sentiment": "Sentiment",
     "/backtests": "Backtests",
     "/correlation": "Correlation",
     "/operations": "Operations",
@@ -222,4 +223,20 @@ def test_correlation_switches_method_and_pooling_and_keeps_them_in_the_url(serve
     expect(footer(page, "correlation.lead_lag")).to_contain_text("sentiment leads")
     page.reload()
     expect(matrix.locator(".colorbar .cbtitle")).to_have_text("spearman")
+    assert page.console_errors == []
+
+
+def test_sentiment_page_shows_the_weak_canary_as_significantly_worse_and_filters_by_version(server, page):
+    page.goto(server.url + "/sentiment")
+    wait_for_panels(page, "/sentiment")
+    versions = page.locator("[data-chart='sentiment.versions'] .table")
+    expect(versions).to_contain_text("sent-v1.5.0-rc1")
+    expect(versions).to_contain_text(re.compile(r"-\d+\.\d% \(p=[^)]*, significant\)"))  # lower, and significantly
+    expect(footer(page, "sentiment.versions")).to_contain_text("stable version (most traffic): sent-v1.4.2")
+    before = footer(page, "sentiment.confusion").inner_text()
+    choose(page, "filter-model-version", "sent-v1.5.0-rc1")
+    expect(page).to_have_url(re.compile(r"model_version=sent-v1.5.0-rc1"))
+    expect(footer(page, "sentiment.confusion")).not_to_have_text(before)
+    expect(versions).not_to_contain_text("sent-v1.4.2")
+    expect(page.locator("[data-chart='sentiment.calibration'] .legendtext")).to_contain_text(["sent-v1.5.0-rc1"])
     assert page.console_errors == []

@@ -34,7 +34,8 @@ def test_data_from_gives_a_tables_oldest_time(db, table, first):
     assert db.data_from(table) == first
 
 
-def test_data_through_of_a_missing_table_names_it_and_its_columns(db):
+def test_data_through_of_a_missing_table_names_it_and_its_columns(db, data_dir):
+    (data_dir / "training_runs.parquet").unlink()
     with pytest.raises(DataUnavailable) as raised:
         db.data_through("training_runs")
     assert raised.value.table == "training_runs"

@@ -1,0 +1,504 @@
+"""Sentiment model charts: is the model still good, and is the canary as good as the stable version?
+
+Accuracy, F1 and calibration sum the confusion counts of queries/sentiment_confusion.sql (cached per
+day and outcome partition); behaviour sums queries/sentiment_daily.sql. Figures follow
+scikit-learn's definitions (sentiment/metrics.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from ..db import Database
+from ..sentiment.metrics import calibration, classification, two_proportions, wilson
+from .figures import LABEL_COLORS, PALETTE, base_figure, empty_figure, stacked_figure, table_figure
+from .registry import BUCKET, FILTERS, ChartSpec, register
+
+ALPHA = 0.05  # a difference from the stable version is significant below this p-value
+
+
+def _window(params: dict) -> dict:
+    return {k: params[k] for k in ("start", "end", "symbol", "model_version")}
+
+
+def _confusion(db: Database, params: dict) -> pd.DataFrame:
+    frame = db.run("sentiment_confusion", **_window(params))
+    return frame.assign(correct=np.where(frame["label"] == frame["true_label"], frame["n"], 0))
+
+
+def _colors(versions) -> dict[str, str]:
+    return {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(sorted(versions))}
+
+
+# -- versions side by side ------------------------------------------------------------------------
+
+
+def versions_data(db: Database, params: dict) -> pd.DataFrame:
+    """Per model version: traffic, behaviour and (where outcomes arrived) accuracy against the stable one."""
+    daily = db.run("sentiment_daily", **_window(params))
+    confusion = _confusion(db, params)
+    if daily.empty:
+        return pd.DataFrame()
+    totals = daily.groupby("model_version")[["n", "score_sum", "confidence_sum"]].sum()
+    labels = daily.pivot_table(index="model_version", columns="label", values="n", aggfunc="sum", fill_value=0)
+    stable = totals["n"].idxmax()
+    scores = {v: classification(part) for v, part in confusion.groupby("model_version")}
+    rows = []
+    for version, total in totals.iterrows():
+        row = {
+            "model_version": version,
+            "predictions": int(total["n"]),
+            "traffic_share": total["n"] / totals["n"].sum(),
+            "mean_score": total["score_sum"] / total["n"],
+            "mean_confidence": total["confidence_sum"] / total["n"],
+            **{f"share_{label}": labels.loc[version, label] / total["n"] for label in labels.columns},
+        }
+        score = scores.get(version)
+        if score and score["n"]:
+            low, high = wilson(score["correct"], score["n"])
+            row |= {
+                "with_outcome": score["n"],
+                "accuracy": score["accuracy"],
+                "accuracy_low": low,
+                "accuracy_high": high,
+                "macro_f1": score["macro_f1"],
+                "precision": float(np.mean(list(score["precision"].values()))),
+                "recall": float(np.mean(list(score["recall"].values()))),
+            }
+            base = scores.get(stable)
+            if version != stable and base and base["n"]:
+                test = two_proportions(score["correct"], score["n"], base["correct"], base["n"])
+                row |= {
+                    "vs_stable": score["accuracy"] - base["accuracy"],
+                    "p_value": test[1] if test else None,
+                    "significant": bool(test and test[1] < ALPHA),
+                }
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    frame.attrs["notes"] = [f"stable version (most traffic): {stable}; significant: two-proportion z-test, p < {ALPHA}"]
+    if confusion.empty:
+        frame.attrs["notes"].append("no outcomes yet in this window: accuracy waits for them")
+    return frame
+
+
+def _pct(value, digits: int = 1) -> str:
+    return "—" if value is None or pd.isna(value) else f"{value:.{digits}%}"
+
+
+def versions_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
+    if frame.empty:
+        return empty_figure("No predictions in this window")
+    shown = pd.DataFrame({"version": frame["model_version"]})
+    shown["traffic"] = [f"{n:,} ({_pct(s)})" for n, s in zip(frame["predictions"], frame["traffic_share"], strict=True)]
+    labels = [c for c in frame.columns if c.startswith("share_")]
+    shown["labels"] = [" / ".join(_pct(r[c], 0) for c in labels) for _, r in frame.iterrows()]
+    shown["score"] = [f"{s:+.3f} · {c:.2f}" for s, c in zip(frame["mean_score"], frame["mean_confidence"], strict=True)]
+    get = lambda column: frame[column] if column in frame else pd.Series([None] * len(frame))  # noqa: E731
+    shown["accuracy"] = [
+        "—" if pd.isna(a) else f"{a:.1%} [{lo:.1%}, {hi:.1%}]"
+        for a, lo, hi in zip(get("accuracy"), get("accuracy_low"), get("accuracy_high"), strict=True)
+    ]
+    shown["f1"] = [" / ".join(_pct(r.get(c)) for c in ("macro_f1", "precision", "recall")) for _, r in frame.iterrows()]
+    shown["vs"] = [
+        "stable"
+        if pd.isna(d) and not pd.isna(a) and p is None
+        else "—"
+        if pd.isna(d)
+        else f"{d:+.1%} (p={p:.2g}{', significant' if s else ''})"
+        for d, p, s, a in zip(get("vs_stable"), get("p_value"), get("significant"), get("accuracy"), strict=True)
+    ]
+    headers = {
+        "version": "Version",
+        "traffic": "Predictions (share)",
+        "labels": "Labels " + " / ".join(c[6:] for c in labels),
+        "score": "Mean score · confidence",
+        "accuracy": "Accuracy [95% Wilson]",
+        "f1": "Macro F1 / precision / recall",
+        "vs": "Accuracy vs stable",
+    }
+    colors = ["#f8d7da" if s is True else "white" for s in get("significant")]
+    return table_figure(
+        shown, headers, "No predictions in this window", row_colors=colors, widths=[1.3, 1.4, 1.6, 1.4, 1.8, 1.8, 2]
+    )
+
+
+# -- accuracy over time, confusion, calibration -------------------------------------------------
+
+
+def accuracy_data(db: Database, params: dict) -> pd.DataFrame:
+    """Per prediction day and version: accuracy, macro F1, and the share of predictions with an outcome."""
+    confusion = _confusion(db, params)
+    daily = db.run("sentiment_daily", **_window(params)).groupby(["day", "model_version"])["n"].sum()
+    rows = []
+    for (day, version), part in confusion.groupby(["day", "model_version"]):
+        score = classification(part)
+        rows.append(
+            (day, version, score["accuracy"], score["macro_f1"], score["n"], score["n"] / daily[(day, version)])
+        )
+    frame = pd.DataFrame(rows, columns=["day", "model_version", "accuracy", "macro_f1", "with_outcome", "coverage"])
+    frame.attrs["notes"] = [] if rows else ["no outcomes yet in this window"]
+    return frame
+
+
+def accuracy_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
+    if frame.empty:
+        return empty_figure("No predictions with outcomes in this window")
+    fig = stacked_figure([0.7, 0.3])
+    palette = _colors(frame["model_version"].unique())
+    for version, part in frame.groupby("model_version"):
+        color = palette[version]
+        fig.add_trace(
+            go.Scatter(
+                x=part["day"],
+                y=part["accuracy"],
+                name=f"{version} accuracy",
+                mode="lines+markers",
+                line={"color": color},
+                hovertemplate="%{y:.1%}",
+            ),
+            row=1,
+            col=1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=part["day"],
+                y=part["macro_f1"],
+                name=f"{version} macro F1",
+                mode="lines",
+                line={"color": color, "dash": "dot"},
+                hovertemplate="%{y:.1%}",
+            ),
+            row=1,
+            col=1,
+        )
+        fig.add_trace(
+            go.Bar(
+                x=part["day"],
+                y=part["coverage"],
+                name=f"{version} with outcome",
+                marker_color=color,
+                showlegend=False,
+                hovertemplate="%{y:.0%} with an outcome",
+            ),
+            row=2,
+            col=1,
+        )
+    fig.update_yaxes(tickformat=".0%", title_text="accuracy · F1", row=1, col=1)
+    fig.update_yaxes(tickformat=".0%", title_text="with outcome", range=[0, 1], row=2, col=1)
+    fig.update_layout(barmode="group")
+    return fig
+
+
+def confusion_data(db: Database, params: dict) -> pd.DataFrame:
+    """True label × predicted label counts over the window (all versions in the filter)."""
+    confusion = _confusion(db, params)
+    if confusion.empty:
+        return pd.DataFrame(columns=["true_label", "label", "n"])
+    score = classification(confusion)
+    frame = score["confusion"].stack().rename("n").reset_index()
+    frame.attrs["notes"] = [
+        f"{score['n']:,} predictions with an outcome; accuracy {score['accuracy']:.1%},"
+        f" macro F1 {score['macro_f1']:.1%}"
+    ]
+    return frame
+
+
+def confusion_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
+    if frame.empty:
+        return empty_figure("No predictions with outcomes in this window")
+    table = frame.pivot(index="true_label", columns="label", values="n").fillna(0)
+    shares = table.div(table.sum(axis=1).replace(0, np.nan), axis=0)
+    text = [
+        [f"{n:,.0f}<br>{s:.0%}" if not np.isnan(s) else f"{n:,.0f}" for n, s in zip(nr, sr, strict=True)]
+        for nr, sr in zip(table.to_numpy(), shares.to_numpy(), strict=True)
+    ]
+    fig = base_figure(
+        margin={"l": 80, "r": 8, "t": 8, "b": 60},
+        hovermode="closest",
+        xaxis={"title": {"text": "predicted"}},
+        yaxis={"title": {"text": "true"}},
+    )
+    fig.add_trace(
+        go.Heatmap(
+            x=list(table.columns),
+            y=list(table.index),
+            z=shares.to_numpy(),
+            text=text,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            zmin=0,
+            zmax=1,
+            showscale=False,
+            hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def calibration_data(db: Database, params: dict) -> pd.DataFrame:
+    """Accuracy against confidence decile per version, and each version's expected calibration error."""
+    confusion = _confusion(db, params)
+    parts, notes = [], []
+    for version, part in confusion.groupby("model_version"):
+        bins, ece = calibration(part)
+        parts.append(bins.assign(model_version=version))
+        notes.append(f"{version}: ECE {ece:.3f}")
+    frame = (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame(columns=["confidence_bin", "n", "confidence", "accuracy", "model_version"])
+    )
+    frame.attrs["notes"] = notes or ["no outcomes yet in this window"]
+    return frame
+
+
+def calibration_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
+    if frame.empty:
+        return empty_figure("No predictions with outcomes in this window")
+    fig = base_figure(
+        xaxis={"title": {"text": "confidence"}, "range": [0, 1], "tickformat": ".0%"},
+        yaxis={"title": {"text": "accuracy"}, "range": [0, 1], "tickformat": ".0%"},
+        hovermode="closest",
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[0, 1], y=[0, 1], name="perfectly calibrated", mode="lines", line={"color": "#adb5bd", "dash": "dash"}
+        )
+    )
+    palette = _colors(frame["model_version"].unique())
+    for version, part in frame.groupby("model_version"):
+        fig.add_trace(
+            go.Scatter(
+                x=part["confidence"],
+                y=part["accuracy"],
+                name=version,
+                mode="lines+markers",
+                customdata=part["n"],
+                line={"color": palette[version]},
+                hovertemplate="confidence %{x:.2f}: accuracy %{y:.1%} over %{customdata:,}",
+            )
+        )
+    return fig
+
+
+# -- behaviour: score bands, confidence, labels; training -----------------------------------------
+
+
+def bands_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
+    if frame.empty:
+        return empty_figure("No predictions in this window")
+    fig = base_figure(yaxis={"title": {"text": "sentiment score"}, "range": [-1, 1]})
+    for low, high, name, alpha in (("p5", "p95", "p5–p95", 0.15), ("p25", "p75", "p25–p75", 0.35)):
+        fig.add_trace(
+            go.Scatter(
+                x=frame["bucket"], y=frame[high], mode="lines", line={"width": 0}, showlegend=False, hoverinfo="skip"
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=frame["bucket"],
+                y=frame[low],
+                mode="lines",
+                line={"width": 0},
+                fill="tonexty",
+                fillcolor=f"rgba(76,120,168,{alpha})",
+                name=name,
+                hoverinfo="skip",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=frame["bucket"], y=frame["p50"], name="median", line={"color": "#4c78a8"}, hovertemplate="%{y:.3f}"
+        )
+    )
+    return fig
+
+
+def confidence_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
+    if frame.empty:
+        return empty_figure("No predictions in this window")
+    fig = base_figure(
+        barmode="overlay",
+        hovermode="closest",
+        xaxis={"title": {"text": "confidence"}, "range": [0, 1]},
+        yaxis={"title": {"text": "share"}, "tickformat": ".0%"},
+    )
+    palette = _colors(frame["model_version"].unique())
+    for version, part in frame.groupby("model_version"):
+        fig.add_trace(
+            go.Bar(
+                x=part["confidence_bin"] / 20 + 0.025,
+                y=part["n"] / part["n"].sum(),
+                width=0.05,
+                name=version,
+                opacity=0.6,
+                marker_color=palette[version],
+            )
+        )
+    return fig
+
+
+def labels_data(db: Database, params: dict) -> pd.DataFrame:
+    daily = db.run("sentiment_daily", **_window(params))
+    frame = daily.groupby(["day", "label"])["n"].sum().reset_index()
+    frame["share"] = frame["n"] / frame.groupby("day")["n"].transform("sum")
+    return frame
+
+
+def labels_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
+    if frame.empty:
+        return empty_figure("No predictions in this window")
+    fig = base_figure(yaxis={"tickformat": ".0%", "range": [0, 1], "title": {"text": "share"}})
+    for label, part in frame.groupby("label"):
+        fig.add_trace(
+            go.Scatter(
+                x=part["day"],
+                y=part["share"],
+                name=label,
+                stackgroup="labels",
+                mode="lines",
+                line={"color": LABEL_COLORS.get(label, "#4c78a8")},
+                hovertemplate="%{y:.1%}",
+            )
+        )
+    return fig
+
+
+def training_data(db: Database, params: dict) -> pd.DataFrame:
+    """Each model version's last training run next to its production accuracy and F1 in the window."""
+    runs = db.run("sentiment_training")
+    latest = runs.sort_values("finished_at").drop_duplicates("model_version", keep="last")
+    scores = {v: classification(part) for v, part in _confusion(db, params).groupby("model_version")}
+    frame = latest.assign(
+        production_accuracy=[scores[v]["accuracy"] if v in scores else None for v in latest["model_version"]],
+        production_f1=[scores[v]["macro_f1"] if v in scores else None for v in latest["model_version"]],
+    )
+    frame.attrs["notes"] = ["training: each version's last run; production: predictions with an outcome in this window"]
+    return frame.reset_index(drop=True)
+
+
+def training_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
+    if frame.empty:
+        return empty_figure("No training runs logged")
+    fig = base_figure(barmode="group", hovermode="x", yaxis={"tickformat": ".0%", "title": {"text": "score"}})
+    for column, name, color in (
+        ("accuracy", "training accuracy", "#9ecae9"),
+        ("f1", "training F1", "#c6dbef"),
+        ("production_accuracy", "production accuracy", "#4c78a8"),
+        ("production_f1", "production macro F1", "#2b5b84"),
+    ):
+        fig.add_trace(
+            go.Bar(x=frame["model_version"], y=frame[column], name=name, marker_color=color, hovertemplate="%{y:.1%}")
+        )
+    return fig
+
+
+def from_query_bands(db: Database, params: dict) -> pd.DataFrame:
+    return db.run("sentiment_score_bands", **_window(params), bucket=params["bucket"])
+
+
+def from_query_confidence(db: Database, params: dict) -> pd.DataFrame:
+    return db.run("sentiment_confidence", **_window(params))
+
+
+OUTCOMES = ("predictions", "outcomes")
+CHARTS = (
+    (
+        "versions",
+        "Model versions side by side",
+        versions_data,
+        versions_figure,
+        (),
+        OUTCOMES,
+        220,
+        "Traffic, behaviour and accuracy per version; the canary against the stable version (most traffic).",
+    ),
+    (
+        "accuracy",
+        "Accuracy and macro F1 by prediction day",
+        accuracy_data,
+        accuracy_figure,
+        (),
+        OUTCOMES,
+        380,
+        "From outcomes joined on request_id; below, the share of each day's predictions with an outcome yet.",
+    ),
+    (
+        "confusion",
+        "Confusion matrix",
+        confusion_data,
+        confusion_figure,
+        (),
+        OUTCOMES,
+        340,
+        "Counts and shares of each true label; filter one model version to see its own.",
+    ),
+    (
+        "calibration",
+        "Calibration",
+        calibration_data,
+        calibration_figure,
+        (),
+        OUTCOMES,
+        340,
+        "Accuracy per confidence decile against the diagonal; ECE in the footer.",
+    ),
+    (
+        "score_bands",
+        "Score distribution over time",
+        from_query_bands,
+        bands_figure,
+        (BUCKET,),
+        ("predictions",),
+        320,
+        "Exact p5, p25, median, p75 and p95 of the sentiment score per bucket.",
+    ),
+    (
+        "confidence",
+        "Confidence distribution",
+        from_query_confidence,
+        confidence_figure,
+        (),
+        ("predictions",),
+        300,
+        "Share of each version's predictions per confidence bin of 0.05.",
+    ),
+    (
+        "labels",
+        "Label share over time",
+        labels_data,
+        labels_figure,
+        (),
+        ("predictions",),
+        300,
+        "Daily share of each predicted label.",
+    ),
+    (
+        "training",
+        "Training against production",
+        training_data,
+        training_figure,
+        (),
+        (*OUTCOMES, "training_runs"),
+        300,
+        "Each version's last training run and its accuracy in production.",
+    ),
+)
+
+for name, title, data, figure, extra, tables, height, description in CHARTS:
+    register(
+        ChartSpec(
+            id=f"sentiment.{name}",
+            title=title,
+            page="/sentiment",
+            params=FILTERS + extra,
+            data=data,
+            figure=figure,
+            tables=tables,
+            description=description,
+            height=height,
+        )
+    )
