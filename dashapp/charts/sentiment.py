@@ -78,9 +78,15 @@ def versions_data(db: Database, params: dict) -> pd.DataFrame:
         rows.append(row)
     frame = pd.DataFrame(rows)
     frame.attrs["notes"] = [f"stable version (most traffic): {stable}; significant: two-proportion z-test, p < {ALPHA}"]
+    frame.attrs["stable"] = stable
     if confusion.empty:
         frame.attrs["notes"].append("no outcomes yet in this window: accuracy waits for them")
     return frame
+
+
+def _p(value) -> str:
+    """A p-value as people read it: tiny ones as a bound, not as 0."""
+    return "p n/a" if value is None or pd.isna(value) else "p<0.001" if value < 0.001 else f"p={value:.3f}"
 
 
 def _pct(value, digits: int = 1) -> str:
@@ -95,19 +101,25 @@ def versions_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     labels = [c for c in frame.columns if c.startswith("share_")]
     shown["labels"] = [" / ".join(_pct(r[c], 0) for c in labels) for _, r in frame.iterrows()]
     shown["score"] = [f"{s:+.3f} · {c:.2f}" for s, c in zip(frame["mean_score"], frame["mean_confidence"], strict=True)]
-    get = lambda column: frame[column] if column in frame else pd.Series([None] * len(frame))  # noqa: E731
+
+    def column(name: str) -> pd.Series:
+        return frame[name] if name in frame else pd.Series([None] * len(frame))
+
     shown["accuracy"] = [
         "—" if pd.isna(a) else f"{a:.1%} [{lo:.1%}, {hi:.1%}]"
-        for a, lo, hi in zip(get("accuracy"), get("accuracy_low"), get("accuracy_high"), strict=True)
+        for a, lo, hi in zip(column("accuracy"), column("accuracy_low"), column("accuracy_high"), strict=True)
     ]
     shown["f1"] = [" / ".join(_pct(r.get(c)) for c in ("macro_f1", "precision", "recall")) for _, r in frame.iterrows()]
+    stable = frame.attrs.get("stable")
     shown["vs"] = [
-        "stable"
-        if pd.isna(d) and not pd.isna(a) and p is None
+        "the stable version"
+        if version == stable
         else "—"
         if pd.isna(d)
-        else f"{d:+.1%} (p={p:.2g}{', significant' if s else ''})"
-        for d, p, s, a in zip(get("vs_stable"), get("p_value"), get("significant"), get("accuracy"), strict=True)
+        else f"{d:+.1%} ({_p(p)}{', significant' if s else ''})"
+        for version, d, p, s in zip(
+            frame["model_version"], column("vs_stable"), column("p_value"), column("significant"), strict=True
+        )
     ]
     headers = {
         "version": "Version",
@@ -118,7 +130,7 @@ def versions_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         "f1": "Macro F1 / precision / recall",
         "vs": "Accuracy vs stable",
     }
-    colors = ["#f8d7da" if s is True else "white" for s in get("significant")]
+    colors = ["#f8d7da" if s is True else "white" for s in column("significant")]
     return table_figure(
         shown, headers, "No predictions in this window", row_colors=colors, widths=[1.3, 1.4, 1.6, 1.4, 1.8, 1.8, 2]
     )

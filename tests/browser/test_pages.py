@@ -231,7 +231,7 @@ def test_sentiment_page_shows_the_weak_canary_as_significantly_worse_and_filters
     wait_for_panels(page, "/sentiment")
     versions = page.locator("[data-chart='sentiment.versions'] .table")
     expect(versions).to_contain_text("sent-v1.5.0-rc1")
-    expect(versions).to_contain_text(re.compile(r"-\d+\.\d% \(p=[^)]*, significant\)"))  # lower, and significantly
+    expect(versions).to_contain_text(re.compile(r"-\d+\.\d% \(p[<=][^)]*, significant\)"))  # lower, significantly
     expect(footer(page, "sentiment.versions")).to_contain_text("stable version (most traffic): sent-v1.4.2")
     before = footer(page, "sentiment.confusion").inner_text()
     choose(page, "filter-model-version", "sent-v1.5.0-rc1")
