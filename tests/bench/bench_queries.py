@@ -52,7 +52,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 QUERIES_DIR = REPO / "queries"
-PAGES = ("/", "/drift", "/operations")
+PAGES = ("/", "/drift", "/sentiment", "/correlation", "/operations")
 PARTS = ("charts", "cached", "live", "compare")
 VIEWS = {"7d": 7, "30d": 30}  # window name -> days before the data's end
 RESULT_MARK = "BENCH-RESULT "
