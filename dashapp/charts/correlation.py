@@ -49,6 +49,15 @@ def agent_run(db: Database, params: dict) -> str | None:
     return chosen["run_id"].iloc[0] if len(chosen) else None
 
 
+def market_gaps(db: Database, params: dict) -> list[str]:
+    """Notes naming the chosen (or logged) symbols that market has no bars for."""
+    bars = set(db.run("market_symbols")["symbol"])
+    options = db.run("meta_filter_options")
+    wanted = params["symbol"] or options.loc[options["kind"] == "symbol", "value"].tolist()
+    missing = sorted(set(wanted) - bars)
+    return [f"no market data for {', '.join(missing)}: no returns for them"] if missing else []
+
+
 def _window(params: dict) -> dict:
     return {k: params[k] for k in ("start", "end", "symbol", "model_version")}
 
@@ -64,6 +73,7 @@ def matrix_data(db: Database, params: dict) -> pd.DataFrame:
     )
     undefined = frame[frame["corr"].isna() | (frame["n"] < MIN_ROWS)]
     notes = [f"net action from run {run_id}" if run_id else "no agent run: net action left out"]
+    notes += market_gaps(db, params)
     if len(undefined):
         pairs = ", ".join(
             f"{(r.symbol + ': ') if isinstance(r.symbol, str) else ''}{LABELS[r.x]} × {LABELS[r.y]}"
@@ -109,7 +119,7 @@ def matrix_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
 def lead_lag_data(db: Database, params: dict) -> pd.DataFrame:
     frame = db.run("correlation_lead_lag", **_window(params), method=params["method"])
     thin = frame[frame["n"] < MIN_ROWS]["lag"].tolist()
-    notes = ["lag > 0: sentiment leads the return by that many trading days"]
+    notes = ["lag > 0: sentiment leads the return by that many trading days", *market_gaps(db, params)]
     if thin:
         notes.append(f"too few trading days for lags {', '.join(map(str, thin))}: pick a longer range")
     frame.attrs["notes"] = notes
@@ -136,7 +146,7 @@ def rolling_data(db: Database, params: dict) -> pd.DataFrame:
     window = int(params["rolling"])
     frame = db.run("correlation_rolling", **_window(params), window=window)
     short = sorted(set(frame["symbol"]) - set(frame.dropna(subset=["corr"])["symbol"]))
-    notes = [f"Pearson over {window} trading days"]
+    notes = [f"Pearson over {window} trading days", *market_gaps(db, params)]
     if short:
         notes.append(f"fewer than {window} trading days with news for {', '.join(short)}")
     frame.attrs["notes"] = notes

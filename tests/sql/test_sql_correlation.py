@@ -144,3 +144,20 @@ def test_cross_symbol_sentiment_correlation_equals_pandas(corr_db, method):
     for row in frame.itertuples():
         assert row.corr == pytest.approx(want.loc[row.a, row.b], abs=1e-9)
         assert row.n == wide[[row.a, row.b]].dropna().shape[0]
+
+
+def test_market_symbols_list_each_symbols_first_and_last_day(corr_db):
+    frame = corr_db[0].run("market_symbols")
+    assert frame["symbol"].tolist() == ["AAPL", "MSFT"]
+    assert frame["first_day"].astype(str).tolist() == ["2023-12-29", "2023-12-29"]
+
+
+def test_a_symbol_without_market_data_is_named_on_the_correlation_panels(corr_db):
+    from dashapp.charts import get_chart, render
+
+    args = {"start": ["2024-01-01"], "end": ["2024-01-31"]}
+    for chart_id in ("correlation.matrix", "correlation.lead_lag", "correlation.rolling"):
+        notes = render(get_chart(chart_id), args, corr_db[0]).notes
+        assert "no market data for NVDA: no returns for them" in notes, chart_id
+    only_aapl = render(get_chart("correlation.matrix"), {**args, "symbol": ["AAPL"]}, corr_db[0]).notes
+    assert not any("no market data" in n for n in only_aapl)
