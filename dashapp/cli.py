@@ -81,8 +81,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0 if result["problem"] is None else 1
-    print(f"{result['run_id']}: {result['agent']} {result['agent_version']} ({result['kind']}), "
-          f"{result['first_day']} to {result['last_day']}, {result['days']} days")  # fmt: skip
+    print(
+        f"{result['run_id']}: {result['agent']} {result['agent_version']} ({result['kind']}), "
+        f"{result['first_day']} to {result['last_day']}, {result['days']} days"
+    )
     for note in result["notes"]:
         print(f"  note: {note}")
     if result["problem"]:

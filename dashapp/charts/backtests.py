@@ -134,9 +134,13 @@ def cumulative_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
 def _line(part: pd.DataFrame, column: str, name: str, color: str, log: bool, dash: str = "solid") -> go.Scatter:
     y = part[column] + 1 if log else part[column]
     return go.Scatter(
-        x=part["ts"], y=y, name=name, mode="lines", line={"color": color, "width": 1.6, "dash": dash},
+        x=part["ts"],
+        y=y,
+        name=name,
+        mode="lines",
+        line={"color": color, "width": 1.6, "dash": dash},
         hovertemplate="%{y:.3f}" if log else "%{y:.2%}",
-    )  # fmt: skip
+    )
 
 
 def drawdown_data(db: Database, params: dict) -> pd.DataFrame:
@@ -163,10 +167,15 @@ def drawdown_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     for run_id, part in frame.groupby("run_id", sort=False):
         fig.add_trace(
             go.Scatter(
-                x=part["ts"], y=part["drawdown"], name=run_id, mode="lines", fill="tozeroy",
-                line={"color": palette[run_id], "width": 1.2}, hovertemplate="%{y:.2%}",
+                x=part["ts"],
+                y=part["drawdown"],
+                name=run_id,
+                mode="lines",
+                fill="tozeroy",
+                line={"color": palette[run_id], "width": 1.2},
+                hovertemplate="%{y:.2%}",
             )
-        )  # fmt: skip
+        )
     return fig
 
 
@@ -180,9 +189,17 @@ def worst_drawdowns_data(db: Database, params: dict) -> pd.DataFrame:
         for rank, period_row in enumerate(drawdown_periods(s.returns).head(WORST).itertuples(), 1):
             recovered = period_row.end < s.returns.index[-1]  # still under water on the last day: not recovered
             rows.append(
-                (run_id, rank, period_row.start.date(), period_row.valley.date(), period_row.end.date(),
-                 period_row.depth, period_row.days, recovered)
-            )  # fmt: skip
+                (
+                    run_id,
+                    rank,
+                    period_row.start.date(),
+                    period_row.valley.date(),
+                    period_row.end.date(),
+                    period_row.depth,
+                    period_row.days,
+                    recovered,
+                )
+            )
     return _frame(rows, ["run_id", "rank", "start", "valley", "end", "depth", "days", "recovered"], notes)
 
 
@@ -192,8 +209,15 @@ def worst_drawdowns_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         days=frame["days"].map(lambda v: f"{v:,}"),
         end=[str(e) if r else f"{e} (not recovered)" for e, r in zip(frame["end"], frame["recovered"], strict=True)],
     )
-    headers = {"run_id": "Run", "rank": "#", "start": "Start", "valley": "Valley", "end": "End", "depth": "Depth",
-               "days": "Days"}  # fmt: skip
+    headers = {
+        "run_id": "Run",
+        "rank": "#",
+        "start": "Start",
+        "valley": "Valley",
+        "end": "End",
+        "depth": "Depth",
+        "days": "Days",
+    }
     return table_figure(
         shown, headers, "No drawdowns for these runs in this period", widths=[3.2, 0.6, 2, 2, 3, 1.5, 1]
     )
@@ -267,10 +291,26 @@ def rolling_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     palette = colors(frame["run_id"].unique())
     for run_id, part in frame.groupby("run_id", sort=False):
         style = {"color": palette[run_id], "width": 1.4}
-        fig.add_trace(go.Scatter(x=part["ts"], y=part["sharpe"], name=run_id, line=style, legendgroup=run_id,
-                                 hovertemplate="%{y:.2f}"), row=1, col=1)  # fmt: skip
-        fig.add_trace(go.Scatter(x=part["ts"], y=part["volatility"], name=run_id, line=style, legendgroup=run_id,
-                                 showlegend=False, hovertemplate="%{y:.1%}"), row=2, col=1)  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=part["ts"], y=part["sharpe"], name=run_id, line=style, legendgroup=run_id, hovertemplate="%{y:.2f}"
+            ),
+            row=1,
+            col=1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=part["ts"],
+                y=part["volatility"],
+                name=run_id,
+                line=style,
+                legendgroup=run_id,
+                showlegend=False,
+                hovertemplate="%{y:.1%}",
+            ),
+            row=2,
+            col=1,
+        )
     fig.update_yaxes(title_text=f"Sharpe ({params['window']}d)", row=1, col=1)
     fig.update_yaxes(title_text="volatility", tickformat=".0%", row=2, col=1)
     return fig
@@ -308,11 +348,20 @@ def monthly_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     fig = base_figure(margin={"l": 56, "r": 8, "t": 8, "b": 32}, hovermode="closest")
     fig.add_trace(
         go.Heatmap(
-            x=table.columns, y=[str(y) for y in table.index], z=z, text=text, texttemplate="%{text}",
-            zmin=-limit, zmax=limit, colorscale="RdYlGn", showscale=False, xgap=1, ygap=1,
+            x=table.columns,
+            y=[str(y) for y in table.index],
+            z=z,
+            text=text,
+            texttemplate="%{text}",
+            zmin=-limit,
+            zmax=limit,
+            colorscale="RdYlGn",
+            showscale=False,
+            xgap=1,
+            ygap=1,
             hovertemplate="%{y} %{x}: %{text}<extra></extra>",
         )
-    )  # fmt: skip
+    )
     fig.update_yaxes(autorange="reversed", type="category")
     return fig
 
@@ -336,15 +385,27 @@ def yearly_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     fig = base_figure(barmode="group", yaxis={"tickformat": ".0%", "title": {"text": "return"}}, hovermode="x")
     palette = colors(frame["run_id"].unique())
     for run_id, part in frame.groupby("run_id", sort=False):
-        fig.add_trace(go.Bar(x=part["year"].astype(str), y=part["strategy"], name=run_id,
-                             marker_color=palette[run_id], hovertemplate="%{y:.1%}"))  # fmt: skip
+        fig.add_trace(
+            go.Bar(
+                x=part["year"].astype(str),
+                y=part["strategy"],
+                name=run_id,
+                marker_color=palette[run_id],
+                hovertemplate="%{y:.1%}",
+            )
+        )
     benchmark = frame.dropna(subset=["benchmark"]).drop_duplicates("year")
     if not benchmark.empty:
         fig.add_trace(
-            go.Scatter(x=benchmark["year"].astype(str), y=benchmark["benchmark"], name="benchmark",
-                       mode="markers", marker={"symbol": "line-ew-open", "size": 28, "color": "#212529",
-                                               "line": {"width": 2}}, hovertemplate="%{y:.1%}")
-        )  # fmt: skip
+            go.Scatter(
+                x=benchmark["year"].astype(str),
+                y=benchmark["benchmark"],
+                name="benchmark",
+                mode="markers",
+                marker={"symbol": "line-ew-open", "size": 28, "color": "#212529", "line": {"width": 2}},
+                hovertemplate="%{y:.1%}",
+            )
+        )
     return fig
 
 
@@ -373,15 +434,25 @@ def distribution_data(db: Database, params: dict) -> pd.DataFrame:
 def distribution_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     if frame.empty:
         return empty_figure("No usable returns for these runs in this period")
-    fig = base_figure(barmode="overlay", xaxis={"tickformat": ".1%", "title": {"text": "daily return"}},
-                      yaxis={"tickformat": ".0%", "title": {"text": "share of days"}}, hovermode="closest")  # fmt: skip
+    fig = base_figure(
+        barmode="overlay",
+        xaxis={"tickformat": ".1%", "title": {"text": "daily return"}},
+        yaxis={"tickformat": ".0%", "title": {"text": "share of days"}},
+        hovermode="closest",
+    )
     palette = colors([s for s in frame["series"].unique() if s != "benchmark"])
     for name, part in frame.groupby("series", sort=False):
         fig.add_trace(
-            go.Bar(x=(part["low"] + part["high"]) / 2, y=part["share"], width=part["high"] - part["low"], name=name,
-                   opacity=0.55, marker_color=palette.get(name, BENCHMARK_COLOR),
-                   hovertemplate="%{x:.2%}: %{y:.1%} of days")
-        )  # fmt: skip
+            go.Bar(
+                x=(part["low"] + part["high"]) / 2,
+                y=part["share"],
+                width=part["high"] - part["low"],
+                name=name,
+                opacity=0.55,
+                marker_color=palette.get(name, BENCHMARK_COLOR),
+                hovertemplate="%{x:.2%}: %{y:.1%} of days",
+            )
+        )
     return fig
 
 
@@ -420,18 +491,44 @@ def trades_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         return empty_figure("No trades or prices for this run and symbol in this period")
     symbol = frame.attrs.get("symbol", "")
     fig = stacked_figure([0.7, 0.3])
-    fig.add_trace(go.Scatter(x=frame["ts"], y=frame["close"], name=f"{symbol} close", mode="lines",
-                             line={"color": "#495057", "width": 1.2}), row=1, col=1)  # fmt: skip
+    fig.add_trace(
+        go.Scatter(
+            x=frame["ts"],
+            y=frame["close"],
+            name=f"{symbol} close",
+            mode="lines",
+            line={"color": "#495057", "width": 1.2},
+        ),
+        row=1,
+        col=1,
+    )
     for action, symbol_marker, color in (("buy", "triangle-up", "#2ca02c"), ("sell", "triangle-down", "#d62728")):
         part = frame[frame["action"] == action]
         fig.add_trace(
-            go.Scatter(x=part["ts"], y=part["price"], name=action, mode="markers", customdata=part["quantity"],
-                       marker={"symbol": symbol_marker, "size": 9, "color": color},
-                       hovertemplate=f"{action} %{{customdata:,}} at %{{y:.2f}}<extra></extra>"),
-            row=1, col=1,
-        )  # fmt: skip
-    fig.add_trace(go.Scatter(x=frame["ts"], y=frame["position"], name="position", mode="lines",
-                             line={"shape": "hv", "color": "#4c78a8"}, fill="tozeroy"), row=2, col=1)  # fmt: skip
+            go.Scatter(
+                x=part["ts"],
+                y=part["price"],
+                name=action,
+                mode="markers",
+                customdata=part["quantity"],
+                marker={"symbol": symbol_marker, "size": 9, "color": color},
+                hovertemplate=f"{action} %{{customdata:,}} at %{{y:.2f}}<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=frame["ts"],
+            y=frame["position"],
+            name="position",
+            mode="lines",
+            line={"shape": "hv", "color": "#4c78a8"},
+            fill="tozeroy",
+        ),
+        row=2,
+        col=1,
+    )
     fig.update_yaxes(title_text="price", row=1, col=1)
     fig.update_yaxes(title_text="position", row=2, col=1)
     return fig
@@ -441,8 +538,11 @@ def tracking_data(db: Database, params: dict) -> pd.DataFrame:
     """Paper trading against the backtest of the same agent version, both from the paper run's first day."""
     columns = ["ts", "backtest", "paper", "gap"]
     runs = known_runs(db)
-    paper_traded = set(runs.loc[(runs["kind"] == "paper") & (runs["days"] > 0), ["agent", "agent_version"]].itertuples(
-        index=False, name=None))  # fmt: skip
+    paper_traded = set(
+        runs.loc[(runs["kind"] == "paper") & (runs["days"] > 0), ["agent", "agent_version"]].itertuples(
+            index=False, name=None
+        )
+    )
     if params["focus"] is None:  # the last selected run whose version was paper-traded, else the first
         selected = selected_runs(db, params)
         traded = [r.run_id for r in selected.itertuples() if (r.agent, r.agent_version) in paper_traded]
@@ -467,8 +567,10 @@ def tracking_data(db: Database, params: dict) -> pd.DataFrame:
     frame = pd.DataFrame({"ts": days, "backtest": (1 + b).cumprod() - 1, "paper": (1 + p).cumprod() - 1})
     frame["gap"] = frame["paper"] - frame["backtest"]
     tracking_error = float((p - b).std(ddof=1) * np.sqrt(252))
-    notes = [f"{ids[1]} against {ids[0]}: {len(days)} shared days, tracking error {tracking_error:.2%} a year,"
-             f" correlation {b.corr(p):.3f}"]  # fmt: skip
+    notes = [
+        f"{ids[1]} against {ids[0]}: {len(days)} shared days, tracking error {tracking_error:.2%} a year,"
+        f" correlation {b.corr(p):.3f}"
+    ]
     return _frame(frame.to_numpy().tolist(), columns, notes + [f"{i}: {n}" for i in ids for n in series[i].notes])
 
 
@@ -477,10 +579,18 @@ def tracking_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         return empty_figure("No paper run and backtest of this agent version to compare in this period")
     fig = stacked_figure([0.65, 0.35])
     for column, color in (("backtest", "#4c78a8"), ("paper", "#f58518")):
-        fig.add_trace(go.Scatter(x=frame["ts"], y=frame[column], name=column, line={"color": color},
-                                 hovertemplate="%{y:.2%}"), row=1, col=1)  # fmt: skip
-    fig.add_trace(go.Bar(x=frame["ts"], y=frame["gap"], name="paper − backtest", marker_color="#adb5bd",
-                         hovertemplate="%{y:.2%}"), row=2, col=1)  # fmt: skip
+        fig.add_trace(
+            go.Scatter(x=frame["ts"], y=frame[column], name=column, line={"color": color}, hovertemplate="%{y:.2%}"),
+            row=1,
+            col=1,
+        )
+    fig.add_trace(
+        go.Bar(
+            x=frame["ts"], y=frame["gap"], name="paper − backtest", marker_color="#adb5bd", hovertemplate="%{y:.2%}"
+        ),
+        row=2,
+        col=1,
+    )
     fig.update_yaxes(tickformat=".0%", title_text="cumulative", row=1, col=1)
     fig.update_yaxes(tickformat=".1%", title_text="gap", row=2, col=1)
     return fig
@@ -489,27 +599,90 @@ def tracking_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
 # -- registry -------------------------------------------------------------------------------------
 
 CHARTS = (
-    ("metrics", "Metrics", metrics_data, metrics_figure, (), 620,
-     "QuantStats' own functions on each run's cleaned daily returns: 252 trading days a year, risk-free rate 0."),
-    ("cumulative", "Cumulative return", cumulative_data, cumulative_figure, (SCALE,), 380,
-     "Compounded daily returns of each run; dotted: its benchmark over the same days."),
+    (
+        "metrics",
+        "Metrics",
+        metrics_data,
+        metrics_figure,
+        (),
+        620,
+        "QuantStats' own functions on each run's cleaned daily returns: 252 trading days a year, risk-free rate 0.",
+    ),
+    (
+        "cumulative",
+        "Cumulative return",
+        cumulative_data,
+        cumulative_figure,
+        (SCALE,),
+        380,
+        "Compounded daily returns of each run; dotted: its benchmark over the same days.",
+    ),
     ("drawdown", "Drawdown", drawdown_data, drawdown_figure, (), 300, "Each run below its running peak."),
-    ("worst_drawdowns", "Worst drawdowns", worst_drawdowns_data, worst_drawdowns_figure, (), 300,
-     f"The {WORST} deepest drawdown periods per run; days are calendar days, start and end included."),
-    ("rolling", "Rolling Sharpe and volatility", rolling_data, rolling_figure, (ROLLING,), 420,
-     "Annualised over the chosen window of trading days (126 = about 6 months)."),
-    ("monthly", "Monthly returns", monthly_data, monthly_figure, (FOCUS,), 340,
-     "The focus run's compounded return per month and year."),
-    ("yearly", "Yearly returns", yearly_data, yearly_figure, (), 320, "Compounded per calendar year; bars: runs,"
-     " dashes: the benchmark."),
-    ("distribution", "Return distribution", distribution_data, distribution_figure, (), 320,
-     "Share of days per daily-return bin; the extreme 0.2% of days fall in the end bins."),
-    ("trades", "Trades", trades_data, trades_figure, (FOCUS, TICKER), 420,
-     "The focus run's buys and sells of one symbol at their prices over its close, and the position they leave."),
-    ("tracking", "Backtest against paper trading", tracking_data, tracking_figure, (FOCUS,), 380,
-     "The focus run's agent version (by default the last selected one that was paper-traded): its newest paper run"
-     " against its newest backtest, from the paper's first day."),
-)  # fmt: skip
+    (
+        "worst_drawdowns",
+        "Worst drawdowns",
+        worst_drawdowns_data,
+        worst_drawdowns_figure,
+        (),
+        300,
+        f"The {WORST} deepest drawdown periods per run; days are calendar days, start and end included.",
+    ),
+    (
+        "rolling",
+        "Rolling Sharpe and volatility",
+        rolling_data,
+        rolling_figure,
+        (ROLLING,),
+        420,
+        "Annualised over the chosen window of trading days (126 = about 6 months).",
+    ),
+    (
+        "monthly",
+        "Monthly returns",
+        monthly_data,
+        monthly_figure,
+        (FOCUS,),
+        340,
+        "The focus run's compounded return per month and year.",
+    ),
+    (
+        "yearly",
+        "Yearly returns",
+        yearly_data,
+        yearly_figure,
+        (),
+        320,
+        "Compounded per calendar year; bars: runs, dashes: the benchmark.",
+    ),
+    (
+        "distribution",
+        "Return distribution",
+        distribution_data,
+        distribution_figure,
+        (),
+        320,
+        "Share of days per daily-return bin; the extreme 0.2% of days fall in the end bins.",
+    ),
+    (
+        "trades",
+        "Trades",
+        trades_data,
+        trades_figure,
+        (FOCUS, TICKER),
+        420,
+        "The focus run's buys and sells of one symbol at their prices over its close, and the position they leave.",
+    ),
+    (
+        "tracking",
+        "Backtest against paper trading",
+        tracking_data,
+        tracking_figure,
+        (FOCUS,),
+        380,
+        "The focus run's agent version (by default the last selected one that was paper-traded): its newest paper run"
+        " against its newest backtest, from the paper's first day.",
+    ),
+)
 
 
 def memoized(chart_id: str, data, tables: tuple[str, ...]):

@@ -107,11 +107,21 @@ def matrix_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     text = [["" if np.isnan(v) else f"{v:.2f}" for v in row] for row in values]
     fig.add_trace(
         go.Heatmap(
-            x=x, y=y, z=values, text=text, texttemplate="%{text}", customdata=counts, zmin=-1, zmax=1,
-            colorscale=SCALE, xgap=1, ygap=1, colorbar={"title": {"text": params["method"]}},
+            x=x,
+            y=y,
+            z=values,
+            text=text,
+            texttemplate="%{text}",
+            customdata=counts,
+            zmin=-1,
+            zmax=1,
+            colorscale=SCALE,
+            xgap=1,
+            ygap=1,
+            colorbar={"title": {"text": params["method"]}},
             hovertemplate="%{y} · %{x}<br>%{z:.3f} over %{customdata} days<extra></extra>",
         )
-    )  # fmt: skip
+    )
     fig.update_yaxes(autorange="reversed")
     return fig
 
@@ -136,9 +146,14 @@ def lead_lag_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         hovermode="closest",
     )
     fig.add_trace(
-        go.Bar(x=usable["lag"], y=usable["corr"], customdata=usable["n"], marker_color=np.where(usable["lag"] > 0,
-               "#2166ac", "#9aa0a6"), hovertemplate="lag %{x}: %{y:.3f} over %{customdata} pairs<extra></extra>")
-    )  # fmt: skip
+        go.Bar(
+            x=usable["lag"],
+            y=usable["corr"],
+            customdata=usable["n"],
+            marker_color=np.where(usable["lag"] > 0, "#2166ac", "#9aa0a6"),
+            hovertemplate="lag %{x}: %{y:.3f} over %{customdata} pairs<extra></extra>",
+        )
+    )
     return fig
 
 
@@ -159,8 +174,16 @@ def rolling_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         return empty_figure(f"No symbol has {params['rolling']} trading days with news and returns in this window")
     fig = base_figure(yaxis={"title": {"text": "correlation"}, "range": [-1, 1]})
     for i, (symbol, part) in enumerate(filled.groupby("symbol")):
-        fig.add_trace(go.Scatter(x=part["day"], y=part["corr"], name=symbol, mode="lines",
-                                 line={"color": PALETTE[i % len(PALETTE)]}, hovertemplate="%{y:.3f}"))  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=part["day"],
+                y=part["corr"],
+                name=symbol,
+                mode="lines",
+                line={"color": PALETTE[i % len(PALETTE)]},
+                hovertemplate="%{y:.3f}",
+            )
+        )
     return fig
 
 
@@ -181,25 +204,63 @@ def symbols_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     values = z.to_numpy(dtype=float)
     fig = base_figure(margin={"l": 60, "r": 8, "t": 8, "b": 40}, hovermode="closest")
     fig.add_trace(
-        go.Heatmap(x=names, y=names, z=values, zmin=-1, zmax=1, colorscale=SCALE, xgap=1, ygap=1,
-                   text=[["" if np.isnan(v) else f"{v:.2f}" for v in row] for row in values], texttemplate="%{text}",
-                   hovertemplate="%{y} · %{x}: %{z:.3f}<extra></extra>")
-    )  # fmt: skip
+        go.Heatmap(
+            x=names,
+            y=names,
+            z=values,
+            zmin=-1,
+            zmax=1,
+            colorscale=SCALE,
+            xgap=1,
+            ygap=1,
+            text=[["" if np.isnan(v) else f"{v:.2f}" for v in row] for row in values],
+            texttemplate="%{text}",
+            hovertemplate="%{y} · %{x}: %{z:.3f}<extra></extra>",
+        )
+    )
     fig.update_yaxes(autorange="reversed")
     return fig
 
 
 CHARTS = (
-    ("matrix", "Sentiment, returns and the agent", matrix_data, matrix_figure, (METHOD, BY, RUN), 460,
-     "Correlation of the daily grid per symbol: mean sentiment, news items, same- and next-day return, the agent's"
-     " net action (buys minus sells)."),
-    ("lead_lag", "Lead and lag", lead_lag_data, lead_lag_figure, (METHOD,), 340,
-     "Sentiment against the return a number of trading days later (or earlier), pooled over symbols."),
-    ("rolling", "Rolling correlation with the next day's return", rolling_data, rolling_figure, (ROLLING,), 340,
-     "Per symbol; blank until a window is full."),
-    ("symbols", "Sentiment across symbols", symbols_data, symbols_figure, (METHOD,), 380,
-     "Do symbols' daily sentiment move together?"),
-)  # fmt: skip
+    (
+        "matrix",
+        "Sentiment, returns and the agent",
+        matrix_data,
+        matrix_figure,
+        (METHOD, BY, RUN),
+        460,
+        "Correlation of the daily grid per symbol: mean sentiment, news items, same- and next-day return, the agent's"
+        " net action (buys minus sells).",
+    ),
+    (
+        "lead_lag",
+        "Lead and lag",
+        lead_lag_data,
+        lead_lag_figure,
+        (METHOD,),
+        340,
+        "Sentiment against the return a number of trading days later (or earlier), pooled over symbols.",
+    ),
+    (
+        "rolling",
+        "Rolling correlation with the next day's return",
+        rolling_data,
+        rolling_figure,
+        (ROLLING,),
+        340,
+        "Per symbol; blank until a window is full.",
+    ),
+    (
+        "symbols",
+        "Sentiment across symbols",
+        symbols_data,
+        symbols_figure,
+        (METHOD,),
+        380,
+        "Do symbols' daily sentiment move together?",
+    ),
+)
 
 for name, title, data, figure, extra, height, description in CHARTS:
     register(

@@ -58,7 +58,7 @@ def controls(args: dict, runs: pd.DataFrame, asked: list[str], shown: list[str],
                             ),
                             "Runs (search by agent, version, kind, date)",
                             6,
-                        ),  # fmt: skip
+                        ),
                         _label(dbc.Input(id=_param("from"), type="date", value=args.get("from"), size="sm"), "From", 2),
                         _label(dbc.Input(id=_param("to"), type="date", value=args.get("to"), size="sm"), "To", 2),
                         dbc.Col(
@@ -69,7 +69,7 @@ def controls(args: dict, runs: pd.DataFrame, asked: list[str], shown: list[str],
                                     color="primary",
                                     size="sm",
                                     className="mt-3 w-100",
-                                ),  # fmt: skip
+                                ),
                                 dcc.Loading(html.Div(id="tearsheet-status", className="small text-muted"), type="dot"),
                                 dcc.Download(id="tearsheet-download"),
                             ],
@@ -90,7 +90,7 @@ def controls(args: dict, runs: pd.DataFrame, asked: list[str], shown: list[str],
                             ),
                             "Focus run (monthly table, trades, paper tracking, tearsheet)",
                             4,
-                        ),  # fmt: skip
+                        ),
                         _label(
                             dbc.RadioItems(
                                 id=_param("scale"),
@@ -100,7 +100,7 @@ def controls(args: dict, runs: pd.DataFrame, asked: list[str], shown: list[str],
                             ),
                             "Cumulative return scale",
                             2,
-                        ),  # fmt: skip
+                        ),
                         _label(
                             dbc.RadioItems(
                                 id=_param("window"),
@@ -110,7 +110,7 @@ def controls(args: dict, runs: pd.DataFrame, asked: list[str], shown: list[str],
                             ),
                             "Rolling window",
                             4,
-                        ),  # fmt: skip
+                        ),
                         _label(
                             dcc.Dropdown(
                                 id=_param("ticker"),
@@ -150,18 +150,18 @@ def layout(args: dict) -> list:
         dbc.Row(
             [dbc.Col(chart_card("backtest.metrics"), lg=6), dbc.Col(chart_card("backtest.drawdown"), lg=6)],
             className=row,
-        ),  # fmt: skip
+        ),
         dbc.Row(
             [dbc.Col(chart_card("backtest.worst_drawdowns"), lg=6), dbc.Col(chart_card("backtest.rolling"), lg=6)],
             className=row,
         ),
         dbc.Row(
             [dbc.Col(chart_card("backtest.monthly"), lg=6), dbc.Col(chart_card("backtest.yearly"), lg=6)], className=row
-        ),  # fmt: skip
+        ),
         dbc.Row(
             [dbc.Col(chart_card("backtest.distribution"), lg=5), dbc.Col(chart_card("backtest.trades"), lg=7)],
             className=row,
-        ),  # fmt: skip
+        ),
         dbc.Row(dbc.Col(chart_card("backtest.tracking")), className=row),
     ]
 

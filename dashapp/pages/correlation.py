@@ -77,7 +77,7 @@ def controls(args: dict) -> dbc.Card:
                     ),
                 ],
                 className="g-2",
-            ),  # fmt: skip
+            ),
             className="py-2",
         ),
         className="mb-3 shadow-sm",
