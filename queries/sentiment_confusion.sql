@@ -1,7 +1,9 @@
 -- sentiment_confusion: predictions that have an outcome, counted per prediction day, outcome partition,
 -- model version, predicted label, true label and confidence decile (0 .. 9; a confidence of 1 is in 9),
--- with the confidences' sum (for calibration). Every accuracy, F1 and calibration figure of the Sentiment
--- page sums these rows. Split by day with outcomes as the later table, as overview_accuracy.sql is.
+-- with the confidences' sum (for calibration). Overview's accuracy and every accuracy, F1 and calibration
+-- figure of the Sentiment page sum these rows, so the pages share this one cached join. Split by day: a
+-- day's outcomes land in its own or later dt partitions, so each (day, outcome partition) pair is computed
+-- once, and new outcomes cost one join against their own partition.
 -- params: $start, $end (timestamps), $symbol (list, empty = all), $model_version (NULL = all),
 --         $later_from, $later_to (dates: the outcome partitions to join, bound by the splitter)
 -- tables: predictions, outcomes

@@ -48,9 +48,13 @@ def kpi_data(db: Database, params: dict) -> pd.DataFrame:
 
 
 def accuracy_data(db: Database, params: dict) -> pd.DataFrame:
-    """Sum the (prediction day, outcome partition) counts into accuracy per prediction day and model version."""
-    pairs = from_query("overview_accuracy")(db, params)
-    days = pairs.groupby(["day", "model_version"], as_index=False, sort=True)[["with_outcome", "correct"]].sum()
+    """Sum the confusion counts (the Sentiment page's, so both pages share one cached join) into accuracy
+    per prediction day and model version."""
+    counts = from_query("sentiment_confusion")(db, params)
+    counts = counts.assign(correct=counts["n"].where(counts["label"] == counts["true_label"], 0))
+    days = counts.groupby(["day", "model_version"], as_index=False, sort=True).agg(
+        with_outcome=("n", "sum"), correct=("correct", "sum")
+    )
     return days.assign(accuracy=days["correct"] / days["with_outcome"])
 
 

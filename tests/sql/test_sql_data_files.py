@@ -36,7 +36,7 @@ def test_a_query_over_two_tables_names_the_missing_one(db, data_dir):
     for path in (data_dir / "outcomes").rglob("*.parquet"):
         path.unlink()
     with pytest.raises(DataUnavailable) as raised:
-        db.run("overview_accuracy", **ALL, symbol=[], model_version=None)
+        db.run("sentiment_confusion", **ALL, symbol=[], model_version=None)
     assert raised.value.table == "outcomes"
     assert "true_label (string)" in raised.value.expected
 

@@ -19,7 +19,6 @@ SPLIT_QUERIES = {
     "ops_requests": {"bucket": 3600, **NO_FILTER},
     "ops_latency_quantiles": {"bucket": 900, **NO_FILTER},
     "overview_volume": {"bucket": 86400, **NO_FILTER},
-    "overview_accuracy": NO_FILTER,
     "sentiment_confusion": NO_FILTER,
     "drift_bins_by_bucket": {"bucket": 3600, **NO_FILTER, "columns": ["headline_words"], "edges": [[9.0, 12.0]]},
     "drift_values_by_bucket": {"bucket": 86400, **NO_FILTER, "columns": ["label"]},
@@ -119,7 +118,7 @@ def test_a_rewritten_file_changes_its_days_fingerprint(cached_db, data_dir):
 
 def test_new_outcomes_are_joined_against_their_own_partition_only(cached_db, data_dir):
     params = {"start": DAY1, "end": DAY4, **NO_FILTER}
-    before = cached_db.run("overview_accuracy", **params)
+    before = cached_db.run("sentiment_confusion", **params)
     # r05 (03-02, neutral) and r11 (03-03, negative) get their outcomes on 03-04: both right.
     late = (
         outcomes()
@@ -132,12 +131,11 @@ def test_new_outcomes_are_joined_against_their_own_partition_only(cached_db, dat
     )
     write_partitioned(data_dir, "outcomes", late)
     cached_db.executed.clear()
-    after = cached_db.run("overview_accuracy", **params)
+    after = cached_db.run("sentiment_confusion", **params)
     assert [(p["start"], p["end"], p["later_from"], p["later_to"]) for p in cached_db.executed] == [
         (DAY1, DAY4, date(2024, 3, 4), date(2024, 3, 4))
     ]
-    assert after[["with_outcome", "correct"]].sum().tolist() == [
-        before["with_outcome"].sum() + 2,
-        before["correct"].sum() + 2,
-    ]
-    pd.testing.assert_frame_equal(after, Database(cached_db.config).run("overview_accuracy", **params))
+    right = (after["label"] == after["true_label"]) * after["n"]
+    right_before = (before["label"] == before["true_label"]) * before["n"]
+    assert [after["n"].sum(), right.sum()] == [before["n"].sum() + 2, right_before.sum() + 2]
+    pd.testing.assert_frame_equal(after, Database(cached_db.config).run("sentiment_confusion", **params))

@@ -20,6 +20,14 @@ def pct(values, q: float) -> float:
     return float(np.quantile(values, q, method="linear"))
 
 
+def accuracy_pairs(db, **params) -> pd.DataFrame:
+    """sentiment_confusion.sql's counts summed as Overview's accuracy sums them, per day and outcome partition."""
+    frame = db.run("sentiment_confusion", **params)
+    frame = frame.assign(correct=frame["n"].where(frame["label"] == frame["true_label"], 0))
+    keys = ["day", "later_day", "model_version"]
+    return frame.groupby(keys, as_index=False).agg(with_outcome=("n", "sum"), correct=("correct", "sum"))
+
+
 def test_kpis_compare_the_window_with_the_one_before_it(db):
     frame = db.run("overview_kpis", start=DAY3, end=DAY4, **NO_FILTER)
     assert_rows(
@@ -66,16 +74,16 @@ def pair(day: int, later_day: int, version: str, with_outcome: int, correct: int
 
 def test_accuracy_counts_right_predictions_per_prediction_day_and_outcome_partition(db):
     # r09 r10 r11; only r10 has an outcome (same day), and it is right.
-    assert_rows(db.run("overview_accuracy", start=DAY3, end=DAY4, **NO_FILTER), [pair(3, 3, "v1", 1, 1)])
+    assert_rows(accuracy_pairs(db, start=DAY3, end=DAY4, **NO_FILTER), [pair(3, 3, "v1", 1, 1)])
     # r05 .. r08: r06's outcome lands the same day (right); r07 (right) and r08 (wrong) the next; r05 has none.
     assert_rows(
-        db.run("overview_accuracy", start=DAY2, end=DAY3, **NO_FILTER),
+        accuracy_pairs(db, start=DAY2, end=DAY3, **NO_FILTER),
         [pair(2, 2, "v2", 1, 1), pair(2, 3, "v1", 1, 1), pair(2, 3, "v2", 1, 0)],
     )
 
 
 def test_accuracy_over_everything_and_for_one_model_version(db):
-    everything = db.run("overview_accuracy", **ALL, **NO_FILTER)
+    everything = accuracy_pairs(db, **ALL, **NO_FILTER)
     assert_rows(
         everything,
         [
@@ -89,12 +97,12 @@ def test_accuracy_over_everything_and_for_one_model_version(db):
     )
     assert everything[["with_outcome", "correct"]].sum().tolist() == [7, 5]
     # v2: r03 right (outcome next day), r06 right, r08 wrong, r11 no outcome.
-    v2 = db.run("overview_accuracy", **ALL, symbol=[], model_version="v2")
+    v2 = accuracy_pairs(db, **ALL, symbol=[], model_version="v2")
     assert_rows(v2, [pair(1, 2, "v2", 1, 1), pair(2, 2, "v2", 1, 1), pair(2, 3, "v2", 1, 0)])
 
 
 def test_accuracy_has_no_rows_when_no_outcome_has_arrived(db):
-    frame = db.run("overview_accuracy", start=datetime(2024, 3, 3, 10), end=datetime(2024, 3, 3, 20), **NO_FILTER)
+    frame = accuracy_pairs(db, start=datetime(2024, 3, 3, 10), end=datetime(2024, 3, 3, 20), **NO_FILTER)
     assert frame.empty  # r11
     assert list(frame.columns) == ["day", "later_day", "model_version", "with_outcome", "correct"]
 
@@ -104,7 +112,7 @@ def test_an_outcome_filed_before_its_predictions_day_is_not_its_outcome(db, data
     stray = pd.DataFrame({"request_id": ["r11"], "ts": [pd.Timestamp("2024-03-01 08:00")], "true_label": ["negative"]})
     stray["ts"] = stray["ts"].astype("datetime64[us]")
     stray.to_parquet(data_dir / "outcomes" / "dt=2024-03-01" / "part-1.parquet", index=False)
-    frame = db.run("overview_accuracy", **ALL, **NO_FILTER)
+    frame = accuracy_pairs(db, **ALL, **NO_FILTER)
     assert frame[["with_outcome", "correct"]].sum().tolist() == [7, 5]
 
 

@@ -21,7 +21,7 @@ def test_confusion_counts_equal_a_join_of_the_fixture_rows(db):
     )
     got = frame.groupby(["model_version", "label", "true_label", "confidence_bin"])[["n", "confidence_sum"]].sum()
     pd.testing.assert_frame_equal(got.sort_index(), want.sort_index(), check_dtype=False, check_index_type=False)
-    assert frame["n"].sum() == 7  # as overview_accuracy's with_outcome
+    assert frame["n"].sum() == 7  # r01..r11 that have an outcome, as Overview's accuracy counts them
     assert list(frame.columns) == [
         "day", "later_day", "model_version", "label", "true_label", "confidence_bin", "n", "confidence_sum"
     ]  # fmt: skip
