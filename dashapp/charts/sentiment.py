@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..db import Database
-from ..sentiment.metrics import calibration, classification, two_proportions, wilson
+from ..sentiment.metrics import calibration, classification, classification_by, two_proportions, wilson
 from .figures import LABEL_COLORS, PALETTE, base_figure, empty_figure, stacked_figure, table_figure
 from .registry import BUCKET, FILTERS, ChartSpec, register
 
@@ -142,16 +142,17 @@ def versions_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
 def accuracy_data(db: Database, params: dict) -> pd.DataFrame:
     """Per prediction day and version: accuracy, macro F1, and the share of predictions with an outcome."""
     confusion = _confusion(db, params)
+    columns = ["day", "model_version", "accuracy", "macro_f1", "with_outcome", "coverage"]
+    if confusion.empty:
+        frame = pd.DataFrame(columns=columns)
+        frame.attrs["notes"] = ["no outcomes yet in this window"]
+        return frame
     daily = db.run("sentiment_daily", **_window(params)).groupby(["day", "model_version"])["n"].sum()
-    rows = []
-    for (day, version), part in confusion.groupby(["day", "model_version"]):
-        score = classification(part)
-        rows.append(
-            (day, version, score["accuracy"], score["macro_f1"], score["n"], score["n"] / daily[(day, version)])
-        )
-    frame = pd.DataFrame(rows, columns=["day", "model_version", "accuracy", "macro_f1", "with_outcome", "coverage"])
-    frame.attrs["notes"] = [] if rows else ["no outcomes yet in this window"]
-    return frame
+    frame = classification_by(confusion, ["day", "model_version"]).rename(columns={"n": "with_outcome"})
+    frame["coverage"] = (
+        frame["with_outcome"] / daily.reindex(pd.MultiIndex.from_frame(frame[["day", "model_version"]])).to_numpy()
+    )
+    return frame[columns]
 
 
 def accuracy_figure(frame: pd.DataFrame, params: dict) -> go.Figure:

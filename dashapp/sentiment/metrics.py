@@ -44,6 +44,26 @@ def classification(counts: pd.DataFrame) -> dict:
     }
 
 
+def classification_by(counts: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """classification()'s n, correct, accuracy and macro F1 for every group of `keys` at once.
+
+    The same definitions, without a Python loop per group: a chart of many days stays cheap.
+    """
+    right = counts["label"] == counts["true_label"]
+    predicted = counts.groupby([*keys, "label"])["n"].sum()
+    actual = counts.groupby([*keys, "true_label"])["n"].sum().rename_axis([*keys, "label"])
+    hits = counts[right].groupby([*keys, "label"])["n"].sum()
+    index = predicted.index.union(actual.index)  # per group: every label predicted or true
+    predicted, actual, hits = (x.reindex(index, fill_value=0).astype(float) for x in (predicted, actual, hits))
+    precision = (hits / predicted).where(predicted > 0, 0.0)
+    recall = (hits / actual).where(actual > 0, 0.0)
+    f1 = (2 * precision * recall / (precision + recall)).where(precision + recall > 0, 0.0)
+    frame = counts.assign(correct=counts["n"].where(right, 0)).groupby(keys)[["n", "correct"]].sum()
+    frame["accuracy"] = frame["correct"] / frame["n"]
+    frame["macro_f1"] = f1.groupby(level=list(range(len(keys)))).mean()
+    return frame.reset_index()
+
+
 def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None:
     """Wilson score interval of a proportion (95% by default); None without trials."""
     if n == 0:

@@ -80,3 +80,18 @@ def test_two_proportion_test_equals_statsmodels_pooled_z_test():
     assert (z, p) == pytest.approx((want_z, want_p), rel=1e-9)
     assert two_proportions(5, 5, 7, 7) is None  # both always right: no spread, no test
     assert two_proportions(1, 0, 1, 2) is None
+
+
+def test_grouped_figures_equal_classification_of_each_group(sample):
+    from dashapp.sentiment.metrics import classification_by
+
+    truth, predicted, confidence = sample
+    counts = counts_of(truth, predicted, confidence)
+    counts["day"] = counts["confidence_bin"] % 3  # three groups with different label sets
+    counts.loc[(counts["day"] == 2) & (counts["label"] == "unsure"), "n"] = 0
+    grouped = classification_by(counts, ["day"]).set_index("day")
+    for day, part in counts.groupby("day"):
+        want = classification(part)
+        assert grouped.loc[day, "n"] == want["n"] and grouped.loc[day, "correct"] == want["correct"]
+        assert grouped.loc[day, "accuracy"] == pytest.approx(want["accuracy"], abs=1e-12)
+        assert grouped.loc[day, "macro_f1"] == pytest.approx(want["macro_f1"], abs=1e-12)
