@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,15 @@ logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 import quantstats as qs  # noqa: E402  (after the backend is chosen)
 
 from .series import RunSeries  # noqa: E402
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """Run QuantStats without its numpy and pandas warnings reaching a page: a zero denominator
+    becomes NaN here, and None where it is shown."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        yield
 
 
 @dataclass(frozen=True)
@@ -85,8 +95,7 @@ def metrics(series: RunSeries) -> dict[str, float | None]:
         if series.problem or (metric.needs_benchmark and series.benchmark is None):
             out[metric.key] = None
             continue
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")  # division by zero and the like become None, not page noise
+        with quiet():
             if metric.compute is None:
                 greeks = qs.stats.greeks(*_paired(series)) if greeks is None else greeks
                 value = float(greeks[metric.key])
@@ -105,8 +114,7 @@ def drawdown_periods(returns: pd.Series) -> pd.DataFrame:
     columns = ["start", "valley", "end", "days", "depth"]
     if returns.empty:
         return pd.DataFrame(columns=columns)
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
+    with quiet():
         drawdown = qs.stats.to_drawdown_series(returns)
     under = drawdown.to_numpy() != 0
     starts = list(np.flatnonzero(under & np.concatenate([[False], ~under[:-1]])))  # first day under water

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import tempfile
 import threading
-import warnings
 from datetime import date
 from pathlib import Path
 
-import numpy as np
-
 from ..db import Database
 from ..errors import BadParameter
-from .metrics import qs
+from .metrics import qs, quiet
 from .runs import TABLES, check_runs, load_series
 
 # matplotlib's pyplot, which the report draws with, is not thread-safe: one report at a time per worker.
@@ -34,8 +31,7 @@ def _build(db: Database, run_id: str, start: date | None, end: date | None) -> s
     benchmark = None if series.benchmark is None else series.benchmark.rename("benchmark")
     with _DRAWING, tempfile.TemporaryDirectory(prefix="dashapp-tearsheet-") as folder:
         output = Path(folder) / "report.html"
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
+        with quiet():
             qs.reports.html(
                 series.returns.rename(run_id),
                 benchmark=benchmark,

@@ -8,20 +8,19 @@ the panel's footer, so no number hides a dropped row.
 
 from __future__ import annotations
 
-import warnings
 from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..backtest.metrics import METRICS, drawdown_periods, qs
+from ..backtest.metrics import METRICS, drawdown_periods, qs, quiet
 from ..backtest.runs import TABLES, check_runs, known_runs, load_series, run_metrics
 from ..backtest.series import RunSeries
 from ..backtest.tearsheet import tearsheet_html
 from ..db import Database
 from ..errors import BadParameter
-from .figures import PALETTE, base_figure, empty_figure, stacked_figure, table_figure
+from .figures import base_figure, color_map, empty_figure, stacked_figure, table_figure
 from .registry import ChartSpec, Param, get_chart, parse_params, register
 
 RUNS = Param("run", "text", [], multiple=True, help="run_id; repeat for several; none = each agent version's newest")
@@ -75,21 +74,10 @@ def focus_run(db: Database, params: dict) -> str | None:
     return params["focus"]
 
 
-def colors(run_ids) -> dict[str, str]:
-    return {run_id: PALETTE[i % len(PALETTE)] for i, run_id in enumerate(run_ids)}
-
-
 def _frame(rows: list, columns: list[str], notes: list[str]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=columns)
     frame.attrs["notes"] = notes
     return frame
-
-
-def _quiet(compute, *args, **kwargs):
-    """Run a QuantStats function without letting its numpy or pandas warnings reach a page."""
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        return compute(*args, **kwargs)
 
 
 # -- cumulative return, drawdown ------------------------------------------------------------------
@@ -120,7 +108,7 @@ def cumulative_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         yaxis={"title": {"text": "growth of 1" if log else "cumulative return"}, "type": "log" if log else "linear"}
         | ({} if log else {"tickformat": ".0%"}),
     )
-    palette, plotted = colors(frame["run_id"].unique()), set()
+    palette, plotted = color_map(frame["run_id"].unique()), set()
     for run_id, part in frame.groupby("run_id", sort=False):
         fig.add_trace(_line(part, "strategy", run_id, palette[run_id], log))
         benchmark = part["benchmark"]
@@ -143,13 +131,16 @@ def _line(part: pd.DataFrame, column: str, name: str, color: str, log: bool, das
     )
 
 
+def _drawdowns(returns: pd.Series) -> np.ndarray:
+    with quiet():
+        return qs.stats.to_drawdown_series(returns).to_numpy()
+
+
 def drawdown_data(db: Database, params: dict) -> pd.DataFrame:
     """Each run's drawdown from its running peak, per day (QuantStats' to_drawdown_series)."""
     _, series, notes = selection(db, params)
     parts = [
-        pd.DataFrame({"run_id": run_id, "ts": s.returns.index}).assign(
-            drawdown=_quiet(qs.stats.to_drawdown_series, s.returns).to_numpy()
-        )
+        pd.DataFrame({"run_id": run_id, "ts": s.returns.index}).assign(drawdown=_drawdowns(s.returns))
         for run_id, s in series.items()
         if not s.problem
     ]
@@ -163,7 +154,7 @@ def drawdown_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     if frame.empty:
         return empty_figure("No usable returns for these runs in this period")
     fig = base_figure(yaxis={"title": {"text": "drawdown"}, "tickformat": ".0%"})
-    palette = colors(frame["run_id"].unique())
+    palette = color_map(frame["run_id"].unique())
     for run_id, part in frame.groupby("run_id", sort=False):
         fig.add_trace(
             go.Scatter(
@@ -274,8 +265,9 @@ def rolling_data(db: Database, params: dict) -> pd.DataFrame:
             if not s.problem:
                 notes.append(f"{run_id}: {len(s.returns)} days, fewer than the {window}-day window")
             continue
-        sharpe = _quiet(qs.stats.rolling_sharpe, s.returns, rolling_period=window, periods_per_year=252)
-        volatility = _quiet(qs.stats.rolling_volatility, s.returns, rolling_period=window, periods_per_year=252)
+        with quiet():
+            sharpe = qs.stats.rolling_sharpe(s.returns, rolling_period=window, periods_per_year=252)
+            volatility = qs.stats.rolling_volatility(s.returns, rolling_period=window, periods_per_year=252)
         part = pd.DataFrame({"run_id": run_id, "ts": s.returns.index, "sharpe": sharpe, "volatility": volatility})
         parts.append(part.dropna(subset=["sharpe", "volatility"], how="all"))
     columns = ["run_id", "ts", "sharpe", "volatility"]
@@ -288,7 +280,7 @@ def rolling_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     if frame.empty:
         return empty_figure(f"No run has {params['window']} usable days in this period")
     fig = stacked_figure([0.5, 0.5])
-    palette = colors(frame["run_id"].unique())
+    palette = color_map(frame["run_id"].unique())
     for run_id, part in frame.groupby("run_id", sort=False):
         style = {"color": palette[run_id], "width": 1.4}
         fig.add_trace(
@@ -328,7 +320,8 @@ def monthly_data(db: Database, params: dict) -> pd.DataFrame:
     notes = [f"{run_id}: {n}" for n in [*series.notes, *filter(None, [series.problem])]]
     if series.problem:
         return _frame([], ["year", "month", "return"], notes)
-    table = _quiet(qs.stats.monthly_returns, series.returns, eoy=True, compounded=True)
+    with quiet():
+        table = qs.stats.monthly_returns(series.returns, eoy=True, compounded=True)
     long = table.stack().rename("return").reset_index()
     long.columns = ["year", "month", "return"]
     long["month"] = long["month"].map(lambda m: "Year" if m == "EOY" else m.title()[:3])
@@ -383,7 +376,7 @@ def yearly_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     if frame.empty:
         return empty_figure("No usable returns for these runs in this period")
     fig = base_figure(barmode="group", yaxis={"tickformat": ".0%", "title": {"text": "return"}}, hovermode="x")
-    palette = colors(frame["run_id"].unique())
+    palette = color_map(frame["run_id"].unique())
     for run_id, part in frame.groupby("run_id", sort=False):
         fig.add_trace(
             go.Bar(
@@ -440,7 +433,7 @@ def distribution_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         yaxis={"tickformat": ".0%", "title": {"text": "share of days"}},
         hovermode="closest",
     )
-    palette = colors([s for s in frame["series"].unique() if s != "benchmark"])
+    palette = color_map([s for s in frame["series"].unique() if s != "benchmark"])
     for name, part in frame.groupby("series", sort=False):
         fig.add_trace(
             go.Bar(

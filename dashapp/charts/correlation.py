@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from ..backtest.runs import known_runs
 from ..db import Database
 from ..errors import DataUnavailable
-from .figures import PALETTE, base_figure, empty_figure
+from .figures import base_figure, color_map, empty_figure
 from .registry import FILTERS, ChartSpec, Param, register
 
 METHOD = Param("method", "choice", "pearson", choices=("pearson", "spearman"), help="correlation: pearson or spearman")
@@ -173,14 +173,15 @@ def rolling_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     if filled.empty:
         return empty_figure(f"No symbol has {params['rolling']} trading days with news and returns in this window")
     fig = base_figure(yaxis={"title": {"text": "correlation"}, "range": [-1, 1]})
-    for i, (symbol, part) in enumerate(filled.groupby("symbol")):
+    colors = color_map(filled["symbol"])
+    for symbol, part in filled.groupby("symbol"):
         fig.add_trace(
             go.Scatter(
                 x=part["day"],
                 y=part["corr"],
                 name=symbol,
                 mode="lines",
-                line={"color": PALETTE[i % len(PALETTE)]},
+                line={"color": colors[symbol]},
                 hovertemplate="%{y:.3f}",
             )
         )

@@ -13,8 +13,8 @@ import plotly.graph_objects as go
 
 from ..db import Database
 from ..sentiment.metrics import calibration, classification, classification_by, two_proportions, wilson
-from .figures import LABEL_COLORS, PALETTE, base_figure, empty_figure, stacked_figure, table_figure
-from .registry import BUCKET, FILTERS, ChartSpec, register
+from .figures import LABEL_COLORS, base_figure, color_map, empty_figure, stacked_figure, table_figure
+from .registry import BUCKET, FILTERS, ChartSpec, from_query, register
 
 ALPHA = 0.05  # a difference from the stable version is significant below this p-value
 
@@ -26,10 +26,6 @@ def _window(params: dict) -> dict:
 def _confusion(db: Database, params: dict) -> pd.DataFrame:
     frame = db.run("sentiment_confusion", **_window(params))
     return frame.assign(correct=np.where(frame["label"] == frame["true_label"], frame["n"], 0))
-
-
-def _colors(versions) -> dict[str, str]:
-    return {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(sorted(versions))}
 
 
 # -- versions side by side ------------------------------------------------------------------------
@@ -159,7 +155,7 @@ def accuracy_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     if frame.empty:
         return empty_figure("No predictions with outcomes in this window")
     fig = stacked_figure([0.7, 0.3])
-    palette = _colors(frame["model_version"].unique())
+    palette = color_map(frame["model_version"].unique())
     for version, part in frame.groupby("model_version"):
         color = palette[version]
         fig.add_trace(
@@ -281,7 +277,7 @@ def calibration_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
             x=[0, 1], y=[0, 1], name="perfectly calibrated", mode="lines", line={"color": "#adb5bd", "dash": "dash"}
         )
     )
-    palette = _colors(frame["model_version"].unique())
+    palette = color_map(frame["model_version"].unique())
     for version, part in frame.groupby("model_version"):
         fig.add_trace(
             go.Scatter(
@@ -339,7 +335,7 @@ def confidence_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         xaxis={"title": {"text": "confidence"}, "range": [0, 1]},
         yaxis={"title": {"text": "share"}, "tickformat": ".0%"},
     )
-    palette = _colors(frame["model_version"].unique())
+    palette = color_map(frame["model_version"].unique())
     for version, part in frame.groupby("model_version"):
         fig.add_trace(
             go.Bar(
@@ -409,14 +405,6 @@ def training_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     return fig
 
 
-def from_query_bands(db: Database, params: dict) -> pd.DataFrame:
-    return db.run("sentiment_score_bands", **_window(params), bucket=params["bucket"])
-
-
-def from_query_confidence(db: Database, params: dict) -> pd.DataFrame:
-    return db.run("sentiment_confidence", **_window(params))
-
-
 OUTCOMES = ("predictions", "outcomes")
 CHARTS = (
     (
@@ -462,7 +450,7 @@ CHARTS = (
     (
         "score_bands",
         "Score distribution over time",
-        from_query_bands,
+        from_query("sentiment_score_bands"),
         bands_figure,
         (BUCKET,),
         ("predictions",),
@@ -472,7 +460,7 @@ CHARTS = (
     (
         "confidence",
         "Confidence distribution",
-        from_query_confidence,
+        from_query("sentiment_confidence"),
         confidence_figure,
         (),
         ("predictions",),

@@ -14,13 +14,9 @@ from ..charts.backtests import ROLLING, selected_runs, tearsheet
 from ..db import Database
 from ..errors import DashappError
 from . import PAGE_PARAM, Page
-from .panels import chart_card
+from .panels import chart_card, control_col
 
 WINDOW_LABELS = {"21": "1 month", "63": "3 months", "126": "6 months", "252": "1 year"}
-
-
-def _label(control, text: str, md: int) -> dbc.Col:
-    return dbc.Col([html.Label(text, className="form-label small text-muted mb-0 d-block"), control], md=md)
 
 
 def _param(name: str) -> dict:
@@ -47,7 +43,8 @@ def controls(args: dict, runs: pd.DataFrame, asked: list[str], shown: list[str],
             [
                 dbc.Row(
                     [
-                        _label(
+                        control_col(
+                            "Runs (search by agent, version, kind, date)",
                             dcc.Dropdown(
                                 id=_param("run"),
                                 options=options,
@@ -56,11 +53,12 @@ def controls(args: dict, runs: pd.DataFrame, asked: list[str], shown: list[str],
                                 placeholder="Each agent version's newest backtest",
                                 searchable=True,
                             ),
-                            "Runs (search by agent, version, kind, date)",
                             6,
                         ),
-                        _label(dbc.Input(id=_param("from"), type="date", value=args.get("from"), size="sm"), "From", 2),
-                        _label(dbc.Input(id=_param("to"), type="date", value=args.get("to"), size="sm"), "To", 2),
+                        control_col(
+                            "From", dbc.Input(id=_param("from"), type="date", value=args.get("from"), size="sm"), 2
+                        ),
+                        control_col("To", dbc.Input(id=_param("to"), type="date", value=args.get("to"), size="sm"), 2),
                         dbc.Col(
                             [
                                 dbc.Button(
@@ -80,7 +78,8 @@ def controls(args: dict, runs: pd.DataFrame, asked: list[str], shown: list[str],
                 ),
                 dbc.Row(
                     [
-                        _label(
+                        control_col(
+                            "Focus run (monthly table, trades, paper tracking, tearsheet)",
                             dcc.Dropdown(
                                 id=_param("focus"),
                                 options=sorted({*shown, *filter(None, [args.get("focus")])}),
@@ -88,37 +87,36 @@ def controls(args: dict, runs: pd.DataFrame, asked: list[str], shown: list[str],
                                 placeholder=shown[0] if shown else "",
                                 clearable=True,
                             ),
-                            "Focus run (monthly table, trades, paper tracking, tearsheet)",
                             4,
                         ),
-                        _label(
+                        control_col(
+                            "Cumulative return scale",
                             dbc.RadioItems(
                                 id=_param("scale"),
                                 options=["linear", "log"],
                                 value=args.get("scale", "linear"),
                                 inline=True,
                             ),
-                            "Cumulative return scale",
                             2,
                         ),
-                        _label(
+                        control_col(
+                            "Rolling window",
                             dbc.RadioItems(
                                 id=_param("window"),
                                 inline=True,
                                 value=args.get("window", ROLLING.default),
                                 options=[{"label": WINDOW_LABELS[c], "value": c} for c in ROLLING.choices],
                             ),
-                            "Rolling window",
                             4,
                         ),
-                        _label(
+                        control_col(
+                            "Trades of",
                             dcc.Dropdown(
                                 id=_param("ticker"),
                                 options=sorted({*symbols, *filter(None, [args.get("ticker")])}),
                                 value=args.get("ticker"),
                                 placeholder="most traded",
                             ),
-                            "Trades of",
                             2,
                         ),
                     ],

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-from dash import dcc, html
+from dash import dcc
 from flask import current_app
 
 from ..backtest.runs import known_runs
 from ..charts.correlation import ROLLING
 from ..errors import DataUnavailable
 from . import PAGE_PARAM, Page
-from .panels import chart_card
-
-
-def _control(label: str, control, md: int) -> dbc.Col:
-    return dbc.Col([html.Label(label, className="form-label small text-muted mb-0 d-block"), control], md=md)
+from .panels import chart_card, control_col
 
 
 def controls(args: dict) -> dbc.Card:
@@ -32,7 +28,7 @@ def controls(args: dict) -> dbc.Card:
         dbc.CardBody(
             dbc.Row(
                 [
-                    _control(
+                    control_col(
                         "Correlation",
                         dbc.RadioItems(
                             id={"type": PAGE_PARAM, "name": "method"},
@@ -42,7 +38,7 @@ def controls(args: dict) -> dbc.Card:
                         ),
                         3,
                     ),
-                    _control(
+                    control_col(
                         "Matrix",
                         dbc.RadioItems(
                             id={"type": PAGE_PARAM, "name": "by"},
@@ -55,7 +51,7 @@ def controls(args: dict) -> dbc.Card:
                         ),
                         3,
                     ),
-                    _control(
+                    control_col(
                         "Rolling window (trading days)",
                         dbc.RadioItems(
                             id={"type": PAGE_PARAM, "name": "rolling"},
@@ -65,7 +61,7 @@ def controls(args: dict) -> dbc.Card:
                         ),
                         3,
                     ),
-                    _control(
+                    control_col(
                         "Agent run (net action)",
                         dcc.Dropdown(
                             id={"type": PAGE_PARAM, "name": "agent_run"},

@@ -55,6 +55,11 @@ def chart_card(chart_id: str) -> html.Div:
     return html.Div(card, className="h-100 chart-card", **{"data-chart": chart_id})
 
 
+def control_col(label: str, control, md: int) -> dbc.Col:
+    """A page control with its small label above it, in a grid column `md` wide."""
+    return dbc.Col([html.Label(label, className="form-label small text-muted mb-0 d-block"), control], md=md)
+
+
 def update_chart(search: str | None, graph_id: dict, db: Database):
     """Render one panel from the URL's query string: (figure, footer)."""
     try:
