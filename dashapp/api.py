@@ -56,7 +56,7 @@ def chart(chart_id: str):
         "chart": spec.id,
         "coverage": rendered.coverage,
         "notes": rendered.notes,
-        "figure": rendered.figure.to_plotly_json(),
+        "figure": rendered.figure,
     }
     # Figures hold numpy arrays and timestamps, which plotly's encoder knows.
     return Response(to_json_plotly(body), mimetype="application/json")

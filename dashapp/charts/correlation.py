@@ -23,7 +23,8 @@ ROLLING = Param("rolling", "choice", "10", choices=("5", "10", "20", "60"), help
 RUN = Param(
     "agent_run", "text", None, help="the agent run whose trades give the net action; none = the newest paper run"
 )
-TABLES = ("predictions", "market", "trades")
+# The runs tables choose the default agent run (agent_run()).
+TABLES = ("predictions", "market", "trades", "backtest_runs", "backtest_returns")
 LABELS = {
     "sentiment": "mean sentiment",
     "news": "news items",

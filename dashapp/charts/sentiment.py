@@ -12,7 +12,14 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..db import Database
-from ..sentiment.metrics import calibration, classification, classification_by, two_proportions, wilson
+from ..sentiment.metrics import (
+    calibration,
+    classification,
+    classification_by,
+    macro_intervals,
+    two_proportions,
+    wilson,
+)
 from .figures import LABEL_COLORS, base_figure, color_map, empty_figure, stacked_figure, table_figure
 from .registry import BUCKET, FILTERS, ChartSpec, from_query, register
 
@@ -63,6 +70,8 @@ def versions_data(db: Database, params: dict) -> pd.DataFrame:
                 "precision": float(np.mean(list(score["precision"].values()))),
                 "recall": float(np.mean(list(score["recall"].values()))),
             }
+            for name, (low, high) in macro_intervals(score["confusion"]).items():
+                row |= {f"{name}_low": low, f"{name}_high": high}
             base = scores.get(stable)
             if version != stable and base and base["n"]:
                 test = two_proportions(score["correct"], score["n"], base["correct"], base["n"])
@@ -73,7 +82,10 @@ def versions_data(db: Database, params: dict) -> pd.DataFrame:
                 }
         rows.append(row)
     frame = pd.DataFrame(rows)
-    frame.attrs["notes"] = [f"stable version (most traffic): {stable}; significant: two-proportion z-test, p < {ALPHA}"]
+    frame.attrs["notes"] = [
+        f"stable version (most traffic): {stable}; significant: two-proportion z-test, p < {ALPHA};"
+        " macro intervals: bootstrap of the confusion counts"
+    ]
     frame.attrs["stable"] = stable
     if confusion.empty:
         frame.attrs["notes"].append("no outcomes yet in this window: accuracy waits for them")
@@ -101,11 +113,15 @@ def versions_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     def column(name: str) -> pd.Series:
         return frame[name] if name in frame else pd.Series([None] * len(frame))
 
-    shown["accuracy"] = [
-        "—" if pd.isna(a) else f"{a:.1%} [{lo:.1%}, {hi:.1%}]"
-        for a, lo, hi in zip(column("accuracy"), column("accuracy_low"), column("accuracy_high"), strict=True)
+    def interval(name: str) -> list[str]:
+        values = zip(column(name), column(f"{name}_low"), column(f"{name}_high"), strict=True)
+        return ["—" if pd.isna(v) else f"{v:.1%} [{lo:.1%}, {hi:.1%}]" for v, lo, hi in values]
+
+    shown["accuracy"] = interval("accuracy")
+    shown["f1"] = [
+        f"F1 {f1}<br>P {precision} · R {recall}"
+        for f1, precision, recall in zip(interval("macro_f1"), interval("precision"), interval("recall"), strict=True)
     ]
-    shown["f1"] = [" / ".join(_pct(r.get(c)) for c in ("macro_f1", "precision", "recall")) for _, r in frame.iterrows()]
     stable = frame.attrs.get("stable")
     shown["vs"] = [
         "the stable version"
@@ -123,12 +139,12 @@ def versions_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         "labels": "Labels " + " / ".join(c[6:] for c in labels),
         "score": "Mean score · confidence",
         "accuracy": "Accuracy [95% Wilson]",
-        "f1": "Macro F1 / precision / recall",
+        "f1": "Macro F1, precision, recall [95% bootstrap]",
         "vs": "Accuracy vs stable",
     }
     colors = ["#f8d7da" if s is True else "white" for s in column("significant")]
     return table_figure(
-        shown, headers, "No predictions in this window", row_colors=colors, widths=[1.3, 1.4, 1.6, 1.4, 1.8, 1.8, 2]
+        shown, headers, "No predictions in this window", row_colors=colors, widths=[1.2, 1.3, 1.5, 1.3, 1.7, 2.6, 1.8]
     )
 
 

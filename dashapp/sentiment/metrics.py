@@ -44,6 +44,35 @@ def classification(counts: pd.DataFrame) -> dict:
     }
 
 
+def macro_intervals(
+    confusion: pd.DataFrame, resamples: int = 2000, level: float = 0.95, seed: int = 0
+) -> dict[str, tuple[float, float]] | None:
+    """Percentile bootstrap intervals of macro F1, precision and recall from a confusion matrix.
+
+    Macro averages are not proportions, so they get no Wilson interval. Each of these figures
+    depends on the predictions only through their confusion matrix, so resampling the matrix's
+    cells multinomially is the same as resampling the predictions themselves, without them.
+    The seed is fixed: the same counts always show the same interval. None without predictions.
+    """
+    matrix = confusion.to_numpy(dtype=float)
+    total, size = int(matrix.sum()), len(matrix)
+    if total == 0:
+        return None
+    draws = np.random.default_rng(seed).multinomial(total, (matrix / total).ravel(), size=resamples)
+    draws = draws.reshape(resamples, size, size).astype(float)
+    hits = np.diagonal(draws, axis1=1, axis2=2)
+    predicted, actual = draws.sum(axis=1), draws.sum(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):  # the zero-denominator rule of classification()
+        precision = np.where(predicted > 0, hits / predicted, 0.0)
+        recall = np.where(actual > 0, hits / actual, 0.0)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    tails = [(1 - level) / 2, (1 + level) / 2]
+    return {
+        name: tuple(float(q) for q in np.quantile(values.mean(axis=1), tails))
+        for name, values in (("macro_f1", f1), ("precision", precision), ("recall", recall))
+    }
+
+
 def classification_by(counts: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """classification()'s n, correct, accuracy and macro F1 for every group of `keys` at once.
 

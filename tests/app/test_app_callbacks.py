@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
 import pytest
 from dash import no_update
 
@@ -19,6 +20,12 @@ NOW = datetime(2024, 3, 4, 12, 0)
 
 def graph_id(chart_id) -> dict:
     return {"type": GRAPH, "chart": chart_id}
+
+
+def panel(search, graph, db) -> tuple[go.Figure, object]:
+    """update_chart's output, its figure (a cached dict, or an error's go.Figure) as a go.Figure."""
+    figure, footer = update_chart(search, graph, db)
+    return go.Figure(figure), footer
 
 
 def annotation(fig) -> str | None:
@@ -41,13 +48,13 @@ def text_of(component) -> str:
 
 @pytest.mark.parametrize("chart_id", CHART_IDS)
 def test_a_panel_renders_its_chart_and_says_what_data_it_covers(shared_db, chart_id):
-    figure, footer = update_chart(GOOD_SEARCH, graph_id(chart_id), shared_db)
+    figure, footer = panel(GOOD_SEARCH, graph_id(chart_id), shared_db)
     assert len(figure.data) > 0 or annotation(figure)
     assert isinstance(footer, str) and "data through" in footer
 
 
 def test_a_panel_passes_the_filters_in_the_url_to_its_chart(shared_db):
-    figure, footer = update_chart(GOOD_SEARCH + "&symbol=TSLA&bucket=1d", graph_id("ops.throughput"), shared_db)
+    figure, footer = panel(GOOD_SEARCH + "&symbol=TSLA&bucket=1d", graph_id("ops.throughput"), shared_db)
     assert [trace.name for trace in figure.data] == ["ok", "4xx", "5xx"]
     assert "1d buckets" in footer
 
@@ -64,7 +71,7 @@ def test_a_panel_passes_the_filters_in_the_url_to_its_chart(shared_db):
     ],
 )
 def test_a_bad_filter_gives_a_warning_on_the_panel_not_an_exception(shared_db, search, param):
-    figure, footer = update_chart(search, graph_id("ops.latency"), shared_db)
+    figure, footer = panel(search, graph_id("ops.latency"), shared_db)
     assert annotation(figure) == "Invalid filter"
     assert isinstance(footer, dbc.Alert) and footer.color == "warning"
     assert text_of(footer).startswith(f"{param}: ")
@@ -72,7 +79,7 @@ def test_a_bad_filter_gives_a_warning_on_the_panel_not_an_exception(shared_db, s
 
 def test_a_missing_table_gives_an_empty_state_naming_it_and_its_columns(db, data_dir):
     (data_dir / "pipeline_runs.parquet").unlink()
-    figure, footer = update_chart(GOOD_SEARCH, graph_id("ops.pipeline_runs"), db)
+    figure, footer = panel(GOOD_SEARCH, graph_id("ops.pipeline_runs"), db)
     assert annotation(figure) == "pipeline_runs unavailable"
     text = text_of(footer)
     assert text.startswith("pipeline_runs: ")
@@ -82,13 +89,13 @@ def test_a_missing_table_gives_an_empty_state_naming_it_and_its_columns(db, data
 
 def test_other_panels_keep_working_when_one_table_is_missing(db, data_dir):
     (data_dir / "pipeline_runs.parquet").unlink()
-    figure, footer = update_chart(GOOD_SEARCH, graph_id("ops.latency"), db)
+    figure, footer = panel(GOOD_SEARCH, graph_id("ops.latency"), db)
     assert len(figure.data) == 6 and "data through" in footer
 
 
 def test_a_broken_file_gives_an_empty_state_too(db, data_dir):
     (data_dir / "predictions" / "dt=2024-03-01" / "part-0.parquet").write_bytes(b"garbage")
-    figure, footer = update_chart(GOOD_SEARCH, graph_id("overview.volume"), db)
+    figure, footer = panel(GOOD_SEARCH, graph_id("overview.volume"), db)
     assert annotation(figure) == "predictions unavailable"
     assert "predictions/dt=2024-03-01/part-0.parquet" in text_of(footer)
 
@@ -109,14 +116,14 @@ FORGED_IDS = [
 
 @pytest.mark.parametrize("search", FORGED_SEARCHES, ids=[f"search-{i}" for i in range(len(FORGED_SEARCHES))])
 def test_a_forged_search_never_raises_and_falls_back_to_a_panel(shared_db, search, caplog):
-    figure, footer = update_chart(search, graph_id("ops.latency"), shared_db)
+    figure, footer = panel(search, graph_id("ops.latency"), shared_db)
     assert figure is not None and footer is not None
     assert "Traceback" not in caplog.text
 
 
 @pytest.mark.parametrize("forged_id", FORGED_IDS, ids=[f"id-{i}" for i in range(len(FORGED_IDS))])
 def test_a_forged_graph_id_is_an_unknown_chart_not_an_error(shared_db, forged_id, caplog):
-    figure, footer = update_chart(GOOD_SEARCH, forged_id, shared_db)
+    figure, footer = panel(GOOD_SEARCH, forged_id, shared_db)
     assert annotation(figure) == "Unknown chart"
     assert "no chart named" in text_of(footer)
     assert "Traceback" not in caplog.text
@@ -163,13 +170,13 @@ def test_a_forged_callback_post_is_answered_with_a_panel_message_not_a_500(share
 
 
 def test_an_unknown_chart_says_so(shared_db):
-    figure, footer = update_chart(GOOD_SEARCH, graph_id("ops.nope"), shared_db)
+    figure, footer = panel(GOOD_SEARCH, graph_id("ops.nope"), shared_db)
     assert annotation(figure) == "Unknown chart"
     assert "ops.nope" in text_of(footer)
 
 
 def test_a_panel_with_no_search_uses_the_default_window(shared_db):
-    figure, footer = update_chart(None, graph_id("ops.latency"), shared_db)
+    figure, footer = panel(None, graph_id("ops.latency"), shared_db)
     assert annotation(figure) == "No requests in this window"  # the fixture data is from 2024
     assert "data through 2024-03-03 18:00 UTC" in footer
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 
 from dashapp.charts import REGISTRY, get_chart, render
@@ -49,7 +50,7 @@ def edge_db(tmp_path):
 def test_every_backtest_chart_renders_bad_runs_with_notes_not_errors(edge_db, chart_id):
     args = {"run": ["one-day", "all-zero", "holes", "gappy", "doubled", "bt-ppo-2.1"]}
     rendered = render(get_chart(chart_id), args, edge_db)
-    rendered.figure.to_json()
+    go.Figure(rendered.figure).to_json()
     notes = " | ".join(rendered.notes)
     if chart_id not in ("backtest.monthly", "backtest.trades", "backtest.tracking"):  # one-run panels
         assert "one-day: 1 usable daily return: at least 2 needed" in notes

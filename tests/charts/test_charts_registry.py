@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+from dataclasses import replace
+from pathlib import Path
 
+import plotly.graph_objects as go
+import plotly.io as pio
 import pytest
+from cachelib import SimpleCache
 
 from dashapp.charts import REGISTRY, get_chart, render
-from dashapp.charts.registry import RESERVED
+from dashapp.charts.registry import RESERVED, parse_params
 from dashapp.contract import TABLES
+from dashapp.db import Database
 from dashapp.errors import DataUnavailable, UnknownChart
 from dashapp.pages import PAGES
 from tests.fixtures import chart_args
@@ -26,21 +34,22 @@ def annotation(fig) -> str | None:
 @pytest.mark.parametrize("chart_id", CHART_IDS)
 def test_every_chart_renders_the_fixture_data(shared_db, chart_id):
     rendered = render(get_chart(chart_id), chart_args(chart_id), shared_db)
+    figure = go.Figure(rendered.figure)  # the cached dict is a valid figure
     assert not rendered.data.empty
-    assert len(rendered.figure.data) > 0 or annotation(rendered.figure)
-    assert rendered.figure.layout.height == rendered.spec.height
+    assert len(figure.data) > 0 or annotation(figure)
+    assert figure.layout.height == rendered.spec.height
     window = (
         "2023-01-02 → 2024-03-29" if chart_id.startswith("backtest.") else "2024-03-01 00:00 → 2024-03-04 00:00 UTC"
     )
     assert window in rendered.coverage
     assert "data through" in rendered.coverage
-    rendered.figure.to_json()
+    figure.to_json()
 
 
 @pytest.mark.parametrize("chart_id", CHART_IDS)
 def test_every_chart_renders_a_window_without_data_as_an_explicit_empty_state(shared_db, chart_id):
     rendered = render(get_chart(chart_id), chart_args(chart_id, empty=True), shared_db)
-    figure = rendered.figure
+    figure = go.Figure(rendered.figure)
     if chart_id == "overview.kpis":  # key numbers keep their cards and say "no data" on each
         assert all("no data" in trace.title.text for trace in figure.data)
     elif chart_id == "sentiment.training":  # training history is not windowed; production has no outcomes
@@ -49,6 +58,44 @@ def test_every_chart_renders_a_window_without_data_as_an_explicit_empty_state(sh
         assert figure.data == ()
         assert re.match(r"No .* in this (window|period)", annotation(figure))
     assert "data through" in rendered.coverage  # the data exists, just not in this window
+
+
+@pytest.mark.parametrize("chart_id", CHART_IDS)
+def test_every_chart_declares_every_table_its_data_reads(shared_config, chart_id, monkeypatch):
+    """render() caches a chart's figure per fingerprint of spec.tables: an undeclared table would go stale."""
+    db = Database(shared_config, cache=None)  # nothing cached, so every read happens
+    read: set[str] = set()
+    sources = db.sources
+
+    def recording_sources(tables=None):
+        read.update(TABLES if tables is None else tables)
+        return sources(tables)
+
+    monkeypatch.setattr(db, "sources", recording_sources)
+    spec = get_chart(chart_id)
+    spec.data(db, parse_params(spec, chart_args(chart_id))[0])
+    assert read <= set(spec.tables)
+
+
+def test_a_chart_is_drawn_once_per_data_fingerprint(shared_config, tmp_path, monkeypatch):
+    data = Path(shutil.copytree(shared_config.data_dir, tmp_path / "data"))
+    db = Database(replace(shared_config, data_dir=data), cache=SimpleCache())
+    queries = []
+    run = db.run
+    monkeypatch.setattr(db, "run", lambda name, **params: queries.append(name) or run(name, **params))
+    spec, args = get_chart("sentiment.confusion"), chart_args("sentiment.confusion")
+
+    first = render(spec, args, db)
+    assert queries == ["sentiment_confusion"]
+    again = render(spec, args, db)
+    assert queries == ["sentiment_confusion"]  # figure and data from the cache: no query, no drawing
+    assert pio.to_json(again.figure) == pio.to_json(first.figure)
+    assert again.data.equals(first.data) and again.notes == first.notes
+
+    newest = max((data / "outcomes").rglob("*.parquet"))
+    os.utime(newest, ns=(newest.stat().st_atime_ns, newest.stat().st_mtime_ns + 1000))
+    render(spec, args, db)
+    assert queries == ["sentiment_confusion"] * 2  # a changed file: drawn again
 
 
 @pytest.mark.parametrize("chart_id", CHART_IDS)

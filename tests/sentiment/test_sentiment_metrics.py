@@ -95,3 +95,54 @@ def test_grouped_figures_equal_classification_of_each_group(sample):
         assert grouped.loc[day, "n"] == want["n"] and grouped.loc[day, "correct"] == want["correct"]
         assert grouped.loc[day, "accuracy"] == pytest.approx(want["accuracy"], abs=1e-12)
         assert grouped.loc[day, "macro_f1"] == pytest.approx(want["macro_f1"], abs=1e-12)
+
+
+def row_bootstrap(truth, predicted, resamples: int, seed: int) -> dict[str, tuple[float, float]]:
+    """The textbook bootstrap: resample the predictions themselves, score each resample as sklearn does."""
+    rng = np.random.default_rng(seed)
+    labels = sorted(set(truth) | set(predicted))
+    scores = {"macro_f1": [], "precision": [], "recall": []}
+    for _ in range(resamples):
+        pick = rng.integers(0, len(truth), len(truth))
+        t, p = truth[pick], predicted[pick]
+        precisions, recalls, f1s = [], [], []
+        for label in labels:
+            tp = np.sum((p == label) & (t == label))
+            precision = tp / np.sum(p == label) if np.sum(p == label) else 0.0
+            recall = tp / np.sum(t == label) if np.sum(t == label) else 0.0
+            precisions.append(precision)
+            recalls.append(recall)
+            f1s.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+        scores["macro_f1"].append(np.mean(f1s))
+        scores["precision"].append(np.mean(precisions))
+        scores["recall"].append(np.mean(recalls))
+    return {name: tuple(np.quantile(values, [0.025, 0.975])) for name, values in scores.items()}
+
+
+def test_macro_intervals_match_a_bootstrap_over_the_predictions_themselves(sample):
+    from dashapp.sentiment.metrics import macro_intervals
+
+    truth, predicted, confidence = sample
+    point = classification(counts_of(truth, predicted, confidence))
+    got = macro_intervals(point["confusion"])
+    want = row_bootstrap(truth, predicted, resamples=1000, seed=3)
+    for name, estimate in (
+        ("macro_f1", point["macro_f1"]),
+        ("precision", np.mean(list(point["precision"].values()))),
+        ("recall", np.mean(list(point["recall"].values()))),
+    ):
+        low, high = got[name]
+        assert low < estimate < high
+        # Two bootstraps with their own random draws: equal up to Monte Carlo error (interval ~0.025 wide).
+        assert (low, high) == pytest.approx(want[name], abs=0.004)
+    assert macro_intervals(point["confusion"]) == got  # a fixed seed: the same counts, the same interval
+    assert macro_intervals(point["confusion"] * 0) is None
+
+
+def test_a_label_missing_from_a_resample_scores_zero_as_in_classification():
+    from dashapp.sentiment.metrics import macro_intervals
+
+    confusion = pd.DataFrame([[50, 0], [1, 0]], index=["neg", "pos"], columns=["neg", "pos"])  # pos never predicted
+    low, high = macro_intervals(confusion, resamples=500)["precision"]
+    assert high <= 0.5  # the never-predicted label's precision is 0 in every resample, not NaN
+    assert low > 0.45
