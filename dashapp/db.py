@@ -37,6 +37,7 @@ from .dayslices import (
     split_rows,
 )
 from .errors import DataUnavailable
+from .singleflight import single_flight
 
 log = logging.getLogger(__name__)
 
@@ -389,12 +390,7 @@ class Database:
         """
         sources = {t: s for t, s in self.sources(tables).items() if s is not None}
         key = self._cache_key(name, params, {t: s.fingerprint for t, s in sources.items()}, "m")
-        cached = self._cache_get(key)
-        if cached is not None:
-            return cached
-        value = compute()
-        self._cache_set(key, value)
-        return value
+        return self._cached(key, compute)
 
     def columns(self, table: str) -> dict[str, str]:
         """The table's columns and DuckDB types as its view exposes them (absent optional columns as NULL)."""
@@ -421,16 +417,14 @@ class Database:
 
     def _run(self, query: Query, params: dict, sources: dict[str, TableSource]) -> pd.DataFrame:
         key = self._cache_key(query.name, params, {t: s.fingerprint for t, s in sources.items()})
-        cached = self._cache_get(key)
-        if cached is not None:
-            return cached
-        # Splitting pays off only when the days are kept: without a cache, one query is cheaper.
-        if query.split and self.cache is not None and divides_days(params.get("bucket")):
-            frame = self._run_by_day(query, params, sources)
-        else:
-            frame = self._execute(query, self._whole_later_range(query, params), sources)
-        self._cache_set(key, frame)
-        return frame
+
+        def compute() -> pd.DataFrame:
+            # Splitting pays off only when the days are kept: without a cache, one query is cheaper.
+            if query.split and self.cache is not None and divides_days(params.get("bucket")):
+                return self._run_by_day(query, params, sources)
+            return self._execute(query, self._whole_later_range(query, params), sources)
+
+        return self._cached(key, compute)
 
     @staticmethod
     def _whole_later_range(query: Query, params: dict) -> dict:
@@ -512,6 +506,20 @@ class Database:
     def _cache_key(name: str, params: dict, fingerprints: dict[str, str], kind: str = "q") -> str:
         payload = json.dumps([name, params, fingerprints], sort_keys=True, default=_json_default)
         return f"{kind}:{name}:" + hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+    def _cached(self, key: str, compute):
+        """The cached value of `key`, else compute and keep it; concurrent misses of a key compute it once."""
+        value = self._cache_get(key)
+        if value is not None:
+            return value
+        if self.cache is None or self.config.cache_type == "null":
+            return compute()
+        with single_flight(self.config.cache_dir / "locks", key):
+            value = self._cache_get(key)  # computed by whoever held the lock before us
+            if value is None:
+                value = compute()
+                self._cache_set(key, value)
+        return value
 
     def _cache_get(self, key: str):
         if self.cache is None:

@@ -31,6 +31,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench_browser import page_loads
+from bench_browser import rows as browser_rows
 from bench_queries import REPO, RESULT_MARK, _median, _percentile, _proc_status, _timed, fmt_bytes, fmt_s, log, markdown
 
 SYMBOLS = ("AAPL", "MSFT", "NVDA")
@@ -163,47 +165,6 @@ def work_pandas(task: dict) -> dict:
     return {"first_call_s": first, "samples": samples, "values": values}
 
 
-def browser_visits(data: Path, run_ids: list[str], repeat: int) -> dict:
-    """Time page loads in headless Chromium until every Backtests panel is drawn, cold and warm."""
-    import shutil
-    import time
-
-    from playwright.sync_api import expect, sync_playwright
-
-    sys.path.insert(0, str(REPO))
-    from dashapp.charts import REGISTRY
-    from tests.browser.server import Server
-
-    charts = [cid for cid, spec in REGISTRY.items() if spec.page == "/backtests"]
-    url_query = "?" + "&".join(f"run={r}" for r in run_ids)
-    with tempfile.TemporaryDirectory(prefix="dashapp-bench-browser-") as scratch:
-        cache = Path(scratch) / "cache"
-        server = Server(data, cache).wait()
-        out = {"cold": [], "warm": []}
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium")
-                page = browser.new_page(viewport={"width": 1440, "height": 1000})
-                page.goto(server.url + "/backtests" + url_query)  # warm-up: both workers' connections
-                for kind in ("cold", "warm"):
-                    for _ in range(repeat):
-                        if kind == "cold":
-                            for entry in cache.iterdir():
-                                if entry.name != "gunicorn.log" and entry.is_file():
-                                    entry.unlink()
-                        started = time.perf_counter()
-                        page.goto(server.url + "/backtests" + url_query)
-                        for chart_id in charts:
-                            expect(page.locator(f"[data-chart='{chart_id}'] .card-footer")).to_contain_text(
-                                "data through", timeout=60_000
-                            )
-                        out[kind].append(time.perf_counter() - started)
-                browser.close()
-        finally:
-            server.stop()
-    return out
-
-
 def worker_main(task_json: str) -> None:
     task = json.loads(task_json)
     result = {"dashapp": work_dashapp, "pandas": work_pandas}[task["kind"]](task)
@@ -264,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.browser:
         log("browser visits ...")
-        results["browser"] = browser_visits(data, run_ids, args.repeat)
+        url_query = "?" + "&".join(f"run={r}" for r in run_ids)
+        results["browser"] = page_loads(data, "/backtests", url_query, args.repeat)
 
     worst = 0.0
     for run_id, got in results["metrics_uncached"].get("values", {}).items():
@@ -287,11 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         ratio = f"{median / metrics_median:.1f}×" if name == "pandas_metrics" and median and metrics_median else ""
         shown = f"{fmt_s(median)} (p95 {fmt_s(_percentile(samples, 95))})" if samples else r.get("error", "—")
         rows.append([label, shown, fmt_bytes(r.get("peak_rss")), ratio])
-    for kind in ("cold", "warm"):
-        samples = results.get("browser", {}).get(kind, [])
-        if samples:
-            label = f"browser: /backtests until every panel is drawn, {'cache emptied' if kind == 'cold' else 'cached'}"
-            rows.append([label, f"{fmt_s(_median(samples))} (p95 {fmt_s(_percentile(samples, 95))})", "", ""])
+    rows += [[label, shown, "", ""] for label, shown in browser_rows("/backtests", results.get("browser", {}))]
     per_chart = results["page_uncached"].get("per_chart", {})  # each panel alone, no cache
     lines = [
         f"## Backtests: {args.shown} of {facts['runs']} runs, {facts['days']:,} trading days each "

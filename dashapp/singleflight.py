@@ -1,0 +1,46 @@
+"""One computation per cache key at a time, across the threads and gunicorn workers of one host.
+
+When a page with five cold panels loads, every panel misses the same cached join at once. Without
+this, each computes it and the five share two cores; with it, one computes and the others wait,
+then read its result (the "dogpile" or "stampede" guard). Locks are flock()s on a fixed set of
+files in the cache folder, so they vanish with a crashed worker and the folder never grows.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+STRIPES = 256  # lock files; two keys share one with probability 1/256, which only serialises them
+WAIT_SECONDS = 30.0  # after this, compute anyway rather than fail the request
+POLL_SECONDS = 0.02
+
+
+@contextmanager
+def single_flight(folder: Path, key: str, wait: float = WAIT_SECONDS) -> Iterator[None]:
+    """Hold the lock of `key` while the body runs; wait for whoever holds it first."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stripe = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % STRIPES
+    with open(folder / f"{stripe:03d}.lock", "a") as handle:  # each open() is its own flock owner
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    log.warning("waited %.0f s for %s: computing it anyway", wait, key)
+                    yield
+                    return
+                time.sleep(POLL_SECONDS)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
