@@ -21,15 +21,18 @@ class AppState:
 
     config: Config
     db: Database
+    rules: list  # alerts.rules.Rule, read and checked at start
 
 
 def create_app(config: Config | None = None) -> dash.Dash:
     """Build the Dash app and its Flask server. Nothing here opens DuckDB: that happens per worker."""
     from . import api
+    from .alerts.rules import load_rules
     from .cache import cache, init_cache
     from .pages import backtests, panels, shell
 
     config = config or Config.from_env()
+    rules = load_rules(config.alert_rules)  # a malformed rules file stops the start, naming rule and field
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = dash.Dash(
         __name__,
@@ -43,7 +46,7 @@ def create_app(config: Config | None = None) -> dash.Dash:
     server.config["MAX_CONTENT_LENGTH"] = 1 * 1024 * 1024
     init_cache(server, config)
     db = Database(config, cache=cache)
-    server.extensions["dashapp"] = AppState(config, db)
+    server.extensions["dashapp"] = AppState(config, db, rules)
     server.register_blueprint(api.blueprint)
     app.layout = shell.layout
     shell.register_callbacks(app, db)

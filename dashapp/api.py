@@ -1,4 +1,5 @@
-"""HTTP API: /healthz, the chart registry at /api/charts, each chart's figure or data, /api/drift, tearsheets.
+"""HTTP API: /healthz, the chart registry at /api/charts, each chart's figure or data, /api/drift, /api/alerts,
+tearsheets.
 
 Errors share one JSON shape (datasette): {"ok": false, "error": ..., "param": ..., "status": ...}.
 """
@@ -7,15 +8,18 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime, timedelta
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from plotly.io.json import to_json_plotly
 from werkzeug.exceptions import HTTPException
 
+from .alerts.evaluate import as_json, evaluate, worst
 from .charts import REGISTRY, get_chart, render
 from .charts.backtests import tearsheet
 from .charts.drift import drift_results
 from .errors import BadParameter, DashappError, DataUnavailable
+from .timerange import parse_instant, utc_now
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("api", __name__)
@@ -60,6 +64,28 @@ def chart(chart_id: str):
     }
     # Figures hold numpy arrays and timestamps, which plotly's encoder knows.
     return Response(to_json_plotly(body), mimetype="application/json")
+
+
+@blueprint.get("/api/alerts")
+def alerts():
+    """Every rule's alerts as of `at` (default now), evaluated over the `days` before it (default 7)."""
+    state = current_app.extensions["dashapp"]
+    at, days = _instant(request.args.get("at", "now")), _days(request.args.get("days", "7"))
+    found = evaluate(state.db, state.rules, at - timedelta(days=days), at)
+    return jsonify({"ok": True, "at": at.isoformat(), "worst": worst(found), "alerts": [as_json(a, at) for a in found]})
+
+
+def _instant(raw: str) -> datetime:
+    try:
+        return parse_instant(raw, utc_now())
+    except ValueError:
+        raise BadParameter("at", f"must be an ISO date or datetime (UTC) or now, got {raw[:40]!r}") from None
+
+
+def _days(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= 90:
+        raise BadParameter("days", f"must be a whole number of days from 1 to 90, got {raw[:20]!r}")
+    return int(raw)
 
 
 @blueprint.get("/api/drift")

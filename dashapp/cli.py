@@ -1,4 +1,4 @@
-"""The `dashapp` command: demo logs, data checks, drift, backtest metrics, cache warming, serving."""
+"""The `dashapp` command: demo logs, data checks, drift, backtest metrics, alerts, cache warming, serving."""
 
 from __future__ import annotations
 
@@ -97,6 +97,40 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_alerts(args: argparse.Namespace) -> int:
+    """Evaluate the alert rules once, as of --at; exit 0 (all quiet), 1 (a warning) or 2 (a critical)."""
+    import json
+    from datetime import timedelta
+
+    from .alerts.evaluate import as_json, evaluate, exit_code
+    from .alerts.rules import RulesError, load_rules
+    from .config import Config
+    from .db import Database
+    from .errors import DashappError
+    from .timerange import parse_instant, utc_now
+
+    config = Config.from_env(data_dir=args.data)
+    try:
+        rules = load_rules(config.alert_rules)
+        at = parse_instant(args.at, utc_now())
+    except (RulesError, DashappError, ValueError) as exc:
+        print(f"dashapp alerts: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 2
+    alerts = evaluate(Database(config), rules, at - timedelta(days=args.days), at)
+    if args.json:
+        print(json.dumps([as_json(a, at) for a in alerts], indent=2))
+    else:
+        print(f"{'rule':28} {'labels':36} {'state':10} {'severity':9} {'value':>10}  since")
+        for alert in alerts:
+            labels = ",".join(f"{k}={v}" for k, v in alert.labels.items())
+            value = "" if alert.value is None else f"{alert.value:.4g}"
+            since = f"{alert.since:%Y-%m-%d %H:%M}" if alert.since else ""
+            print(f"{alert.rule.name:28} {labels:36} {alert.state:10} {alert.severity or '':9} {value:>10}  {since}")
+            if alert.error:
+                print(f"  {alert.error}")
+    return exit_code(alerts)
+
+
 def cmd_warm(args: argparse.Namespace) -> int:
     """Render every chart's default views into the configured cache, so the first visitor finds them."""
     from . import create_app
@@ -174,6 +208,13 @@ def parser() -> argparse.ArgumentParser:
     backtest.add_argument("--run", dest="run_id", required=True, help="the run_id")
     backtest.add_argument("--json", action="store_true", help="print one JSON object: the run, its metrics, notes")
     backtest.set_defaults(run=cmd_backtest)
+
+    alerts = sub.add_parser("alerts", help="evaluate the alert rules once; exit 0 ok, 1 warning, 2 critical")
+    alerts.add_argument("--data", type=Path, required=True, help="the data folder")
+    alerts.add_argument("--at", default="now", help="evaluate as of this moment: ISO date/datetime (UTC) or now")
+    alerts.add_argument("--days", type=_positive, default=7, help="history evaluated before --at (default 7)")
+    alerts.add_argument("--json", action="store_true", help="print a JSON list, one object per rule and series")
+    alerts.set_defaults(run=cmd_alerts)
 
     warm = sub.add_parser("warm", help="fill the cache with every chart's default views (for a cron job)")
     warm.add_argument("--days", type=_positive, nargs="+", default=[7, 30], help="windows, in days (default 7 30)")

@@ -53,6 +53,10 @@ class Config:
     drift_prediction_kl: float = field(
         default=0.15, metadata={"help": "KL divergence of the label mix from which prediction drift is a warning"}
     )
+    alert_rules: Path = field(
+        default=Path(__file__).resolve().parent / "alerts" / "default_rules.toml",
+        metadata={"help": "TOML file of alert rules (default: the rules shipped with dashapp)"},
+    )
 
     def __post_init__(self) -> None:
         self._validate()

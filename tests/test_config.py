@@ -47,6 +47,7 @@ def test_defaults_apply_when_no_variable_is_set():
         ("DASHAPP_DRIFT_PSI_CRITICAL", "0.5", "drift_psi_critical", 0.5),
         ("DASHAPP_DRIFT_CARDINALITY_GROWTH", "2", "drift_cardinality_growth", 2.0),
         ("DASHAPP_DRIFT_PREDICTION_KL", " 0.05 ", "drift_prediction_kl", 0.05),
+        ("DASHAPP_ALERT_RULES", "ops/rules.toml", "alert_rules", Path("ops/rules.toml")),
     ],
 )
 def test_each_variable_sets_its_field_cast_to_the_fields_type(variable, raw, field, expected):
@@ -69,6 +70,7 @@ def test_every_field_is_covered_by_the_variable_test():
         "drift_psi_critical",
         "drift_cardinality_growth",
         "drift_prediction_kl",
+        "alert_rules",
     }
     assert {f.name for f in fields(Config)} == covered
 

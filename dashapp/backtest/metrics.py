@@ -105,6 +105,12 @@ def metrics(series: RunSeries) -> dict[str, float | None]:
     return out
 
 
+def drawdown_series(returns: pd.Series) -> pd.Series:
+    """Each day's drawdown from the running peak (QuantStats' to_drawdown_series): 0 or negative."""
+    with quiet():
+        return qs.stats.to_drawdown_series(returns)
+
+
 def drawdown_periods(returns: pd.Series) -> pd.DataFrame:
     """Every drawdown period as quantstats.stats.drawdown_details defines it, worst first.
 
@@ -114,8 +120,7 @@ def drawdown_periods(returns: pd.Series) -> pd.DataFrame:
     columns = ["start", "valley", "end", "days", "depth"]
     if returns.empty:
         return pd.DataFrame(columns=columns)
-    with quiet():
-        drawdown = qs.stats.to_drawdown_series(returns)
+    drawdown = drawdown_series(returns)
     under = drawdown.to_numpy() != 0
     starts = list(np.flatnonzero(under & np.concatenate([[False], ~under[:-1]])))  # first day under water
     ends = list(np.flatnonzero(under & np.concatenate([~under[1:], [False]])))  # last day under water

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..backtest.metrics import METRICS, drawdown_periods, qs, quiet
+from ..backtest.metrics import METRICS, drawdown_periods, drawdown_series, qs, quiet
 from ..backtest.runs import TABLES, check_runs, known_runs, load_series, run_metrics
 from ..backtest.series import RunSeries
 from ..backtest.tearsheet import tearsheet_html
@@ -131,16 +131,11 @@ def _line(part: pd.DataFrame, column: str, name: str, color: str, log: bool, das
     )
 
 
-def _drawdowns(returns: pd.Series) -> np.ndarray:
-    with quiet():
-        return qs.stats.to_drawdown_series(returns).to_numpy()
-
-
 def drawdown_data(db: Database, params: dict) -> pd.DataFrame:
     """Each run's drawdown from its running peak, per day (QuantStats' to_drawdown_series)."""
     _, series, notes = selection(db, params)
     parts = [
-        pd.DataFrame({"run_id": run_id, "ts": s.returns.index}).assign(drawdown=_drawdowns(s.returns))
+        pd.DataFrame({"run_id": run_id, "ts": s.returns.index}).assign(drawdown=drawdown_series(s.returns).to_numpy())
         for run_id, s in series.items()
         if not s.problem
     ]

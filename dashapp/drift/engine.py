@@ -307,7 +307,8 @@ def drift_over_time(db: Database, window: Window, bucket_seconds: int) -> pd.Dat
     categories) when the reference has the feature, else the window's own. Two scans of the window
     count every feature per bucket: one for the numeric features' bins, one for the text features'
     values. Returns one row per (feature, bucket): n, psi_reference (None without a reference),
-    psi_previous.
+    psi_previous, and whether it is a high-cardinality text feature (its binning sample has at least
+    DriftRule.high_cardinality values).
     """
     key = {**asdict(window), "bucket": bucket_seconds}
     return db.memoize(
@@ -334,6 +335,8 @@ def _over_time(db: Database, window: Window, bucket_seconds: int) -> pd.DataFram
     for feature in present:
         base_bins, buckets = binned[feature]
         base_bins = None if feature in own else base_bins  # binned on the window itself: no reference PSI
+        # Thousands of IDs over a day's rows: PSI measures the sample's size more than drift (DriftRule).
+        many = kinds[feature] == "categorical" and len(pooled[feature][0]) >= DriftRule.high_cardinality
         previous = None
         for bucket, bins in buckets:
             n = int(bins.sum())
@@ -345,10 +348,11 @@ def _over_time(db: Database, window: Window, bucket_seconds: int) -> pd.DataFram
                     "n": n,
                     "psi_reference": None if thin or base_bins is None else stats.psi(base_bins, bins),
                     "psi_previous": None if thin or previous is None else stats.psi(previous, bins),
+                    "high_cardinality": many,
                 }
             )
             previous = None if thin else bins
-    return pd.DataFrame(rows, columns=["feature", "bucket", "n", "psi_reference", "psi_previous"])
+    return pd.DataFrame(rows, columns=["feature", "bucket", "n", "psi_reference", "psi_previous", "high_cardinality"])
 
 
 # Per feature: the counts per bin of the sample that set the bins, and (bucket, counts per bin) per bucket.

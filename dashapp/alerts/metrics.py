@@ -1,0 +1,162 @@
+"""Named metrics that alert rules use: each a time series per label set, computed per bucket.
+
+Every metric returns rows (bucket, its labels..., value) for [start, end) in buckets of
+`bucket_seconds`, from the same cached queries the pages draw, so an alert and the chart that
+shows its cause always agree. A bucket without enough data has no row (the rule sees no data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from ..backtest.metrics import drawdown_series
+from ..backtest.runs import known_runs, load_series
+from ..db import Database
+from ..drift.engine import Window, drift_over_time
+from ..sentiment.metrics import classification_by
+
+MIN_OUTCOMES = 100  # fewer predictions with an outcome in a day give no accuracy worth alerting on
+MIN_REQUESTS = 50  # a bucket with fewer requests gives no rate or percentile worth paging for (1 of 7 is 14%)
+ALL_VERSIONS = {"symbol": [], "model_version": None}
+
+
+@dataclass(frozen=True)
+class Span:
+    start: datetime
+    end: datetime
+    bucket_seconds: int
+
+    def params(self) -> dict:
+        return {"start": self.start, "end": self.end, **ALL_VERSIONS}
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    labels: tuple[str, ...]
+    page: str  # where a person sees the cause
+    buckets: tuple[str, ...]  # the evaluation buckets it supports
+    compute: Callable[[Database, Span], pd.DataFrame]
+    help: str
+
+
+def _frame(rows: pd.DataFrame, labels: tuple[str, ...], value: pd.Series) -> pd.DataFrame:
+    out = rows[["bucket", *labels]].assign(value=value.to_numpy(dtype=float))
+    return out[np.isfinite(out["value"])].reset_index(drop=True)
+
+
+def _requests(db: Database, span: Span) -> pd.DataFrame:
+    return db.run("ops_requests", **span.params(), bucket=span.bucket_seconds)
+
+
+def latency_p95(db: Database, span: Span) -> pd.DataFrame:
+    rows = db.run("ops_latency_quantiles", **span.params(), bucket=span.bucket_seconds)
+    rows = rows[rows["requests"] >= MIN_REQUESTS]
+    return _frame(rows, ("model_version",), rows["p95_ms"])
+
+
+def error_rate(db: Database, span: Span) -> pd.DataFrame:
+    rows = _requests(db, span).groupby("bucket", as_index=False)[["requests", "server_errors"]].sum()
+    rows = rows[rows["requests"] >= MIN_REQUESTS]
+    return _frame(rows, (), rows["server_errors"] / rows["requests"])
+
+
+def cache_hit_rate(db: Database, span: Span) -> pd.DataFrame:
+    rows = _requests(db, span).groupby("bucket", as_index=False)[["cache_hits", "cache_lookups"]].sum()
+    rows = rows[rows["cache_lookups"] >= MIN_REQUESTS]
+    return _frame(rows, (), rows["cache_hits"] / rows["cache_lookups"])
+
+
+def traffic_share(db: Database, span: Span) -> pd.DataFrame:
+    rows = _requests(db, span)
+    return _frame(rows, ("model_version",), rows["requests"] / rows.groupby("bucket")["requests"].transform("sum"))
+
+
+def canary_share(db: Database, span: Span) -> pd.DataFrame:
+    """Per bucket served by two versions or more, the share of requests not served by the busiest one."""
+    rows = _requests(db, span)
+    totals = rows.groupby("bucket")["requests"].agg(["sum", "max", "count"]).reset_index()
+    totals = totals[totals["count"] > 1]  # one version alone: no canary, no split to check
+    return _frame(totals, (), 1 - totals["max"] / totals["sum"])
+
+
+def accuracy(db: Database, span: Span) -> pd.DataFrame:
+    """Accuracy per prediction day and version, from the outcomes that have arrived."""
+    counts = db.run("sentiment_confusion", **span.params())
+    if counts.empty:
+        return pd.DataFrame(columns=["bucket", "model_version", "value"])
+    rows = classification_by(counts, ["day", "model_version"])
+    rows = rows[rows["n"] >= MIN_OUTCOMES].assign(bucket=lambda f: pd.to_datetime(f["day"]))
+    return _frame(rows, ("model_version",), rows["accuracy"])
+
+
+def _psi_rows(db: Database, span: Span) -> pd.DataFrame:
+    """PSI against the reference per feature and bucket, without high-cardinality text features (IDs):
+    over a bucket's rows their PSI follows the sample size, not the data, and weekends would page."""
+    rows = drift_over_time(db, Window(span.start, span.end), span.bucket_seconds)
+    return rows[~rows["high_cardinality"]].dropna(subset=["psi_reference"])
+
+
+def feature_psi(db: Database, span: Span) -> pd.DataFrame:
+    rows = _psi_rows(db, span)
+    return _frame(rows, ("feature",), rows["psi_reference"])
+
+
+def share_drifted(db: Database, span: Span) -> pd.DataFrame:
+    """Per bucket, the share of features whose PSI against the reference reaches the drift warning."""
+    rows = _psi_rows(db, span)
+    rows = rows.assign(drifted=rows["psi_reference"] >= db.config.drift_psi_warning)
+    shares = rows.groupby("bucket", as_index=False)["drifted"].mean()
+    return _frame(shares, (), shares["drifted"])
+
+
+def pipeline_failure_rate(db: Database, span: Span) -> pd.DataFrame:
+    """Per pipeline and bucket of start time, the share of runs that failed."""
+    runs = db.run("ops_pipeline_runs", start=span.start, end=span.end)
+    if runs.empty:
+        return pd.DataFrame(columns=["bucket", "pipeline", "value"])
+    runs = runs.assign(
+        bucket=pd.to_datetime(runs["started_at"]).dt.floor(f"{span.bucket_seconds}s"),
+        failed=runs["status"] == "failed",
+    )
+    rows = runs.groupby(["bucket", "pipeline"], as_index=False)["failed"].mean()
+    return _frame(rows, ("pipeline",), rows["failed"])
+
+
+def agent_drawdown(db: Database, span: Span) -> pd.DataFrame:
+    """Each paper run's drawdown per day, from its peak since the run began (not since `start`)."""
+    runs = known_runs(db)
+    paper = runs.loc[runs["kind"] == "paper", "run_id"].tolist()
+    parts = []
+    for run_id, series in load_series(db, paper, None, span.end.date()).items():
+        if series.problem:
+            continue
+        drawdown = drawdown_series(series.returns)
+        days = drawdown[drawdown.index >= pd.Timestamp(span.start.date())]
+        parts.append(pd.DataFrame({"bucket": days.index, "run_id": run_id, "value": days.to_numpy()}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["bucket", "run_id", "value"])
+
+
+SUB_DAY = ("5m", "15m", "30m", "1h", "3h", "6h", "12h", "1d")
+HOURS = ("1h", "3h", "6h", "12h", "1d")  # drift needs 100 values a bucket; pipelines run a few times a day
+DAILY = ("1d",)
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("ops.latency_p95_ms", ("model_version",), "/operations", SUB_DAY, latency_p95, "p95 latency, ms"),
+        Metric("ops.error_rate", (), "/operations", SUB_DAY, error_rate, "share of requests answered 5xx"),
+        Metric("ops.cache_hit_rate", (), "/operations", SUB_DAY, cache_hit_rate, "feature-store hits per lookup"),
+        Metric("ab.traffic_share", ("model_version",), "/operations", SUB_DAY, traffic_share, "requests' share"),
+        Metric("ab.canary_share", (), "/operations", SUB_DAY, canary_share, "share not served by the busiest version"),
+        Metric("model.accuracy", ("model_version",), "/sentiment", DAILY, accuracy, "accuracy per prediction day"),
+        Metric("drift.psi", ("feature",), "/drift", HOURS, feature_psi, "PSI against the reference"),
+        Metric("drift.share_drifted", (), "/drift", HOURS, share_drifted, "share of features at the PSI warning"),
+        Metric("pipeline.failure_rate", ("pipeline",), "/operations", HOURS, pipeline_failure_rate, "failed runs"),
+        Metric("agent.drawdown", ("run_id",), "/backtests", DAILY, agent_drawdown, "paper run's drawdown (≤ 0)"),
+    )
+}

@@ -1,0 +1,157 @@
+"""The default rules on the demo: each incident fires where the demo put it; the CLI and /api/alerts agree."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import pytest
+from cachelib import SimpleCache
+
+from dashapp import create_app, demo
+from dashapp.alerts.evaluate import evaluate, exit_code
+from dashapp.alerts.rules import load_rules
+from dashapp.cli import main
+from dashapp.config import Config
+from dashapp.db import Database
+
+END = datetime(2024, 6, 28, 15, 30)
+DAYS = 30
+TL = demo.timeline(END, DAYS)
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory) -> Config:
+    """200,000 predictions over 30 days: enough for a canary's daily accuracy and 15-minute rates."""
+    out = tmp_path_factory.mktemp("alerts-demo")
+    demo.write_demo(out / "data", rows=200_000, days=DAYS, seed=7, end=END)
+    return Config(data_dir=out / "data", cache_dir=out / "cache")
+
+
+@pytest.fixture(scope="module")
+def db(config) -> Database:
+    return Database(config, cache=SimpleCache())
+
+
+@pytest.fixture(scope="module")
+def alerts(db, config) -> dict:
+    """Every default rule's alerts over the demo's 30 days, by (rule, the labels' values)."""
+    found = evaluate(db, load_rules(config.alert_rules), END - timedelta(days=DAYS), END)
+    return {(a.rule.name, *a.labels.values()): a for a in found}
+
+
+def firing(alerts, rule: str) -> set:
+    return {key[1:] for key, alert in alerts.items() if key[0] == rule and alert.periods}
+
+
+def test_the_drift_episode_fires_on_the_drifted_features_only(alerts):
+    assert firing(alerts, "feature_drift") == {("headline_length",), ("news_category",), ("vix",)}
+    for feature in ("headline_length", "news_category", "vix"):
+        alert = alerts[("feature_drift", feature)]
+        (period,) = alert.periods
+        assert alert.state == "firing" and alert.severity == "critical" and period.end is None  # still going on
+        assert TL.drift_start.date() <= period.start.date() <= TL.drift_start.date() + timedelta(days=1)
+    assert alerts[("share_of_features_drifted",)].state == "firing"
+
+
+def test_the_weak_canary_fires_and_the_stable_version_does_not(alerts):
+    canary = alerts[("low_accuracy", "sent-v1.5.0-rc1")]
+    assert canary.state == "firing" and canary.severity == "warning"
+    # Its first, partial day may hold too few outcomes to judge (MIN_OUTCOMES): then it fires the next.
+    assert TL.canary_start.date() <= canary.periods[0].start.date() <= TL.canary_start.date() + timedelta(days=1)
+    assert firing(alerts, "low_accuracy") == {("sent-v1.5.0-rc1",)}
+    assert not alerts[("canary_traffic_split",)].periods  # its 10% split holds
+
+
+def test_the_latency_spike_fires_latency_errors_and_cache_misses_inside_its_window(alerts):
+    (latency,) = alerts[("latency_p95", "sent-v1.4.2")].periods
+    assert latency.severity == "critical" and latency.peak > 2000
+    # for = 2: the first two slow 15-minute buckets wait in pending.
+    assert latency.start == TL.spike_start + timedelta(minutes=30)
+    assert TL.spike_end <= latency.end <= TL.spike_end + timedelta(minutes=30)
+    for rule in ("error_rate", "feature_cache_hit_rate"):
+        periods = alerts[(rule,)].periods
+        assert periods and all(TL.spike_start <= p.start < TL.spike_end for p in periods)
+    assert alerts[("latency_p95", "sent-v1.4.2")].state == "ok"  # history, not now
+
+
+def test_the_failed_pipelines_fire_critical_on_their_days(alerts):
+    critical = [p for p in alerts[("pipeline_failing", "feature_build")].periods if p.severity == "critical"]
+    assert [p.start.date() for p in critical] == [TL.pipeline_incident_start.date()]
+    assert firing(alerts, "pipeline_failing") == {("feature_build",)}
+
+
+def test_the_agent_drawdown_fires_when_it_began(db, config):
+    rules = [r for r in load_rules(config.alert_rules) if r.name == "agent_drawdown"]
+    found = evaluate(db, rules, END - timedelta(days=100), END)
+    (alert,) = [a for a in found if a.labels["run_id"].startswith("paper-ppo-2.1")]
+    first = alert.periods[0]
+    assert TL.drawdown_start <= first.start.date() <= TL.drawdown_start + timedelta(days=20)
+    assert first.severity == "critical" and first.peak < -0.2
+
+
+@pytest.mark.parametrize("wait", [0, 1, 3])
+def test_for_delays_firing_by_exactly_that_many_buckets_on_real_data(db, config, wait):
+    (rule,) = [r for r in load_rules(config.alert_rules) if r.name == "latency_p95"]
+    immediate = replace(rule, thresholds=replace(rule.thresholds, for_buckets=0))
+    delayed = replace(rule, thresholds=replace(rule.thresholds, for_buckets=wait))
+    start = TL.spike_start - timedelta(days=1)
+
+    def spike_period(rule):
+        (alert,) = [a for a in evaluate(db, [rule], start, END) if a.labels == {"model_version": "sent-v1.4.2"}]
+        (period,) = [p for p in alert.periods if TL.spike_start <= p.start < TL.spike_end]
+        return period
+
+    assert spike_period(immediate).start == TL.spike_start
+    assert spike_period(delayed).start == TL.spike_start + wait * timedelta(minutes=15)
+
+
+def test_the_cli_exits_2_on_a_critical_and_prints_json(config, capsys, monkeypatch):
+    monkeypatch.setenv("DASHAPP_CACHE_DIR", str(config.cache_dir))
+    code = main(["alerts", "--data", str(config.data_dir), "--at", END.isoformat(), "--json"])
+    printed = json.loads(capsys.readouterr().out)
+    assert code == 2
+    drift = next(a for a in printed if a["rule"] == "feature_drift" and a["labels"] == {"feature": "vix"})
+    assert drift["state"] == "firing" and drift["severity"] == "critical" and drift["threshold"] == 0.25
+    assert drift["link"].startswith("/drift?") and "feature=vix" in drift["link"]
+    assert drift["recommendation"] and drift["since"].startswith(str(TL.drift_start.date()))
+
+
+def test_the_cli_exits_0_when_nothing_fires_and_2_on_a_bad_time(config, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("DASHAPP_CACHE_DIR", str(config.cache_dir))
+    quiet = tmp_path / "quiet.toml"
+    quiet.write_text(
+        '[[rule]]\nname = "never"\nmetric = "ops.error_rate"\ncomparison = ">"\nwarning = 0.99\nbucket = "1h"\n'
+        'description = "d"\nrecommendation = "r"\n'
+    )
+    monkeypatch.setenv("DASHAPP_ALERT_RULES", str(quiet))
+    assert main(["alerts", "--data", str(config.data_dir), "--at", END.isoformat()]) == 0
+    assert "never" in capsys.readouterr().out
+    assert main(["alerts", "--data", str(config.data_dir), "--at", "yesterday-ish"]) == 2
+    assert "dashapp alerts:" in capsys.readouterr().err
+
+
+def test_api_alerts_answers_json_and_names_a_bad_parameter(config):
+    client = create_app(config).server.test_client()
+    body = client.get(f"/api/alerts?at={END.isoformat()}&days=30").get_json()
+    assert body["ok"] and body["worst"] == "critical"
+    states = {(a["rule"], tuple(a["labels"].values())): a["state"] for a in body["alerts"]}
+    assert states[("low_accuracy", ("sent-v1.5.0-rc1",))] == "firing"
+    assert states[("latency_p95", ("sent-v1.4.2",))] == "ok"
+    for query, param in (("at=soon", "at"), ("days=0", "days"), ("days=abc", "days"), ("days=91", "days")):
+        answer = client.get(f"/api/alerts?{query}")
+        assert answer.status_code == 400 and answer.get_json()["param"] == param
+
+
+def test_a_rule_whose_table_is_missing_is_in_error_and_the_others_still_evaluate(config, tmp_path):
+    import shutil
+
+    data = shutil.copytree(config.data_dir, tmp_path / "data")
+    (data / "pipeline_runs.parquet").unlink()
+    db = Database(replace(config, data_dir=data, cache_dir=tmp_path / "cache"), cache=SimpleCache())
+    found = evaluate(db, load_rules(config.alert_rules), END - timedelta(days=7), END)
+    (broken,) = [a for a in found if a.rule.name == "pipeline_failing"]
+    assert broken.state == "error" and broken.error.startswith("pipeline_runs unavailable")
+    assert any(a.state == "firing" for a in found)
+    assert exit_code([broken]) == 1
