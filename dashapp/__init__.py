@@ -21,18 +21,17 @@ class AppState:
 
     config: Config
     db: Database
-    rules: list  # alerts.rules.Rule, read and checked at start
 
 
 def create_app(config: Config | None = None) -> dash.Dash:
     """Build the Dash app and its Flask server. Nothing here opens DuckDB: that happens per worker."""
     from . import api
-    from .alerts.rules import load_rules
+    from .alerts.rules import configured_rules
     from .cache import cache, init_cache
     from .pages import backtests, panels, shell
 
     config = config or Config.from_env()
-    rules = load_rules(config.alert_rules)  # a malformed rules file stops the start, naming rule and field
+    configured_rules(config)  # a malformed rules file stops the start here, naming the rule and the field
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = dash.Dash(
         __name__,
@@ -46,7 +45,7 @@ def create_app(config: Config | None = None) -> dash.Dash:
     server.config["MAX_CONTENT_LENGTH"] = 1 * 1024 * 1024
     init_cache(server, config)
     db = Database(config, cache=cache)
-    server.extensions["dashapp"] = AppState(config, db, rules)
+    server.extensions["dashapp"] = AppState(config, db)
     server.register_blueprint(api.blueprint)
     app.layout = shell.layout
     shell.register_callbacks(app, db)

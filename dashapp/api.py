@@ -15,6 +15,7 @@ from plotly.io.json import to_json_plotly
 from werkzeug.exceptions import HTTPException
 
 from .alerts.evaluate import as_json, evaluate, worst
+from .alerts.rules import configured_rules
 from .charts import REGISTRY, get_chart, render
 from .charts.backtests import tearsheet
 from .charts.drift import drift_results
@@ -69,9 +70,9 @@ def chart(chart_id: str):
 @blueprint.get("/api/alerts")
 def alerts():
     """Every rule's alerts as of `at` (default now), evaluated over the `days` before it (default 7)."""
-    state = current_app.extensions["dashapp"]
+    db = _db()
     at, days = _instant(request.args.get("at", "now")), _days(request.args.get("days", "7"))
-    found = evaluate(state.db, state.rules, at - timedelta(days=days), at)
+    found = evaluate(db, configured_rules(db.config), at - timedelta(days=days), at)
     return jsonify({"ok": True, "at": at.isoformat(), "worst": worst(found), "alerts": [as_json(a, at) for a in found]})
 
 

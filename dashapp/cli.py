@@ -103,7 +103,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     from .alerts.evaluate import as_json, evaluate, exit_code
-    from .alerts.rules import RulesError, load_rules
+    from .alerts.rules import RulesError, configured_rules
     from .config import Config
     from .db import Database
     from .errors import DashappError
@@ -111,7 +111,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
     config = Config.from_env(data_dir=args.data)
     try:
-        rules = load_rules(config.alert_rules)
+        rules = configured_rules(config)
         at = parse_instant(args.at, utc_now())
     except (RulesError, DashappError, ValueError) as exc:
         print(f"dashapp alerts: {getattr(exc, 'message', exc)}", file=sys.stderr)

@@ -424,7 +424,7 @@ class Database:
                 return self._run_by_day(query, params, sources)
             return self._execute(query, self._whole_later_range(query, params), sources)
 
-        return self._cached(key, compute)
+        return self._cached(key, compute, single=True)
 
     @staticmethod
     def _whole_later_range(query: Query, params: dict) -> dict:
@@ -507,11 +507,26 @@ class Database:
         payload = json.dumps([name, params, fingerprints], sort_keys=True, default=_json_default)
         return f"{kind}:{name}:" + hashlib.sha256(payload.encode()).hexdigest()[:32]
 
-    def _cached(self, key: str, compute):
-        """The cached value of `key`, else compute and keep it; concurrent misses of a key compute it once."""
+    def _cached(self, key: str, compute, single: bool = False):
+        """The cached value of `key`, else compute and keep it.
+
+        With `single`, concurrent misses of the key compute it once (singleflight.py). Only queries
+        ask for it: they never run inside one another, so a thread holds one lock at most and two
+        threads cannot wait for each other. Memoized results wrap queries and so take no lock.
+        """
         value = self._cache_get(key)
         if value is not None:
             return value
+        if not single or self.cache is None or self.config.cache_type == "null":
+            value = compute()
+            self._cache_set(key, value)
+            return value
+        with single_flight(self.config.cache_dir / "locks", key):
+            value = self._cache_get(key)  # computed by whoever held the lock before us
+            if value is None:
+                value = compute()
+                self._cache_set(key, value)
+        return value
         if self.cache is None or self.config.cache_type == "null":
             return compute()
         with single_flight(self.config.cache_dir / "locks", key):

@@ -24,8 +24,13 @@ POLL_SECONDS = 0.02
 
 
 @contextmanager
-def single_flight(folder: Path, key: str, wait: float = WAIT_SECONDS) -> Iterator[None]:
-    """Hold the lock of `key` while the body runs; wait for whoever holds it first."""
+def single_flight(folder: Path, key: str, wait: float | None = None) -> Iterator[None]:
+    """Hold the lock of `key` while the body runs; wait for whoever holds it first (WAIT_SECONDS at most).
+
+    Keys share lock files, so a caller must not take a second lock while holding one: it could be
+    its own stripe. Database takes them for queries only, which never nest.
+    """
+    wait = WAIT_SECONDS if wait is None else wait
     folder.mkdir(parents=True, exist_ok=True)
     stripe = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % STRIPES
     with open(folder / f"{stripe:03d}.lock", "a") as handle:  # each open() is its own flock owner

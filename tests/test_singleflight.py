@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
+from dataclasses import replace
 
 import pandas as pd
 from cachelib import SimpleCache
@@ -23,14 +24,17 @@ def test_concurrent_misses_of_a_key_compute_it_once(tmp_path):
         time.sleep(0.3)  # long enough for every thread to miss the cache first
         return pd.DataFrame({"x": [1]})
 
-    threads = [threading.Thread(target=lambda: results.append(db._cached("q:k", compute))) for _ in range(5)]
+    def miss():
+        results.append(db._cached("q:k", compute, single=True))
+
+    threads = [threading.Thread(target=miss) for _ in range(5)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert len(computed) == 1
     assert len(results) == 5 and all(frame.equals(results[0]) for frame in results)
-    db._cached("q:other", compute)  # another key computes on its own
+    db._cached("q:other", compute, single=True)  # another key computes on its own
     assert len(computed) == 2
 
 
@@ -69,3 +73,19 @@ def test_a_stuck_holder_delays_the_others_only_up_to_the_wait(tmp_path, caplog):
     holder.join()
     assert 0.2 <= waited < 2
     assert "computing it anyway" in caplog.text
+
+
+def test_no_lock_is_taken_while_one_is_held_even_when_every_key_shares_a_stripe(
+    shared_config, tmp_path, monkeypatch, caplog
+):
+    """A chart's memo wraps memos that wrap queries: were they all locked, one stripe would block itself."""
+    from dashapp import singleflight
+    from dashapp.charts import get_chart, render
+    from tests.fixtures import chart_args
+
+    monkeypatch.setattr(singleflight, "STRIPES", 1)
+    monkeypatch.setattr(singleflight, "WAIT_SECONDS", 0.5)
+    db = Database(replace(shared_config, cache_dir=tmp_path / "cache"), cache=SimpleCache())
+    for chart_id in ("alerts.current", "drift.heatmap", "backtest.metrics", "sentiment.versions"):
+        render(get_chart(chart_id), chart_args(chart_id), db)
+    assert "computing it anyway" not in caplog.text

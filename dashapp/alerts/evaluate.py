@@ -43,8 +43,10 @@ class Alert:
 
     @property
     def value(self) -> float | None:
-        """The newest bucket's value (as the thresholds see it)."""
-        return self.steps[-1].value if self.steps else None
+        """The newest value (as the thresholds see it): a firing alert's last measured one through missing data."""
+        if self.state not in ACTIVE:
+            return self.steps[-1].value if self.steps else None
+        return next((step.value for step in reversed(self.steps) if step.value is not None), None)
 
     @property
     def since(self) -> datetime | None:
@@ -62,8 +64,16 @@ class Alert:
 
 
 def evaluate(db: Database, rules: list[Rule], start: datetime, end: datetime) -> list[Alert]:
-    """Every rule's alerts over [start, end); buckets align to the rule's bucket, the last one may be partial."""
-    return [alert for rule in rules for alert in _evaluate_rule(db, rule, start, end)]
+    """Every rule's alerts over [start, end); buckets align to the rule's bucket, the last one may be partial.
+
+    Each rule's evaluation is cached per fingerprint of the tables its metric reads (and the rule itself).
+    """
+    alerts = []
+    for rule in rules:
+        key = {"rule": repr(rule), "start": start, "end": end}
+        tables = METRICS[rule.metric].tables
+        alerts += db.memoize(f"alert.{rule.name}", key, tables, lambda r=rule: _evaluate_rule(db, r, start, end))
+    return alerts
 
 
 def _evaluate_rule(db: Database, rule: Rule, start: datetime, end: datetime) -> list[Alert]:

@@ -43,6 +43,7 @@ class Metric:
     buckets: tuple[str, ...]  # the evaluation buckets it supports
     compute: Callable[[Database, Span], pd.DataFrame]
     help: str
+    tables: tuple[str, ...]  # what compute reads: its evaluation is cached per their fingerprints
 
 
 def _frame(rows: pd.DataFrame, labels: tuple[str, ...], value: pd.Series) -> pd.DataFrame:
@@ -115,7 +116,7 @@ def share_drifted(db: Database, span: Span) -> pd.DataFrame:
     return _frame(shares, (), shares["drifted"])
 
 
-def pipeline_failure_rate(db: Database, span: Span) -> pd.DataFrame:
+def failure_rate(db: Database, span: Span) -> pd.DataFrame:
     """Per pipeline and bucket of start time, the share of runs that failed."""
     runs = db.run("ops_pipeline_runs", start=span.start, end=span.end)
     if runs.empty:
@@ -145,18 +146,20 @@ def agent_drawdown(db: Database, span: Span) -> pd.DataFrame:
 SUB_DAY = ("5m", "15m", "30m", "1h", "3h", "6h", "12h", "1d")
 HOURS = ("1h", "3h", "6h", "12h", "1d")  # drift needs 100 values a bucket; pipelines run a few times a day
 DAILY = ("1d",)
+OPS, OUTCOMES, DRIFT = ("predictions",), ("predictions", "outcomes"), ("predictions", "reference")
+RUNS, PIPELINES = ("backtest_runs", "backtest_returns"), ("pipeline_runs",)
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
-        Metric("ops.latency_p95_ms", ("model_version",), "/operations", SUB_DAY, latency_p95, "p95 latency, ms"),
-        Metric("ops.error_rate", (), "/operations", SUB_DAY, error_rate, "share of requests answered 5xx"),
-        Metric("ops.cache_hit_rate", (), "/operations", SUB_DAY, cache_hit_rate, "feature-store hits per lookup"),
-        Metric("ab.traffic_share", ("model_version",), "/operations", SUB_DAY, traffic_share, "requests' share"),
-        Metric("ab.canary_share", (), "/operations", SUB_DAY, canary_share, "share not served by the busiest version"),
-        Metric("model.accuracy", ("model_version",), "/sentiment", DAILY, accuracy, "accuracy per prediction day"),
-        Metric("drift.psi", ("feature",), "/drift", HOURS, feature_psi, "PSI against the reference"),
-        Metric("drift.share_drifted", (), "/drift", HOURS, share_drifted, "share of features at the PSI warning"),
-        Metric("pipeline.failure_rate", ("pipeline",), "/operations", HOURS, pipeline_failure_rate, "failed runs"),
-        Metric("agent.drawdown", ("run_id",), "/backtests", DAILY, agent_drawdown, "paper run's drawdown (≤ 0)"),
+        Metric("ops.latency_p95_ms", ("model_version",), "/operations", SUB_DAY, latency_p95, "p95 latency, ms", OPS),
+        Metric("ops.error_rate", (), "/operations", SUB_DAY, error_rate, "share of requests answered 5xx", OPS),
+        Metric("ops.cache_hit_rate", (), "/operations", SUB_DAY, cache_hit_rate, "feature-store hits per lookup", OPS),
+        Metric("ab.traffic_share", ("model_version",), "/operations", SUB_DAY, traffic_share, "requests' share", OPS),
+        Metric("ab.canary_share", (), "/operations", SUB_DAY, canary_share, "share not served by the busiest", OPS),
+        Metric("model.accuracy", ("model_version",), "/sentiment", DAILY, accuracy, "accuracy per day", OUTCOMES),
+        Metric("drift.psi", ("feature",), "/drift", HOURS, feature_psi, "PSI against the reference", DRIFT),
+        Metric("drift.share_drifted", (), "/drift", HOURS, share_drifted, "share of features at the warning", DRIFT),
+        Metric("pipeline.failure_rate", ("pipeline",), "/operations", HOURS, failure_rate, "failed runs", PIPELINES),
+        Metric("agent.drawdown", ("run_id",), "/backtests", DAILY, agent_drawdown, "paper run's drawdown (≤ 0)", RUNS),
     )
 }

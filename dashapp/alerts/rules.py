@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
+from ..config import Config
 from ..timerange import BUCKETS
 from .metrics import METRICS
 from .states import COMPARISONS, Thresholds
@@ -59,6 +61,17 @@ class Rule:
         if value is None or self.target is None:
             return value
         return abs(value - self.target)
+
+
+def configured_rules(config: Config) -> list[Rule]:
+    """The rules of DASHAPP_ALERT_RULES, read once per version of the file (checked at start by create_app)."""
+    path = config.alert_rules
+    return list(_load_cached(path, path.stat().st_mtime_ns if path.exists() else None))
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: Path, mtime_ns: int | None) -> tuple[Rule, ...]:
+    return tuple(load_rules(path))
 
 
 def load_rules(path: Path) -> list[Rule]:

@@ -17,12 +17,13 @@ class Page:
     order: int
     layout: Callable[[dict], object]  # takes the URL's query parameters (first values; lists for repeatable ones)
     global_filters: bool = True  # False: the page has its own period and hides the global filter bar
+    entity_filters: bool = True  # False: its charts ignore symbols and model version, so those filters hide
 
 
 def _pages() -> list[Page]:
-    from . import backtests, correlation, drift, operations, overview, sentiment
+    from . import alerts, backtests, correlation, drift, operations, overview, sentiment
 
-    pages = (overview.PAGE, drift.PAGE, sentiment.PAGE, backtests.PAGE, correlation.PAGE, operations.PAGE)
+    pages = (overview.PAGE, drift.PAGE, sentiment.PAGE, backtests.PAGE, correlation.PAGE, operations.PAGE, alerts.PAGE)
     return sorted(pages, key=lambda p: p.order)
 
 

@@ -95,6 +95,7 @@ def filter_bar() -> dbc.Card:
                             ),
                         ),
                         md=4,
+                        id="filter-symbol-col",
                     ),
                     dbc.Col(
                         _labelled(
@@ -105,6 +106,7 @@ def filter_bar() -> dbc.Card:
                             ),
                         ),
                         md=3,
+                        id="filter-version-col",
                     ),
                 ],
                 className="g-2",
@@ -277,10 +279,17 @@ def register_callbacks(app: Dash, db: Database) -> None:
     def _nav(pathname, search):
         return nav_links(pathname, search)
 
-    @app.callback(Output("filter-bar", "style"), Input("url", "pathname"))
+    @app.callback(
+        Output("filter-bar", "style"),
+        Output("filter-symbol-col", "style"),
+        Output("filter-version-col", "style"),
+        Input("url", "pathname"),
+    )
     def _filter_bar(pathname):
-        page = page_for(pathname)
-        return {"display": "none"} if page is not None and not page.global_filters else {}
+        page, hidden = page_for(pathname), {"display": "none"}
+        bar = hidden if page is not None and not page.global_filters else {}
+        entities = hidden if page is not None and not page.entity_filters else {}
+        return bar, entities, entities
 
     @app.callback(Output("page-content", "children"), Input("url", "pathname"), State("url", "search"))
     def _route(pathname, search):

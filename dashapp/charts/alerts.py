@@ -1,0 +1,178 @@
+"""Alert charts: every rule's state now, and when each alert fired, from alerts/evaluate.py."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import timedelta
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from ..alerts.evaluate import as_json, evaluate
+from ..alerts.metrics import METRICS
+from ..alerts.rules import configured_rules
+from ..db import Database
+from .figures import DRIFT_COLORS, base_figure, empty_figure, table_figure
+from .registry import WINDOW, ChartSpec, register
+
+# Worst first: what needs a person on top.
+STATE_ORDER = {"firing": 0, "recovering": 1, "pending": 2, "error": 3, "nodata": 4, "ok": 5}
+STATE_TINTS = {"critical": "#f8d7da", "warning": "#fff3cd", "pending": "#fff9e6", "error": "#e2e3e5", "ok": "white"}
+PAGE_NAMES = {"/operations": "Operations", "/sentiment": "Sentiment", "/drift": "Drift", "/backtests": "Backtests"}
+TABLES = tuple(dict.fromkeys(t for metric in METRICS.values() for t in metric.tables))
+
+
+def _series(labels: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in labels.items())
+
+
+def current_data(db: Database, params: dict) -> pd.DataFrame:
+    """One row per rule and series: its state at the window's end, value, threshold, since and what to do."""
+    alerts = evaluate(db, configured_rules(db.config), params["start"], params["end"])
+    rows = [
+        as_json(alert, params["end"]) | {"has_data": any(step.value is not None for step in alert.steps)}
+        for alert in alerts
+    ]
+    frame = pd.DataFrame(rows).drop(columns=["periods"])
+    frame["series"] = frame["labels"].map(_series)
+    frame["order"] = frame["state"].map(STATE_ORDER) - frame["severity"].eq("critical")
+    frame = frame.sort_values(["order", "rule", "series"], kind="stable").drop(columns=["order", "labels"])
+    firing = (frame["state"] == "firing").sum()
+    frame.attrs["notes"] = [f"{firing} firing of {len(frame)} rule series; states as of the window's end"]
+    return frame.reset_index(drop=True)
+
+
+def _value(row) -> str:
+    if row["value"] is None or pd.isna(row["value"]):
+        return "—"
+    shown = f"{row['value']:.3g}"
+    if row["target"] is not None and not pd.isna(row["target"]):
+        shown += f" from {row['target']:.3g}"
+    limits = [f"{k} {row['comparison']} {row[k]:.3g}" for k in ("warning", "critical") if not pd.isna(row[k])]
+    return f"{shown}<br><span style='color:#6c757d'>{' · '.join(limits)}</span>"
+
+
+def _todo(error: str | None, advice: str, link: str) -> str:
+    """The recommendation (or why the rule could not be evaluated), wrapped for a table cell, and the link."""
+    page = PAGE_NAMES.get(link.split("?")[0], "page")
+    text = error if isinstance(error, str) else advice  # None or NaN: the rule evaluated
+    return "<br>".join(textwrap.wrap(text, 95)) + f"<br><a href='{link}'>open {page} →</a>"
+
+
+def current_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
+    if frame.empty or not frame["has_data"].any():
+        return empty_figure("No metric data in this window")
+    shown = pd.DataFrame(
+        {
+            "state": [
+                f"<b>{state}</b>" + (f" · {severity}" if isinstance(severity, str) else "")
+                for state, severity in zip(frame["state"], frame["severity"], strict=True)
+            ],
+            "rule": [
+                f"<b>{rule}</b><br>{series}" if series else f"<b>{rule}</b>"
+                for rule, series in zip(frame["rule"], frame["series"], strict=True)
+            ],
+            "value": [_value(row) for _, row in frame.iterrows()],
+            "since": [s[:16].replace("T", " ") if isinstance(s, str) else "—" for s in frame["since"]],
+            "todo": [
+                _todo(error, advice, link)
+                for error, advice, link in zip(frame["error"], frame["recommendation"], frame["link"], strict=True)
+            ],
+        }
+    )
+    headers = {
+        "state": "State",
+        "rule": "Rule · series",
+        "value": "Now · thresholds",
+        "since": "Since (UTC)",
+        "todo": "What to do",
+    }
+    tints = [
+        STATE_TINTS.get(sev if state in ("firing", "recovering") else state, "white")
+        for state, sev in zip(frame["state"], frame["severity"], strict=True)
+    ]
+    return table_figure(shown, headers, "No alert rules", row_colors=tints, widths=[1.1, 1.8, 1.6, 1.1, 5])
+
+
+def timeline_data(db: Database, params: dict) -> pd.DataFrame:
+    """Every firing period in the window: rule, series, start, end (the window's end if still firing), severity."""
+    alerts = evaluate(db, configured_rules(db.config), params["start"], params["end"])
+    rows = [
+        {
+            "rule": alert.rule.name,
+            "series": _series(alert.labels),
+            "start": period.start,
+            "end": period.end or params["end"],
+            "still_firing": period.end is None,
+            "severity": period.severity,
+            "peak": period.peak,
+        }
+        for alert in alerts
+        for period in alert.periods
+    ]
+    columns = ["rule", "series", "start", "end", "still_firing", "severity", "peak"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def timeline_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
+    if frame.empty:
+        return empty_figure("No alert fired in this window")
+    names = (frame["rule"] + frame["series"].map(lambda s: f" · {s}" if s else "")).rename("name")
+    fig = base_figure(
+        barmode="overlay",
+        hovermode="closest",
+        xaxis={"type": "date", "range": [params["start"], params["end"]]},
+        yaxis={"autorange": "reversed", "categoryorder": "array", "categoryarray": sorted(set(names))},
+        margin={"l": 260, "r": 16, "t": 24, "b": 40},
+    )
+    for severity in ("warning", "critical"):
+        part = frame[frame["severity"] == severity]
+        if part.empty:
+            continue
+        duration = (pd.to_datetime(part["end"]) - pd.to_datetime(part["start"])) / timedelta(milliseconds=1)
+        fig.add_trace(
+            go.Bar(
+                y=names[part.index],
+                x=duration.clip(lower=60_000),  # a bucket-long blip stays visible
+                base=pd.to_datetime(part["start"]),
+                orientation="h",
+                name=severity,
+                marker_color=DRIFT_COLORS[severity],
+                customdata=part[["start", "end", "peak"]].astype(str).to_numpy(),
+                hovertemplate="%{y}<br>%{customdata[0]} → %{customdata[1]}<br>peak %{customdata[2]}<extra></extra>",
+            )
+        )
+    return fig
+
+
+for name, title, data, figure, height, description in (
+    (
+        "current",
+        "Alert rules now",
+        current_data,
+        current_figure,
+        520,
+        "Each rule on each series of its metric, worst first, with what to do and where to look.",
+    ),
+    (
+        "timeline",
+        "When alerts fired",
+        timeline_data,
+        timeline_figure,
+        360,
+        "Firing periods in the window, warning or critical; a bar that reaches the end still fires.",
+    ),
+):
+    register(
+        ChartSpec(
+            id=f"alerts.{name}",
+            title=title,
+            page="/alerts",
+            params=WINDOW,
+            data=data,
+            figure=figure,
+            tables=TABLES,
+            description=description,
+            height=height,
+        )
+    )
