@@ -4,6 +4,8 @@ The app is not preloaded: each worker imports it after the fork, so DuckDB is ne
 the master and no connection is shared across processes.
 """
 
+import os
+import shutil
 import sys
 
 from dashapp.config import Config
@@ -13,6 +15,30 @@ try:
     _config = Config.from_env()
 except ConfigError as exc:
     sys.exit(f"dashapp: {exc}")
+
+# /metrics sums every worker's request counts from files here (prometheus_client's multiprocess
+# mode). Set before any worker imports prometheus_client: it picks its mode at import.
+_metrics_dir = _config.cache_dir / "prometheus"
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir)
+
+from dashapp.alerts.rules import RulesError, load_rules  # noqa: E402  (after the variable above)
+
+try:  # a malformed rules file stops the server here, in one line, not in every worker
+    load_rules(_config.alert_rules)
+except RulesError as exc:
+    sys.exit(f"dashapp: {exc}")
+
+
+def on_starting(server):
+    shutil.rmtree(_metrics_dir, ignore_errors=True)  # an earlier server's counts are not ours
+    _metrics_dir.mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid, str(_metrics_dir))
+
 
 wsgi_app = "dashapp.wsgi:server"
 bind = _config.bind

@@ -29,6 +29,7 @@ def create_app(config: Config | None = None) -> dash.Dash:
     from .alerts.rules import configured_rules
     from .cache import cache, init_cache
     from .pages import backtests, panels, shell
+    from .prometheus import init_metrics
 
     config = config or Config.from_env()
     configured_rules(config)  # a malformed rules file stops the start here, naming the rule and the field
@@ -47,6 +48,7 @@ def create_app(config: Config | None = None) -> dash.Dash:
     db = Database(config, cache=cache)
     server.extensions["dashapp"] = AppState(config, db)
     server.register_blueprint(api.blueprint)
+    init_metrics(server, db)
     app.layout = shell.layout
     shell.register_callbacks(app, db)
     panels.register_callbacks(app, db)

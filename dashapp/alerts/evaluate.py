@@ -139,7 +139,7 @@ def as_json(alert: Alert, end: datetime) -> dict:
         "error": alert.error,
         "description": rule.description,
         "recommendation": rule.recommendation,
-        "link": METRICS[rule.metric].page + "?" + urlencode(query),
+        "link": METRICS[rule.metric].page + "?" + urlencode(query, safe=":"),
         "periods": [
             {
                 "start": p.start.isoformat(),

@@ -100,7 +100,7 @@ def _psi_rows(db: Database, span: Span) -> pd.DataFrame:
     """PSI against the reference per feature and bucket, without high-cardinality text features (IDs):
     over a bucket's rows their PSI follows the sample size, not the data, and weekends would page."""
     rows = drift_over_time(db, Window(span.start, span.end), span.bucket_seconds)
-    return rows[~rows["high_cardinality"]].dropna(subset=["psi_reference"])
+    return rows[~rows["high_cardinality"].astype(bool)].dropna(subset=["psi_reference"])
 
 
 def feature_psi(db: Database, span: Span) -> pd.DataFrame:

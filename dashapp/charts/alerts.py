@@ -56,7 +56,7 @@ def _todo(error: str | None, advice: str, link: str) -> str:
     """The recommendation (or why the rule could not be evaluated), wrapped for a table cell, and the link."""
     page = PAGE_NAMES.get(link.split("?")[0], "page")
     text = error if isinstance(error, str) else advice  # None or NaN: the rule evaluated
-    return "<br>".join(textwrap.wrap(text, 95)) + f"<br><a href='{link}'>open {page} →</a>"
+    return "<br>".join(textwrap.wrap(text, 95)) + f"<br><a href='{link}' target='_self'>open {page} →</a>"
 
 
 def current_figure(frame: pd.DataFrame, params: dict) -> go.Figure:

@@ -372,10 +372,11 @@ def _numeric_buckets(db: Database, by_bucket: dict, samples: dict[str, Sample]) 
     frame = db.run("drift_bins_by_bucket", **by_bucket, columns=features, edges=[edges[f].tolist() for f in features])
     out = {}
     for feature in features:
-        none = np.zeros(len(edges[feature]) + 1)  # NULL: no value in that bucket
+        size = len(edges[feature]) + 1
+        # DuckDB lists the overflow bin (above the last edge) only when a value falls in it; NULL: no value.
+        counted = (np.asarray([] if bins is None else bins, dtype=float) for bins in frame[feature])
         buckets = [
-            (bucket, none if bins is None else np.asarray(bins, dtype=float))
-            for bucket, bins in zip(frame["bucket"], frame[feature], strict=True)
+            (bucket, np.pad(bins, (0, size - len(bins)))) for bucket, bins in zip(frame["bucket"], counted, strict=True)
         ]
         out[feature] = (stats.bin_counts(*ordered[feature], edges[feature]), buckets)
     return out

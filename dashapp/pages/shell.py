@@ -209,7 +209,11 @@ def sync_filters(search, preset, start_date, end_date, symbols, version, page_pa
         args = parse_qs((search or "").lstrip("?"))
         page_values = [args.get(name, []) if name in REPEATABLE else _first(args, name) for name in page_params]
         return (no_update, *controls, symbol_options, version_options, page_values)
-    if triggered == "filter-dates":
+    if triggered == "page-param":
+        # A page control changed, not the filters: take them from the URL. The controls may not
+        # show the URL's values yet when a deep link's page controls appear (a race on load).
+        preset, start_date, end_date, symbols, version = controls_from_search(search)
+    elif triggered == "filter-dates":
         preset = "custom"
     elif triggered == "filter-range" and preset != "custom":
         start_date = end_date = None

@@ -155,3 +155,33 @@ def test_a_rule_whose_table_is_missing_is_in_error_and_the_others_still_evaluate
     assert broken.state == "error" and broken.error.startswith("pipeline_runs unavailable")
     assert any(a.state == "firing" for a in found)
     assert exit_code([broken]) == 1
+
+
+def test_a_window_without_data_leaves_every_rule_without_data_not_in_error(db, config):
+    before = END - timedelta(days=400)
+    found = evaluate(db, load_rules(config.alert_rules), before - timedelta(days=7), before)
+    assert {a.state for a in found} == {"nodata"}
+    assert exit_code(found) == 0
+
+
+def test_metrics_exposes_the_named_metrics_and_the_alert_states_in_prometheus_text(config, monkeypatch):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from dashapp import prometheus
+
+    monkeypatch.setattr(prometheus, "utc_now", lambda: END)
+    answer = create_app(config).server.test_client().get("/metrics")
+    assert answer.status_code == 200 and answer.content_type.startswith("text/plain; version=")
+    families = {f.name: f for f in text_string_to_metric_families(answer.get_data(as_text=True))}
+    samples = {
+        (f.name, tuple(sorted((k, v) for k, v in s.labels.items()))): s.value
+        for f in families.values()
+        for s in f.samples
+    }
+    firing = ("alertname", "low_accuracy"), ("alertstate", "firing"), ("model_version", "sent-v1.5.0-rc1")
+    canary = [key for key in samples if key[0] == "dashapp_alert" and set(firing) <= set(key[1])]
+    assert len(canary) == 1 and ("severity", "warning") in canary[0][1]
+    assert samples[("dashapp_drift_psi", (("feature", "vix"),))] > 0.25
+    assert samples[("dashapp_model_accuracy", (("model_version", "sent-v1.5.0-rc1"),))] < 0.75
+    assert 0.05 < samples[("dashapp_ab_canary_share", ())] < 0.15
+    assert families["dashapp_http_requests"].type == "counter"

@@ -300,6 +300,23 @@ def test_a_page_control_writes_its_own_parameter_and_keeps_the_filters(shared_db
     assert cleared[0] == ""  # both at their defaults
 
 
+def test_a_page_control_keeps_a_deep_links_filters_though_the_controls_lag_behind(shared_db, fixed_now):
+    """A link from an alert opens /drift with its period and feature; the feature control appears while
+    the filter controls still hold their defaults. The URL's filters win."""
+    result = shell.sync_filters(
+        "?start=2024-03-01T06:00&end=2024-03-03T18:30&symbol=AAPL&feature=vix",
+        "7d",
+        None,
+        None,
+        [],
+        None,
+        {"feature": "vix"},
+        "page-param",
+        shared_db,
+    )
+    assert result[0] == "?feature=vix&start=2024-03-01&end=2024-03-04&symbol=AAPL"  # whole days, as the picker
+
+
 def test_a_url_change_sets_the_page_controls(shared_db, fixed_now):
     result = shell.sync_filters(
         "?feature=vix", None, None, None, None, None, {"feature": None, "reference": None}, "url", shared_db

@@ -18,6 +18,7 @@ PAGES = {
     "/backtests": "Backtests",
     "/correlation": "Correlation",
     "/operations": "Operations",
+    "/alerts": "Alerts",
 }
 # Pages that use the global time range (Backtests has its own period and hides the filter bar).
 WINDOWED = [path for path in PAGES if path != "/backtests"]
@@ -239,4 +240,36 @@ def test_sentiment_page_shows_the_weak_canary_as_significantly_worse_and_filters
     expect(footer(page, "sentiment.confusion")).not_to_have_text(before)
     expect(versions).not_to_contain_text("sent-v1.4.2")
     expect(page.locator("[data-chart='sentiment.calibration'] .legendtext")).to_contain_text(["sent-v1.5.0-rc1"])
+    assert page.console_errors == []
+
+
+def test_alerts_page_lists_firing_rules_worst_first_and_links_to_their_cause(server, page):
+    page.goto(server.url + "/alerts")
+    wait_for_panels(page, "/alerts")
+    expect(page.locator("#filter-range")).to_be_visible()
+    expect(page.locator("#filter-symbol-col")).to_be_hidden()  # alerts watch every symbol and version
+    rules = page.locator("[data-chart='alerts.current'] .table")
+    expect(rules.locator(".y-column").first).to_contain_text("firing · critical")  # worst first
+    expect(rules).to_contain_text("feature_drift")
+    expect(page.locator("[data-chart='alerts.timeline'] .bars path").first).to_be_visible()
+    choose(page, "filter-range", "Last 30 days")  # the latency spike, 10 days back, joins the history
+    expect(page).to_have_url(re.compile(r"/alerts\?start=now-30d$"))
+    expect(page.locator("[data-chart='alerts.timeline'] .ytick")).to_contain_text(
+        [re.compile("latency_p95")], timeout=60_000
+    )
+    # Links in a plotly table: the wheel still scrolls it, and a link takes the click (assets/dashapp.css).
+    first_cell = rules.locator(".y-column").first.locator(".cell-text").first
+    top = first_cell.bounding_box()["y"]
+    box = rules.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, 200)
+    page.wait_for_function(
+        "([el, top]) => !el.isConnected || el.getBoundingClientRect().y < top", arg=[first_cell.element_handle(), top]
+    )
+    page.mouse.wheel(0, -400)
+    # A real click where the link is drawn (Playwright's own hit test misreads links inside SVG text).
+    link = rules.locator("a", has_text="open Drift").first.bounding_box()
+    page.mouse.click(link["x"] + link["width"] / 2, link["y"] + link["height"] / 2)
+    expect(page).to_have_url(re.compile(r"/drift\?start=.*&feature=\w+"))
+    wait_for_panels(page, "/drift")
     assert page.console_errors == []

@@ -45,3 +45,45 @@ def test_a_bad_setting_stops_gunicorn_with_one_line_naming_the_variable(tmp_path
     )
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[-1] == "dashapp: DASHAPP_DUCKDB_THREADS must be an integer, got 'lots'"
+
+
+def test_metrics_sum_every_workers_requests_and_parse_as_prometheus_text(server):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def healthz_count() -> float:
+        status, body = get(server.url + "/metrics")
+        assert status == 200
+        families = {f.name: f for f in text_string_to_metric_families(body.decode())}
+        assert {"dashapp_alert", "dashapp_drift_psi", "dashapp_http_request_duration_seconds"} <= set(families)
+        return sum(
+            s.value
+            for s in families["dashapp_http_requests"].samples
+            if s.name.endswith("_total") and s.labels["route"] == "/healthz"
+        )
+
+    before = healthz_count()
+    for _ in range(12):  # spread over both workers by gunicorn
+        get(server.url + "/healthz")
+    assert healthz_count() - before == 12  # whichever worker answers the scrape, it counts all of them
+
+
+def test_a_malformed_alert_rules_file_stops_gunicorn_naming_the_rule_and_field(tmp_path):
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[rule]]\nname = "x"\nmetric = "ops.error_rate"\n')
+    gunicorn = str(__import__("pathlib").Path(sys.executable).parent / "gunicorn")
+    result = subprocess.run(
+        [gunicorn, "--config", str(ROOT / "gunicorn.conf.py"), "--no-control-socket"],
+        cwd=ROOT,
+        env={
+            "DASHAPP_ALERT_RULES": str(rules),
+            "DASHAPP_DATA_DIR": str(tmp_path),
+            "DASHAPP_CACHE_DIR": str(tmp_path / "cache"),
+            "DASHAPP_BIND": "127.0.0.1:0",
+            "PATH": "/usr/bin:/bin",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "rule 'x': comparison: missing" in result.stdout + result.stderr

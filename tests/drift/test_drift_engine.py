@@ -260,6 +260,20 @@ def test_a_boolean_feature_over_time_uses_the_references_categories(make_db):
     assert frame["psi_reference"].tolist() == pytest.approx([0.0, 0.0], abs=1e-12)
 
 
+def test_a_bucket_with_no_value_above_the_top_edge_still_has_every_bin(make_db):
+    """DuckDB's histogram() lists the overflow bin only when a value falls in it."""
+    from dashapp.drift import stats as drift_stats
+    from dashapp.drift.engine import drift_over_time
+
+    tickers = np.where(np.arange(N) < N // 2, 5.0, 1.0)  # day two never exceeds the reference's top edge, 3
+    reference = pd.DataFrame({"tickers": np.tile([1.0, 2.0, 3.0], 100)})
+    frame = drift_over_time(make_db(predictions(tickers=tickers), reference), Window(START, END), 86400)
+    edges = np.unique(np.quantile(reference["tickers"], drift_stats.DECILES))
+    day2 = drift_stats.bin_counts(np.array([1.0]), np.array([N // 2]), edges)
+    assert len(day2) == len(edges) + 1 and day2[-1] == 0
+    assert frame["psi_reference"].iloc[1] == pytest.approx(drift_stats.psi(np.array([100.0, 100, 100, 0]), day2))
+
+
 def test_prediction_drift_against_a_reference_without_the_models_outputs_names_the_table(make_db):
     from dashapp.errors import DataUnavailable
 
