@@ -104,6 +104,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
     from .alerts.evaluate import as_json, evaluate, exit_code
     from .alerts.rules import RulesError, configured_rules
+    from .alerts.webhook import notify
     from .config import Config
     from .db import Database
     from .errors import DashappError
@@ -117,6 +118,12 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         print(f"dashapp alerts: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return 2
     alerts = evaluate(Database(config), rules, at - timedelta(days=args.days), at)
+    if config.alert_webhook:
+        try:
+            sent = notify(config.alert_webhook, alerts, at, config.alert_states_file)
+            print(f"dashapp alerts: {sent} state change(s) sent to the webhook", file=sys.stderr)
+        except OSError as exc:
+            print(f"dashapp alerts: webhook failed, will resend: {exc}", file=sys.stderr)
     if args.json:
         print(json.dumps([as_json(a, at) for a in alerts], indent=2))
     else:

@@ -57,6 +57,9 @@ class Config:
         default=Path(__file__).resolve().parent / "alerts" / "default_rules.toml",
         metadata={"help": "TOML file of alert rules (default: the rules shipped with dashapp)"},
     )
+    alert_webhook: str = field(
+        default="", metadata={"help": "http(s) URL that `dashapp alerts` POSTs alert state changes to; empty = none"}
+    )
 
     def __post_init__(self) -> None:
         self._validate()
@@ -69,6 +72,11 @@ class Config:
     @property
     def duckdb_temp_dir(self) -> Path:
         return self.cache_dir / "duckdb-tmp"
+
+    @property
+    def alert_states_file(self) -> Path:
+        """The alert states last sent to the webhook."""
+        return self.cache_dir / "alert-states-sent.json"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Config:
@@ -114,6 +122,8 @@ class Config:
                 f"{env_name('drift_psi_warning')} must be below {env_name('drift_psi_critical')}"
                 f" ({self.drift_psi_warning} >= {self.drift_psi_critical})"
             )
+        if self.alert_webhook and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", self.alert_webhook):
+            raise ConfigError(f"{env_name('alert_webhook')} must be an http(s) URL, got {self.alert_webhook[:80]!r}")
         if self.data_dir.exists() and not self.data_dir.is_dir():
             raise ConfigError(f"{env_name('data_dir')} must be a folder, got the file {self.data_dir}")
 

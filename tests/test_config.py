@@ -48,6 +48,7 @@ def test_defaults_apply_when_no_variable_is_set():
         ("DASHAPP_DRIFT_CARDINALITY_GROWTH", "2", "drift_cardinality_growth", 2.0),
         ("DASHAPP_DRIFT_PREDICTION_KL", " 0.05 ", "drift_prediction_kl", 0.05),
         ("DASHAPP_ALERT_RULES", "ops/rules.toml", "alert_rules", Path("ops/rules.toml")),
+        ("DASHAPP_ALERT_WEBHOOK", "https://hooks.example/x", "alert_webhook", "https://hooks.example/x"),
     ],
 )
 def test_each_variable_sets_its_field_cast_to_the_fields_type(variable, raw, field, expected):
@@ -71,6 +72,7 @@ def test_every_field_is_covered_by_the_variable_test():
         "drift_cardinality_growth",
         "drift_prediction_kl",
         "alert_rules",
+        "alert_webhook",
     }
     assert {f.name for f in fields(Config)} == covered
 

@@ -185,3 +185,78 @@ def test_metrics_exposes_the_named_metrics_and_the_alert_states_in_prometheus_te
     assert samples[("dashapp_model_accuracy", (("model_version", "sent-v1.5.0-rc1"),))] < 0.75
     assert 0.05 < samples[("dashapp_ab_canary_share", ())] < 0.15
     assert families["dashapp_http_requests"].type == "counter"
+
+
+class Receiver:
+    """A real HTTP server on loopback that records the webhook's POSTs (and can fail on demand)."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        self.posts, self.status = [], 200
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if receiver.status == 200:
+                    receiver.posts.append((self.headers["Content-Type"], json.loads(body)))
+                self.send_response(receiver.status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/dashapp"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver()
+    yield server
+    server.close()
+
+
+def test_the_webhook_gets_each_state_change_once_and_a_failed_post_is_resent(
+    config, receiver, capsys, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("DASHAPP_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("DASHAPP_ALERT_WEBHOOK", receiver.url)
+    during_spike = (TL.spike_start + timedelta(hours=1)).isoformat()
+    alerts = ["alerts", "--data", str(config.data_dir), "--days", "2", "--json", "--at"]
+
+    main([*alerts, during_spike])
+    ((content_type, first),) = receiver.posts
+    assert content_type == "application/json" and first["at"].startswith(during_spike[:16])
+    sent = {(c["rule"], c["state"]) for c in first["changes"]}
+    assert ("latency_p95", "firing") in sent and ("feature_cache_hit_rate", "firing") in sent
+    assert all(c["previous"] == {"state": "ok", "severity": None} for c in first["changes"])
+    assert not any(state == "ok" for _, state in sent)  # the first run reports what is wrong, not every rule
+
+    main([*alerts, during_spike])
+    assert len(receiver.posts) == 1  # nothing changed: nothing sent
+
+    receiver.status = 503  # the receiver is down when the spike ends
+    after_spike = (TL.spike_end + timedelta(hours=2)).isoformat()
+    main([*alerts, after_spike])
+    assert "webhook failed, will resend" in capsys.readouterr().err
+    receiver.status = 200
+    main([*alerts, after_spike])
+    (_, recovered) = receiver.posts[1]
+    latency = next(c for c in recovered["changes"] if c["rule"] == "latency_p95" and c["labels"])
+    assert latency["state"] == "ok" and latency["previous"]["state"] == "firing"
+    assert len(receiver.posts) == 2
+
+
+def test_a_webhook_that_is_not_an_http_url_is_refused_at_start():
+    from dashapp.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="DASHAPP_ALERT_WEBHOOK must be an http"):
+        Config.from_env({"DASHAPP_ALERT_WEBHOOK": "file:///etc/passwd"})
