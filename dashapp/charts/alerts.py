@@ -145,6 +145,48 @@ def timeline_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     return fig
 
 
+def latest_data(db: Database, params: dict) -> pd.DataFrame:
+    """The newest 20 firing periods of the window, for the Overview: the same evaluation as the Alerts page."""
+    frame = timeline_data(db, params).sort_values("start", ascending=False, kind="stable")
+    firing = frame["still_firing"].sum()
+    frame = frame.head(20).reset_index(drop=True)
+    frame.attrs["notes"] = [f"{firing} firing now; every rule and what to do on the Alerts page"]
+    return frame
+
+
+def latest_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
+    if frame.empty:
+        return empty_figure("No alert fired in this window")
+    shown = pd.DataFrame(
+        {
+            "when": [
+                f"{start:%Y-%m-%d %H:%M} → " + ("<b>firing now</b>" if still else f"{end:%m-%d %H:%M}")
+                for start, end, still in zip(frame["start"], frame["end"], frame["still_firing"], strict=True)
+            ],
+            "alert": [f"<b>{r}</b> {s}" for r, s in zip(frame["rule"], frame["series"], strict=True)],
+            "severity": frame["severity"],
+            "peak": [f"{v:.3g}" for v in frame["peak"]],
+        }
+    )
+    headers = {"when": "When (UTC)", "alert": "Alert", "severity": "Severity", "peak": "Peak"}
+    tints = [STATE_TINTS[severity] for severity in frame["severity"]]
+    return table_figure(shown, headers, "No alert fired in this window", row_colors=tints, widths=[1.6, 3, 0.8, 0.7])
+
+
+register(
+    ChartSpec(
+        id="overview.alerts",
+        title="Latest alerts",
+        page="/",
+        params=WINDOW,
+        data=latest_data,
+        figure=latest_figure,
+        tables=TABLES,
+        description="Firing periods of the alert rules, newest first (all symbols and versions).",
+        height=300,
+    )
+)
+
 for name, title, data, figure, height, description in (
     (
         "current",

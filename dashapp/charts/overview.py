@@ -1,4 +1,4 @@
-"""Overview charts: headline numbers, prediction volume, label mix and recent incidents."""
+"""Overview charts: headline numbers, prediction volume, label mix and accuracy (its alerts: charts/alerts.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..db import Database
-from ..errors import DataUnavailable
-from .figures import LABEL_COLORS, base_figure, color_map, empty_figure, table_figure, time_figure
-from .registry import BUCKET, FILTERS, ChartSpec, Param, from_query, register
+from .figures import LABEL_COLORS, base_figure, color_map, empty_figure, time_figure
+from .registry import BUCKET, FILTERS, ChartSpec, from_query, register
 
 # metric, title, number format, which direction is good (None: neither)
 KPIS = (
@@ -174,80 +173,6 @@ def label_mix_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     return fig
 
 
-LATENCY_THRESHOLD = Param(
-    "latency_ms_threshold",
-    "number",
-    1000.0,
-    minimum=1,
-    maximum=600_000,
-    help="p95 latency (ms) that makes an hour an incident",
-)
-ERROR_THRESHOLD = Param(
-    "error_rate_threshold",
-    "number",
-    0.05,
-    minimum=0,
-    maximum=1,
-    help="server error rate that makes an hour an incident",
-)
-
-
-def incident_data(db: Database, params: dict) -> pd.DataFrame:
-    """Merge serving incidents (slow or failing hours) and pipeline failure episodes, newest first."""
-    parts, notes = [], []
-    try:
-        serving = from_query("overview_incidents_serving")(db, params)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "started": serving["started"],
-                    "ended": serving["ended"],
-                    "what": [_serving_title(r) for r in serving.itertuples()],
-                    "detail": [
-                        f"{r.hours} h, peak p95 {r.peak_p95_ms:,.0f} ms, peak errors {r.peak_error_rate:.1%}"
-                        for r in serving.itertuples()
-                    ],
-                }
-            )
-        )
-    except DataUnavailable as exc:
-        notes.append(f"serving incidents unavailable: {exc.message}")
-    try:
-        pipelines = from_query("overview_incidents_pipelines")(db, params)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "started": pipelines["started"],
-                    "ended": pipelines["ended"],
-                    "what": "Pipeline " + pipelines["pipeline"] + " failing",
-                    "detail": pipelines["failed_runs"].astype(str) + " failed run(s): " + pipelines["error"].fillna(""),
-                }
-            )
-        )
-    except DataUnavailable as exc:
-        notes.append(f"pipeline incidents unavailable: {exc.message}")
-    if not parts:
-        raise DataUnavailable("predictions", "; ".join(notes))
-    frame = pd.concat(parts, ignore_index=True).sort_values("started", ascending=False).head(20)
-    frame.attrs["notes"] = notes
-    return frame.reset_index(drop=True)
-
-
-def _serving_title(row) -> str:
-    kinds = [k for k, on in (("Slow responses", row.slow), ("Server errors", row.failing)) if on]
-    return " and ".join(kinds)
-
-
-def incident_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
-    """List incidents as a table: when, what, and the numbers behind it."""
-    shown = frame.assign(
-        when=frame["started"].dt.strftime("%Y-%m-%d %H:%M") + " → " + frame["ended"].dt.strftime("%m-%d %H:%M")
-    )
-    return table_figure(
-        shown, {"when": "When (UTC)", "what": "What", "detail": "Detail"}, "No incidents in this window"
-    )
-
-
 register(
     ChartSpec(
         id="overview.kpis",
@@ -293,18 +218,5 @@ register(
         data=from_query("overview_label_mix"),
         figure=label_mix_figure,
         tables=("predictions",),
-    )
-)
-register(
-    ChartSpec(
-        id="overview.incidents",
-        title="Latest incidents",
-        page="/",
-        params=FILTERS + (LATENCY_THRESHOLD, ERROR_THRESHOLD),
-        data=incident_data,
-        figure=incident_figure,
-        tables=("predictions", "pipeline_runs"),
-        description="Hours whose p95 latency or server error rate broke the threshold, and failed pipeline runs.",
-        height=300,
     )
 )

@@ -1,4 +1,4 @@
-"""Overview: is everything all right? Key numbers, volume, label mix, accuracy and incidents."""
+"""Overview: is everything all right? Key numbers, volume, label mix, accuracy and the latest alerts."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def layout(args: dict) -> list:
         dbc.Row(
             [
                 dbc.Col(chart_card("overview.accuracy"), lg=5),
-                dbc.Col(chart_card("overview.incidents"), lg=7),
+                dbc.Col(chart_card("overview.alerts"), lg=7),
             ],
             className="g-3",
         ),

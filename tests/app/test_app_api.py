@@ -179,7 +179,7 @@ HOSTILE_URLS = [
     "/api/charts/ops.latency?start=0001-01-01&end=0001-01-02",
     "/api/charts/overview.kpis?start=0001-01-01&end=0001-01-02",
     "/api/charts/overview.kpis?start=9999-12-30&end=9999-12-31",
-    "/api/charts/overview.incidents?latency_ms_threshold=1e308",
+    "/api/charts/alerts.current?start=0001-01-01&end=0001-01-08",
     "/api/charts/ops.latency?start=now-99999w",
     "/api/charts/" + "x" * 5000,
     "/api/charts/ops.latency?format=csv&format=json",

@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from dashapp.charts import operations, overview
+from dashapp.charts import alerts, operations, overview
 from dashapp.charts.figures import empty_figure, table_figure
 
 START, END = datetime(2024, 3, 1), datetime(2024, 3, 2)
@@ -115,13 +115,16 @@ def label_mix_frame() -> pd.DataFrame:
     )
 
 
-def incident_frame() -> pd.DataFrame:
+def alert_periods_frame() -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "started": pd.to_datetime(["2024-03-02 13:00", "2024-03-01 11:00"]),
-            "ended": pd.to_datetime(["2024-03-02 13:05", "2024-03-01 13:00"]),
-            "what": ["Pipeline ingest failing", "Slow responses and Server errors"],
-            "detail": ["1 failed run(s): timeout", "2 h, peak p95 5,000 ms, peak errors 15.0%"],
+            "rule": ["feature_drift", "latency_p95"],
+            "series": ["feature=vix", "model_version=v1"],
+            "start": pd.to_datetime(["2024-03-02 00:00", "2024-03-01 11:00"]),
+            "end": pd.to_datetime(["2024-03-04 00:00", "2024-03-01 13:00"]),
+            "still_firing": [True, False],
+            "severity": ["critical", "warning"],
+            "peak": [0.93, 412.0],
         }
     )
 
@@ -154,7 +157,8 @@ BUILDERS_AND_EMPTY_STATES = [
     (operations.pipeline_health_figure, pipeline_health_frame, "No pipeline runs in this window"),
     (overview.volume_figure, volume_frame, "No predictions in this window"),
     (overview.label_mix_figure, label_mix_frame, "No predictions in this window"),
-    (overview.incident_figure, incident_frame, "No incidents in this window"),
+    (alerts.latest_figure, alert_periods_frame, "No alert fired in this window"),
+    (alerts.timeline_figure, alert_periods_frame, "No alert fired in this window"),
 ]
 
 BUILDER_NAMES = [builder.__name__ for builder, *_ in BUILDERS_AND_EMPTY_STATES]
@@ -311,11 +315,19 @@ def test_label_mix_draws_horizontal_bars_of_shares_per_version():
     assert list(fig.data[2].text) == ["75%"]
 
 
-def test_incidents_are_a_table_of_when_what_and_detail():
-    fig = overview.incident_figure(incident_frame(), PARAMS)
+def test_latest_alerts_are_a_table_of_when_what_severity_and_peak():
+    fig = alerts.latest_figure(alert_periods_frame(), PARAMS)
     (table,) = fig.data
-    assert list(table.header.values) == ["When (UTC)", "What", "Detail"]
-    assert list(table.cells.values[0]) == ["2024-03-02 13:00 → 03-02 13:05", "2024-03-01 11:00 → 03-01 13:00"]
+    assert list(table.header.values) == ["When (UTC)", "Alert", "Severity", "Peak"]
+    assert list(table.cells.values[0]) == ["2024-03-02 00:00 → <b>firing now</b>", "2024-03-01 11:00 → 03-01 13:00"]
+    assert list(table.cells.fill.color[0]) == ["#f8d7da", "#fff3cd"]  # critical, warning
+
+
+def test_the_alert_timeline_draws_a_bar_per_period_coloured_by_severity():
+    fig = alerts.timeline_figure(alert_periods_frame(), PARAMS)
+    assert [trace.name for trace in fig.data] == ["warning", "critical"]
+    assert list(fig.data[1].y) == ["feature_drift · feature=vix"]
+    assert fig.data[0].x[0] == 2 * 3600 * 1000  # two hours, in milliseconds
 
 
 def test_a_table_figure_shows_the_columns_in_header_order():

@@ -7,13 +7,12 @@ from datetime import datetime, timedelta
 import pytest
 
 from dashapp.charts import get_chart, parse_params
-from dashapp.charts.registry import MAX_VALUES, RESERVED, ChartSpec, Param
+from dashapp.charts.registry import MAX_VALUES, RESERVED
 from dashapp.errors import BadParameter
 from dashapp.timerange import BUCKETS, MAX_POINTS, MAX_RANGE, auto_bucket, bucket_points
 
 NOW = datetime(2024, 3, 4, 12, 0)
 LATENCY = get_chart("ops.latency")  # start, end, symbol, model_version, bucket
-INCIDENTS = get_chart("overview.incidents")  # start, end, symbol, model_version and two number thresholds
 PIPELINES = get_chart("ops.pipeline_runs")  # start, end only
 
 
@@ -138,45 +137,6 @@ def test_an_explicit_bucket_comes_back_in_seconds_with_a_note():
     values, notes = parse(LATENCY, bucket="1h")
     assert values["bucket"] == 3600
     assert notes == ["1h buckets"]
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"), [("250", 250.0), ("1", 1.0), ("600000", 600000.0), ("1e3", 1000.0), ("2.5", 2.5)]
-)
-def test_a_number_in_range_is_parsed(value, expected):
-    values, _ = parse(INCIDENTS, latency_ms_threshold=value)
-    assert values["latency_ms_threshold"] == expected
-
-
-@pytest.mark.parametrize("value", ["abc", "nan", "inf", "-inf", "0", "600001", "1e9", "0x10", "1,000"])
-def test_a_bad_number_is_refused_naming_the_parameter(value):
-    bad(INCIDENTS, "latency_ms_threshold", latency_ms_threshold=value)
-
-
-@pytest.mark.parametrize("value", ["-0.1", "1.01", "5%"])
-def test_a_rate_outside_zero_to_one_is_refused(value):
-    bad(INCIDENTS, "error_rate_threshold", error_rate_threshold=value)
-
-
-BINS = ChartSpec(
-    id="test.bins",
-    title="bins",
-    page="/",
-    params=(Param("bins", "integer", 10, minimum=2, maximum=100),),
-    data=lambda db, p: None,
-    figure=lambda frame, p: None,
-    tables=(),
-)
-
-
-@pytest.mark.parametrize("value", ["1.5", "ten", "1", "101", "-5", "1e2"])
-def test_a_bad_integer_is_refused_naming_the_parameter(value):
-    bad(BINS, "bins", bins=value)
-
-
-def test_an_integer_in_range_is_parsed():
-    assert parse(BINS, bins="42")[0] == {"bins": 42}
-    assert parse(BINS)[0] == {"bins": 10}
 
 
 def test_symbols_repeat_and_come_back_sorted_without_duplicates():
