@@ -170,7 +170,7 @@ def latest_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     )
     headers = {"when": "When (UTC)", "alert": "Alert", "severity": "Severity", "peak": "Peak"}
     tints = [STATE_TINTS[severity] for severity in frame["severity"]]
-    return table_figure(shown, headers, "No alert fired in this window", row_colors=tints, widths=[1.6, 3, 0.8, 0.7])
+    return table_figure(shown, headers, "No alert fired in this window", row_colors=tints, widths=[2.2, 3, 0.8, 0.6])
 
 
 register(
