@@ -17,7 +17,8 @@ import pandas as pd
 from ..backtest.metrics import drawdown_series
 from ..backtest.runs import known_runs, load_series
 from ..db import Database
-from ..drift.engine import Window, drift_over_time
+from ..drift.engine import MIN_BUCKET_VALUES, Window, drift_over_time, reference_counts
+from ..drift.stats import kl_divergence
 from ..sentiment.metrics import classification_by
 
 MIN_OUTCOMES = 100  # fewer predictions with an outcome in a day give no accuracy worth alerting on
@@ -116,6 +117,24 @@ def share_drifted(db: Database, span: Span) -> pd.DataFrame:
     return _frame(shares, (), shares["drifted"])
 
 
+def label_kl(db: Database, span: Span) -> pd.DataFrame:
+    """Per day, KL(the day's label mix || the reference's), as the Drift page's prediction drift computes it."""
+    daily = db.run("sentiment_daily", **span.params())
+    counts = daily.groupby(["day", "label"])["n"].sum().unstack(fill_value=0)
+    reference = reference_counts(db, "label")
+    labels = sorted(set(counts.columns) | set(reference))
+    base = [reference.get(label, 0) for label in labels]
+    rows = pd.DataFrame(
+        [
+            {"bucket": pd.Timestamp(day), "value": kl_divergence(row.reindex(labels, fill_value=0).to_numpy(), base)}
+            for day, row in counts.iterrows()
+            if row.sum() >= MIN_BUCKET_VALUES
+        ],
+        columns=["bucket", "value"],
+    )
+    return _frame(rows, (), rows["value"])
+
+
 def failure_rate(db: Database, span: Span) -> pd.DataFrame:
     """Per pipeline and bucket of start time, the share of runs that failed."""
     runs = db.run("ops_pipeline_runs", start=span.start, end=span.end)
@@ -159,6 +178,7 @@ METRICS: dict[str, Metric] = {
         Metric("model.accuracy", ("model_version",), "/sentiment", DAILY, accuracy, "accuracy per day", OUTCOMES),
         Metric("drift.psi", ("feature",), "/drift", HOURS, feature_psi, "PSI against the reference", DRIFT),
         Metric("drift.share_drifted", (), "/drift", HOURS, share_drifted, "share of features at the warning", DRIFT),
+        Metric("prediction.label_kl", (), "/drift", DAILY, label_kl, "KL of the label mix from the reference", DRIFT),
         Metric("pipeline.failure_rate", ("pipeline",), "/operations", HOURS, failure_rate, "failed runs", PIPELINES),
         Metric("agent.drawdown", ("run_id",), "/backtests", DAILY, agent_drawdown, "paper run's drawdown (≤ 0)", RUNS),
     )

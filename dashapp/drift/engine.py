@@ -185,6 +185,12 @@ def _window_samples(db: Database, params: dict, columns: list[str]) -> dict[str,
     return _grouping_sets(lambda chunk: db.run("drift_histograms", **params, columns=chunk), columns, _samples)
 
 
+def reference_counts(db: Database, column: str) -> dict:
+    """How often each value of one reference column occurs (NULLs left out)."""
+    values, counts, _ = _reference_samples(db, [column])[column]
+    return dict(zip(values, counts.tolist(), strict=True))
+
+
 def _reference_samples(db: Database, columns: list[str]) -> dict[str, Sample]:
     return _grouping_sets(lambda chunk: db.run("drift_histograms_reference", columns=chunk), columns, _samples)
 

@@ -260,3 +260,23 @@ def test_a_webhook_that_is_not_an_http_url_is_refused_at_start():
 
     with pytest.raises(ConfigError, match="DASHAPP_ALERT_WEBHOOK must be an http"):
         Config.from_env({"DASHAPP_ALERT_WEBHOOK": "file:///etc/passwd"})
+
+
+def test_the_daily_label_kl_equals_scipys_entropy_of_the_label_shares(db, config):
+    import numpy as np
+    import pandas as pd
+    from scipy.stats import entropy
+
+    from dashapp.alerts.metrics import METRICS, Span
+
+    day = (TL.drift_start + timedelta(days=1)).replace(hour=0, minute=0)
+    frame = METRICS["prediction.label_kl"].compute(db, Span(day, day + timedelta(days=1), 86400))
+    predictions = pd.read_parquet(config.data_dir / "predictions", columns=["ts", "label"])
+    labels = predictions.loc[(predictions["ts"] >= day) & (predictions["ts"] < day + timedelta(days=1)), "label"]
+    reference = pd.read_parquet(config.data_dir / "reference.parquet", columns=["label"])["label"]
+    names = sorted(set(labels) | set(reference))
+    current = labels.value_counts().reindex(names, fill_value=0).to_numpy(float)
+    base = reference.value_counts().reindex(names, fill_value=0).to_numpy(float)
+    clip = 1e-4  # the shares are clipped as PSI clips them (drift/stats.py)
+    want = entropy(np.clip(current / current.sum(), clip, None), np.clip(base / base.sum(), clip, None))
+    assert frame["value"].tolist() == pytest.approx([want], abs=1e-12)

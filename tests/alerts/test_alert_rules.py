@@ -33,6 +33,7 @@ def test_the_shipped_rules_load_and_cover_the_issue_defaults():
     rules = {rule.name: rule for rule in load_rules(Config().alert_rules)}
     assert {rule.metric for rule in rules.values()} >= {
         "drift.psi",
+        "prediction.label_kl",
         "model.accuracy",
         "ops.latency_p95_ms",
         "ops.error_rate",
