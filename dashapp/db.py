@@ -349,6 +349,15 @@ class Database:
         self._check_identifiers(query, params)
         return self._run(query, params, sources)
 
+    def run_on(self, table: str, name: str, **params) -> pd.DataFrame:
+        """Run a query that reads the contract table given as its `$table` (query_table), cached by its files."""
+        if table not in TABLES:
+            raise ValueError(f"query {name}: {table!r} is not a contract table")
+        query = load_query(name)
+        params = {**params, "table": table}
+        query.check_params(params)
+        return self._run(query, params, self._sources_present((table,)))
+
     def _check_identifiers(self, query: Query, params: dict) -> None:
         """Refuse identifiers that are not a non-empty list of real columns of every table the query reads."""
         for name in sorted(query.identifiers):
@@ -379,8 +388,8 @@ class Database:
         sources = self._sources_present((table,))
         days = [day for day in sources[table].partitions() if day is not None]
         since, until = (max(days), None) if newest and days else (None, min(days) if days else None)
-        params = {"table": table, "time_column": f"^{time_column}$", "since": since, "until": until}
-        value = self._run(load_query("meta_extent"), params, sources).iloc[0]["last" if newest else "first"]
+        extent = self.run_on(table, "meta_extent", time_column=f"^{time_column}$", since=since, until=until)
+        value = extent.iloc[0]["last" if newest else "first"]
         return None if pd.isna(value) else pd.Timestamp(value).to_pydatetime()
 
     def memoize(self, name: str, params: dict, tables: tuple[str, ...], compute):

@@ -21,9 +21,18 @@ class Page:
 
 
 def _pages() -> list[Page]:
-    from . import alerts, backtests, correlation, drift, operations, overview, sentiment
+    from . import alerts, backtests, correlation, drift, operations, overview, quality, sentiment
 
-    pages = (overview.PAGE, drift.PAGE, sentiment.PAGE, backtests.PAGE, correlation.PAGE, operations.PAGE, alerts.PAGE)
+    pages = (
+        overview.PAGE,
+        quality.PAGE,
+        drift.PAGE,
+        sentiment.PAGE,
+        backtests.PAGE,
+        correlation.PAGE,
+        operations.PAGE,
+        alerts.PAGE,
+    )
     return sorted(pages, key=lambda p: p.order)
 
 

@@ -13,6 +13,7 @@ from tests.browser.server import Server
 
 PAGES = {
     "/": "Overview",
+    "/quality": "Data quality",
     "/drift": "Drift",
     "/sentiment": "Sentiment",
     "/backtests": "Backtests",

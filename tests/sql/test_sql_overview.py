@@ -1,4 +1,4 @@
-"""queries/overview_*.sql: KPIs against the previous window, accuracy from outcomes, label mix, incidents."""
+"""queries/overview_*.sql: KPIs against the previous window, accuracy from outcomes, label mix."""
 
 from __future__ import annotations
 
