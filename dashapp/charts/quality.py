@@ -167,7 +167,7 @@ for name, title, data, figure, tables, height, description in (
         completeness_figure,
         TIMED,
         360,
-        "Share of the window's rows with a value, worst first; tinted below 99% and 90%.",
+        "Share of the window's rows with a value: required columns first, worst first, tinted below 99% and 90%.",
     ),
     (
         "values",

@@ -94,3 +94,16 @@ def test_the_quality_panels_render_and_say_what_they_cover(db):
     for chart_id in ("quality.contract", "quality.completeness", "quality.values"):
         rendered = render(get_chart(chart_id), {"start": ["2024-03-01"], "end": ["2024-03-04"]}, db)
         assert rendered.figure["data"] and "data through" in rendered.coverage
+
+
+def test_completeness_query_counts_one_tables_rows_and_values_and_refuses_other_tables(db):
+    import pytest
+
+    from tests.fixtures import outcomes
+
+    got = db.run_on("outcomes", "quality_completeness", time_column="^ts$", start=ALL["start"], end=ALL["end"])
+    want = outcomes()
+    want = want[(want["ts"] >= ALL["start"]) & (want["ts"] < ALL["end"])]
+    assert got.iloc[0].to_dict() == {"rows": len(want), **{c: int(n) for c, n in want.notna().sum().items()}}
+    with pytest.raises(ValueError, match="not a contract table"):
+        db.run_on("duckdb_settings()", "quality_completeness", time_column="^ts$", start=ALL["start"], end=ALL["end"])
