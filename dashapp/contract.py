@@ -7,6 +7,7 @@ validates a data directory against it, `dashapp demo` writes it, and empty state
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 # Column kinds: timestamp, date, string, number, integer, boolean (check.py maps arrow types to them).
@@ -26,6 +27,8 @@ class Table:
     time_column: str | None = None
     # Logs grow by the day: the demo writes them as dt=YYYY-MM-DD hive partitions.
     partitioned: bool = False
+    # How often new rows are expected; a table older than this is stale (None: written irregularly).
+    cadence: timedelta | None = None
 
     @property
     def required_names(self) -> tuple[str, ...]:
@@ -65,6 +68,7 @@ TABLES: dict[str, Table] = {
             _cols("cache_hit:boolean", "source:string"),
             time_column="ts",
             partitioned=True,
+            cadence=timedelta(minutes=15),
         ),
         Table(
             "reference",
@@ -75,12 +79,14 @@ TABLES: dict[str, Table] = {
             _cols("request_id:string", "ts:timestamp", "true_label:string"),
             time_column="ts",
             partitioned=True,
+            cadence=timedelta(hours=2),
         ),
         Table(
             "market",
             _cols("ts:date", "symbol:string", "close:number"),
             _cols("volume:number"),
             time_column="ts",
+            cadence=timedelta(days=4),  # daily bars; weekends and holidays
         ),
         Table(
             "backtest_runs",
@@ -111,6 +117,7 @@ TABLES: dict[str, Table] = {
             ),
             _cols("rows_in:integer", "rows_out:integer", "error:string"),
             time_column="started_at",
+            cadence=timedelta(hours=2),
         ),
         Table(
             "training_runs",

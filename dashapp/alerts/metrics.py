@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
 from ..backtest.metrics import drawdown_series
 from ..backtest.runs import known_runs, load_series
+from ..contract import TABLES
 from ..db import Database
 from ..drift.engine import MIN_BUCKET_VALUES, Window, drift_over_time, reference_counts
 from ..drift.stats import kl_divergence
+from ..errors import DataUnavailable
 from ..sentiment.metrics import classification_by
 
 MIN_OUTCOMES = 100  # fewer predictions with an outcome in a day give no accuracy worth alerting on
@@ -135,6 +137,37 @@ def label_kl(db: Database, span: Span) -> pd.DataFrame:
     return _frame(rows, (), rows["value"])
 
 
+def freshness(db: Database, span: Span) -> pd.DataFrame:
+    """Per table with an expected cadence and per bucket: minutes from its newest row to the bucket's end."""
+    step = timedelta(seconds=span.bucket_seconds)
+    starts = pd.date_range(span.start, span.end - timedelta(microseconds=1), freq=step)
+    ends = np.minimum(starts + step, pd.Timestamp(span.end))
+    parts = []
+    for name, table in TABLES.items():
+        if table.cadence is None:
+            continue
+        try:
+            rows = db.run_on(
+                name,
+                "quality_rows",
+                time_column=f"^{table.time_column}$",
+                start=span.start,
+                end=span.end,
+                bucket=span.bucket_seconds,
+            )
+        except DataUnavailable:
+            continue  # the Data quality page names the missing table
+        newest = rows.set_index("bucket")["newest"].reindex(starts).ffill()  # buckets ordered: newest so far
+        if rows.empty:  # nothing in the window: stale since its newest row before it, if it has one
+            before = db.data_through(name)
+            seed = pd.Timestamp(before) if before is not None and before < span.start else pd.NaT
+            newest = pd.Series(seed, index=starts)
+        age = (ends - newest.to_numpy()) / timedelta(minutes=1)
+        parts.append(pd.DataFrame({"bucket": starts, "table": name, "value": np.asarray(age, dtype=float)}))
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["bucket", "table", "value"])
+    return _frame(frame, ("table",), frame["value"])
+
+
 def failure_rate(db: Database, span: Span) -> pd.DataFrame:
     """Per pipeline and bucket of start time, the share of runs that failed."""
     runs = db.run("ops_pipeline_runs", start=span.start, end=span.end)
@@ -167,6 +200,7 @@ HOURS = ("1h", "3h", "6h", "12h", "1d")  # drift needs 100 values a bucket; pipe
 DAILY = ("1d",)
 OPS, OUTCOMES, DRIFT = ("predictions",), ("predictions", "outcomes"), ("predictions", "reference")
 RUNS, PIPELINES = ("backtest_runs", "backtest_returns"), ("pipeline_runs",)
+CADENCED = tuple(name for name, table in TABLES.items() if table.cadence)
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
@@ -179,6 +213,7 @@ METRICS: dict[str, Metric] = {
         Metric("drift.psi", ("feature",), "/drift", HOURS, feature_psi, "PSI against the reference", DRIFT),
         Metric("drift.share_drifted", (), "/drift", HOURS, share_drifted, "share of features at the warning", DRIFT),
         Metric("prediction.label_kl", (), "/drift", DAILY, label_kl, "KL of the label mix from the reference", DRIFT),
+        Metric("data.freshness_minutes", ("table",), "/quality", SUB_DAY, freshness, "minutes since newest", CADENCED),
         Metric("pipeline.failure_rate", ("pipeline",), "/operations", HOURS, failure_rate, "failed runs", PIPELINES),
         Metric("agent.drawdown", ("run_id",), "/backtests", DAILY, agent_drawdown, "paper run's drawdown (≤ 0)", RUNS),
     )

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..alerts.metrics import CADENCED, METRICS, Span
 from ..check import check_data_dir
 from ..contract import LABELS, TABLES
 from ..db import Database
 from ..errors import DataUnavailable
+from ..timerange import align_up
 from .figures import DRIFT_TINTS, base_figure, empty_figure, table_figure
 from .registry import WINDOW, ChartSpec, register
 
 TIMED = tuple(name for name, table in TABLES.items() if table.time_column)
 STATUS_TINTS = {"ok": DRIFT_TINTS["ok"], "missing": DRIFT_TINTS["warning"], "invalid": DRIFT_TINTS["critical"]}
 WARN_BELOW, CRITICAL_BELOW = 0.99, 0.9  # completeness of a column
+FRESHNESS_BUCKET = 900  # seconds: the stale-data rule's bucket
+FRESHNESS_TINTS = {
+    "fresh": DRIFT_TINTS["ok"],
+    "late": DRIFT_TINTS["warning"],
+    "stale": DRIFT_TINTS["critical"],
+    "no rows": DRIFT_TINTS["no data"],
+}
 VIOLATIONS = {
     "score_out_of_range": "score outside [-1, 1]",
     "confidence_out_of_range": "confidence outside [0, 1]",
@@ -66,6 +77,42 @@ def contract_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     }
     tints = [STATUS_TINTS[s] for s in frame["status"]]
     return table_figure(shown, headers, "No tables", row_colors=tints, widths=[1.2, 0.8, 0.6, 1, 3.5, 3.5])
+
+
+def freshness_data(db: Database, params: dict) -> pd.DataFrame:
+    """Each table with an expected cadence: minutes from its newest row to the window's end, against the cadence.
+
+    The same computation as the data.freshness_minutes alert metric, over the window's last day.
+    """
+    end = params["end"]
+    start = align_up(end - timedelta(days=1), FRESHNESS_BUCKET)
+    ages = METRICS["data.freshness_minutes"].compute(db, Span(start, end, FRESHNESS_BUCKET))
+    last = ages.sort_values("bucket").groupby("table").tail(1).set_index("table")["value"]
+    rows = []
+    for name in CADENCED:
+        cadence = TABLES[name].cadence / timedelta(minutes=1)
+        age = last.get(name)
+        status = "no rows" if age is None else "fresh" if age <= cadence else "late" if age <= 3 * cadence else "stale"
+        rows.append({"table": name, "minutes": age, "cadence_minutes": cadence, "status": status})
+    frame = pd.DataFrame(rows)
+    frame.attrs["notes"] = ["late: older than its cadence; stale: older than three cadences"]
+    return frame
+
+
+def freshness_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
+    shown = frame.assign(
+        minutes=[_duration(m) + " ago" if pd.notna(m) and m >= 0 else "—" for m in frame["minutes"]],
+        cadence_minutes=[_duration(m) for m in frame["cadence_minutes"]],
+    )
+    headers = {"table": "Table", "minutes": "Newest row", "cadence_minutes": "Expected every", "status": "Status"}
+    tints = [FRESHNESS_TINTS[s] for s in frame["status"]]
+    return table_figure(shown, headers, "No tables with a cadence", row_colors=tints)
+
+
+def _duration(minutes: float) -> str:
+    if minutes < 120:
+        return f"{minutes:.0f} min"
+    return f"{minutes / 60:.1f} h" if minutes < 48 * 60 else f"{minutes / 1440:.1f} days"
 
 
 def completeness_data(db: Database, params: dict) -> pd.DataFrame:
@@ -159,6 +206,15 @@ for name, title, data, figure, tables, height, description in (
         tuple(TABLES),
         330,
         "Required columns, their types and readable files, from the parquet footers (`dashapp check`).",
+    ),
+    (
+        "freshness",
+        "Freshness",
+        freshness_data,
+        freshness_figure,
+        CADENCED,
+        250,
+        "Time from each table's newest row to the window's end, against how often it should get new rows.",
     ),
     (
         "completeness",

@@ -10,7 +10,10 @@ from .panels import chart_card
 
 def layout(args: dict) -> list:
     return [
-        dbc.Row([dbc.Col(chart_card("quality.contract"), lg=12)], className="g-3 mb-3"),
+        dbc.Row(
+            [dbc.Col(chart_card("quality.contract"), lg=8), dbc.Col(chart_card("quality.freshness"), lg=4)],
+            className="g-3 mb-3",
+        ),
         dbc.Row(
             [dbc.Col(chart_card("quality.completeness"), lg=5), dbc.Col(chart_card("quality.values"), lg=7)],
             className="g-3 mb-3",

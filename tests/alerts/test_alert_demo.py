@@ -280,3 +280,29 @@ def test_the_daily_label_kl_equals_scipys_entropy_of_the_label_shares(db, config
     clip = 1e-4  # the shares are clipped as PSI clips them (drift/stats.py)
     want = entropy(np.clip(current / current.sum(), clip, None), np.clip(base / base.sum(), clip, None))
     assert frame["value"].tolist() == pytest.approx([want], abs=1e-12)
+
+
+def test_predictions_turn_stale_when_the_log_stops(db, config):
+    rules = [r for r in load_rules(config.alert_rules) if r.name == "stale_predictions"]
+    (fresh,) = evaluate(db, rules, END - timedelta(days=1), END)
+    assert fresh.state == "ok" and fresh.value < 30
+    later = END + timedelta(hours=3)  # the demo's log ends at END
+    (stale,) = evaluate(db, rules, later - timedelta(days=1), later)
+    assert stale.state == "firing" and stale.severity == "critical" and stale.value > 120
+    (period,) = stale.periods
+    # Warning once 30 minutes have passed at a bucket's end, firing from that bucket on.
+    assert END <= period.start <= END + timedelta(minutes=45)
+    (long_after,) = evaluate(db, rules, END + timedelta(days=10), END + timedelta(days=11))  # no row in the window
+    assert long_after.state == "firing" and long_after.value > 10 * 24 * 60
+
+
+def test_the_freshness_panel_calls_a_table_fresh_late_or_stale_against_its_cadence(db):
+    from dashapp.charts.quality import freshness_data
+
+    def statuses(end):
+        return freshness_data(db, {"start": end - timedelta(days=7), "end": end}).set_index("table")["status"]
+
+    assert statuses(END)["predictions"] == "fresh"
+    assert statuses(END + timedelta(minutes=25))["predictions"] == "late"  # over its 15 minutes
+    later = statuses(END + timedelta(hours=1))
+    assert later["predictions"] == "stale" and later["outcomes"] in ("fresh", "late")  # outcomes: every 2 h
