@@ -107,3 +107,11 @@ def test_completeness_query_counts_one_tables_rows_and_values_and_refuses_other_
     assert got.iloc[0].to_dict() == {"rows": len(want), **{c: int(n) for c, n in want.notna().sum().items()}}
     with pytest.raises(ValueError, match="not a contract table"):
         db.run_on("duckdb_settings()", "quality_completeness", time_column="^ts$", start=ALL["start"], end=ALL["end"])
+
+
+def test_rows_per_bucket_and_their_newest_time_equal_pandas(db):
+    got = db.run_on("predictions", "quality_rows", time_column="^ts$", start=ALL["start"], end=ALL["end"], bucket=86400)
+    frame = predictions()
+    want = frame.groupby(frame["ts"].dt.floor("D"))["ts"].agg(["size", "max"])
+    assert got["bucket"].tolist() == want.index.tolist()
+    assert got["rows"].tolist() == want["size"].tolist() and got["newest"].tolist() == want["max"].tolist()
