@@ -18,7 +18,13 @@ from .registry import WINDOW, ChartSpec, register
 # Worst first: what needs a person on top.
 STATE_ORDER = {"firing": 0, "recovering": 1, "pending": 2, "error": 3, "nodata": 4, "ok": 5}
 STATE_TINTS = {"critical": "#f8d7da", "warning": "#fff3cd", "pending": "#fff9e6", "error": "#e2e3e5", "ok": "white"}
-PAGE_NAMES = {"/operations": "Operations", "/sentiment": "Sentiment", "/drift": "Drift", "/backtests": "Backtests"}
+PAGE_NAMES = {
+    "/operations": "Operations",
+    "/sentiment": "Sentiment",
+    "/drift": "Drift",
+    "/backtests": "Backtests",
+    "/quality": "Data quality",
+}
 TABLES = tuple(dict.fromkeys(t for metric in METRICS.values() for t in metric.tables))
 
 
