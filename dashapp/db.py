@@ -536,14 +536,6 @@ class Database:
                 value = compute()
                 self._cache_set(key, value)
         return value
-        if self.cache is None or self.config.cache_type == "null":
-            return compute()
-        with single_flight(self.config.cache_dir / "locks", key):
-            value = self._cache_get(key)  # computed by whoever held the lock before us
-            if value is None:
-                value = compute()
-                self._cache_set(key, value)
-        return value
 
     def _cache_get(self, key: str):
         if self.cache is None:
