@@ -12,18 +12,17 @@ from ..alerts.evaluate import as_json, evaluate
 from ..alerts.metrics import METRICS
 from ..alerts.rules import configured_rules
 from ..db import Database
-from .figures import DRIFT_COLORS, base_figure, empty_figure, table_figure
+from .figures import DRIFT_COLORS, DRIFT_TINTS, base_figure, empty_figure, table_figure
 from .registry import WINDOW, ChartSpec, register
 
 # Worst first: what needs a person on top.
 STATE_ORDER = {"firing": 0, "recovering": 1, "pending": 2, "error": 3, "nodata": 4, "ok": 5}
-STATE_TINTS = {"critical": "#f8d7da", "warning": "#fff3cd", "pending": "#fff9e6", "error": "#e2e3e5", "ok": "white"}
-PAGE_NAMES = {
-    "/operations": "Operations",
-    "/sentiment": "Sentiment",
-    "/drift": "Drift",
-    "/backtests": "Backtests",
-    "/quality": "Data quality",
+STATE_TINTS = {
+    "critical": DRIFT_TINTS["critical"],
+    "warning": DRIFT_TINTS["warning"],
+    "pending": "#fff9e6",
+    "error": DRIFT_TINTS["no data"],
+    "ok": "white",
 }
 TABLES = tuple(dict.fromkeys(t for metric in METRICS.values() for t in metric.tables))
 
@@ -60,7 +59,9 @@ def _value(row) -> str:
 
 def _todo(error: str | None, advice: str, link: str) -> str:
     """The recommendation (or why the rule could not be evaluated), wrapped for a table cell, and the link."""
-    page = PAGE_NAMES.get(link.split("?")[0], "page")
+    from ..pages import page_for  # the pages import the charts: look the page up when drawing
+
+    page = page_for(link.split("?")[0]).name
     text = error if isinstance(error, str) else advice  # None or NaN: the rule evaluated
     return "<br>".join(textwrap.wrap(text, 95)) + f"<br><a href='{link}' target='_self'>open {page} →</a>"
 

@@ -14,7 +14,7 @@ from ..charts.backtests import ROLLING, selected_runs, tearsheet
 from ..db import Database
 from ..errors import DashappError
 from . import PAGE_PARAM, Page
-from .panels import chart_card, control_col
+from .panels import chart_card, control_col, controls_card
 
 WINDOW_LABELS = {"21": "1 month", "63": "3 months", "126": "6 months", "252": "1 year"}
 
@@ -38,94 +38,80 @@ def controls(args: dict, runs: pd.DataFrame, asked: list[str], shown: list[str],
         }
         for r in runs.itertuples()
     ] + [{"label": f"{run_id} · unknown run", "value": run_id} for run_id in asked if run_id not in set(runs["run_id"])]
-    return dbc.Card(
-        dbc.CardBody(
-            [
-                dbc.Row(
-                    [
-                        control_col(
-                            "Runs (search by agent, version, kind, date)",
-                            dcc.Dropdown(
-                                id=_param("run"),
-                                options=options,
-                                value=asked,
-                                multi=True,
-                                placeholder="Each agent version's newest backtest",
-                                searchable=True,
-                            ),
-                            6,
-                        ),
-                        control_col(
-                            "From", dbc.Input(id=_param("from"), type="date", value=args.get("from"), size="sm"), 2
-                        ),
-                        control_col("To", dbc.Input(id=_param("to"), type="date", value=args.get("to"), size="sm"), 2),
-                        dbc.Col(
-                            [
-                                dbc.Button(
-                                    "Download tearsheet",
-                                    id="tearsheet-button",
-                                    color="primary",
-                                    size="sm",
-                                    className="mt-3 w-100",
-                                ),
-                                dcc.Loading(html.Div(id="tearsheet-status", className="small text-muted"), type="dot"),
-                                dcc.Download(id="tearsheet-download"),
-                            ],
-                            md=2,
-                        ),
-                    ],
-                    className="g-2 mb-2",
+    return controls_card(
+        [
+            control_col(
+                "Runs (search by agent, version, kind, date)",
+                dcc.Dropdown(
+                    id=_param("run"),
+                    options=options,
+                    value=asked,
+                    multi=True,
+                    placeholder="Each agent version's newest backtest",
+                    searchable=True,
                 ),
-                dbc.Row(
-                    [
-                        control_col(
-                            "Focus run (monthly table, trades, paper tracking, tearsheet)",
-                            dcc.Dropdown(
-                                id=_param("focus"),
-                                options=sorted({*shown, *filter(None, [args.get("focus")])}),
-                                value=args.get("focus"),
-                                placeholder=shown[0] if shown else "",
-                                clearable=True,
-                            ),
-                            4,
-                        ),
-                        control_col(
-                            "Cumulative return scale",
-                            dbc.RadioItems(
-                                id=_param("scale"),
-                                options=["linear", "log"],
-                                value=args.get("scale", "linear"),
-                                inline=True,
-                            ),
-                            2,
-                        ),
-                        control_col(
-                            "Rolling window",
-                            dbc.RadioItems(
-                                id=_param("window"),
-                                inline=True,
-                                value=args.get("window", ROLLING.default),
-                                options=[{"label": WINDOW_LABELS[c], "value": c} for c in ROLLING.choices],
-                            ),
-                            4,
-                        ),
-                        control_col(
-                            "Trades of",
-                            dcc.Dropdown(
-                                id=_param("ticker"),
-                                options=sorted({*symbols, *filter(None, [args.get("ticker")])}),
-                                value=args.get("ticker"),
-                                placeholder="most traded",
-                            ),
-                            2,
-                        ),
-                    ],
-                    className="g-2",
+                6,
+            ),
+            control_col("From", dbc.Input(id=_param("from"), type="date", value=args.get("from"), size="sm"), 2),
+            control_col("To", dbc.Input(id=_param("to"), type="date", value=args.get("to"), size="sm"), 2),
+            dbc.Col(
+                [
+                    dbc.Button(
+                        "Download tearsheet",
+                        id="tearsheet-button",
+                        color="primary",
+                        size="sm",
+                        className="mt-3 w-100",
+                    ),
+                    dcc.Loading(html.Div(id="tearsheet-status", className="small text-muted"), type="dot"),
+                    dcc.Download(id="tearsheet-download"),
+                ],
+                md=2,
+            ),
+        ],
+        [
+            control_col(
+                "Focus run (monthly table, trades, paper tracking, tearsheet)",
+                dcc.Dropdown(
+                    id=_param("focus"),
+                    options=sorted({*shown, *filter(None, [args.get("focus")])}),
+                    value=args.get("focus"),
+                    placeholder=shown[0] if shown else "",
+                    clearable=True,
                 ),
-            ],
-            className="py-2",
-        ),
-        className="mb-3 shadow-sm",
+                4,
+            ),
+            control_col(
+                "Cumulative return scale",
+                dbc.RadioItems(
+                    id=_param("scale"),
+                    options=["linear", "log"],
+                    value=args.get("scale", "linear"),
+                    inline=True,
+                ),
+                2,
+            ),
+            control_col(
+                "Rolling window",
+                dbc.RadioItems(
+                    id=_param("window"),
+                    inline=True,
+                    value=args.get("window", ROLLING.default),
+                    options=[{"label": WINDOW_LABELS[c], "value": c} for c in ROLLING.choices],
+                ),
+                4,
+            ),
+            control_col(
+                "Trades of",
+                dcc.Dropdown(
+                    id=_param("ticker"),
+                    options=sorted({*symbols, *filter(None, [args.get("ticker")])}),
+                    value=args.get("ticker"),
+                    placeholder="most traded",
+                ),
+                2,
+            ),
+        ],
     )
 
 

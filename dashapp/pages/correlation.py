@@ -10,7 +10,7 @@ from ..backtest.runs import known_runs
 from ..charts.correlation import ROLLING
 from ..errors import DataUnavailable
 from . import PAGE_PARAM, Page
-from .panels import chart_card, control_col
+from .panels import chart_card, control_col, controls_card
 
 
 def controls(args: dict) -> dbc.Card:
@@ -24,59 +24,52 @@ def controls(args: dict) -> dbc.Card:
     if chosen and chosen not in {o["value"] for o in run_options}:
         run_options.append({"label": f"{chosen} (unknown run)", "value": chosen})
     radio = {"inline": True, "className": "small"}
-    return dbc.Card(
-        dbc.CardBody(
-            dbc.Row(
-                [
-                    control_col(
-                        "Correlation",
-                        dbc.RadioItems(
-                            id={"type": PAGE_PARAM, "name": "method"},
-                            options=["pearson", "spearman"],
-                            value=args.get("method", "pearson"),
-                            **radio,
-                        ),
-                        3,
-                    ),
-                    control_col(
-                        "Matrix",
-                        dbc.RadioItems(
-                            id={"type": PAGE_PARAM, "name": "by"},
-                            options=[
-                                {"label": "all symbols pooled", "value": "pooled"},
-                                {"label": "per symbol", "value": "symbol"},
-                            ],
-                            value=args.get("by", "pooled"),
-                            **radio,
-                        ),
-                        3,
-                    ),
-                    control_col(
-                        "Rolling window (trading days)",
-                        dbc.RadioItems(
-                            id={"type": PAGE_PARAM, "name": "rolling"},
-                            options=list(ROLLING.choices),
-                            value=args.get("rolling", ROLLING.default),
-                            **radio,
-                        ),
-                        3,
-                    ),
-                    control_col(
-                        "Agent run (net action)",
-                        dcc.Dropdown(
-                            id={"type": PAGE_PARAM, "name": "agent_run"},
-                            options=run_options,
-                            value=chosen,
-                            placeholder="newest paper run",
-                        ),
-                        3,
-                    ),
-                ],
-                className="g-2",
+    return controls_card(
+        [
+            control_col(
+                "Correlation",
+                dbc.RadioItems(
+                    id={"type": PAGE_PARAM, "name": "method"},
+                    options=["pearson", "spearman"],
+                    value=args.get("method", "pearson"),
+                    **radio,
+                ),
+                3,
             ),
-            className="py-2",
-        ),
-        className="mb-3 shadow-sm",
+            control_col(
+                "Matrix",
+                dbc.RadioItems(
+                    id={"type": PAGE_PARAM, "name": "by"},
+                    options=[
+                        {"label": "all symbols pooled", "value": "pooled"},
+                        {"label": "per symbol", "value": "symbol"},
+                    ],
+                    value=args.get("by", "pooled"),
+                    **radio,
+                ),
+                3,
+            ),
+            control_col(
+                "Rolling window (trading days)",
+                dbc.RadioItems(
+                    id={"type": PAGE_PARAM, "name": "rolling"},
+                    options=list(ROLLING.choices),
+                    value=args.get("rolling", ROLLING.default),
+                    **radio,
+                ),
+                3,
+            ),
+            control_col(
+                "Agent run (net action)",
+                dcc.Dropdown(
+                    id={"type": PAGE_PARAM, "name": "agent_run"},
+                    options=run_options,
+                    value=chosen,
+                    placeholder="newest paper run",
+                ),
+                3,
+            ),
+        ],
     )
 
 

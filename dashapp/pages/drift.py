@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-from dash import dcc, html
+from dash import dcc
 from flask import current_app
 
 from ..charts.drift import SORTS, feature_names
 from ..errors import DataUnavailable
 from . import PAGE_PARAM, Page
-from .panels import chart_card
+from .panels import chart_card, control_col, controls_card
 
 
 def controls(args: dict) -> dbc.Card:
@@ -19,55 +19,42 @@ def controls(args: dict) -> dbc.Card:
     except DataUnavailable:
         features = []
     feature = args.get("feature")
-    return dbc.Card(
-        dbc.CardBody(
-            dbc.Row(
-                [
-                    dbc.Col(
-                        [
-                            html.Label("Compare with", className="form-label small text-muted mb-0 d-block"),
-                            dbc.RadioItems(
-                                id={"type": PAGE_PARAM, "name": "reference"},
-                                options=[
-                                    {"label": "reference data", "value": "reference"},
-                                    {"label": "previous window", "value": "previous"},
-                                ],
-                                value=args.get("reference", "reference"),
-                                inline=True,
-                            ),
-                        ],
-                        md=4,
-                    ),
-                    dbc.Col(
-                        [
-                            html.Label("Feature", className="form-label small text-muted mb-0"),
-                            dcc.Dropdown(
-                                id={"type": PAGE_PARAM, "name": "feature"},
-                                options=sorted(set(features) | ({feature} if feature else set())),
-                                value=feature,
-                                placeholder="The most drifted feature",
-                            ),
-                        ],
-                        md=4,
-                    ),
-                    dbc.Col(
-                        [
-                            html.Label("Sort the table by", className="form-label small text-muted mb-0 d-block"),
-                            dbc.RadioItems(
-                                id={"type": PAGE_PARAM, "name": "sort"},
-                                options=[{"label": name, "value": name} for name in SORTS],
-                                value=args.get("sort", "severity"),
-                                inline=True,
-                            ),
-                        ],
-                        md=4,
-                    ),
-                ],
-                className="g-2",
+    return controls_card(
+        [
+            control_col(
+                "Compare with",
+                dbc.RadioItems(
+                    id={"type": PAGE_PARAM, "name": "reference"},
+                    options=[
+                        {"label": "reference data", "value": "reference"},
+                        {"label": "previous window", "value": "previous"},
+                    ],
+                    value=args.get("reference", "reference"),
+                    inline=True,
+                ),
+                4,
             ),
-            className="py-2",
-        ),
-        className="mb-3 shadow-sm",
+            control_col(
+                "Feature",
+                dcc.Dropdown(
+                    id={"type": PAGE_PARAM, "name": "feature"},
+                    options=sorted(set(features) | ({feature} if feature else set())),
+                    value=feature,
+                    placeholder="The most drifted feature",
+                ),
+                4,
+            ),
+            control_col(
+                "Sort the table by",
+                dbc.RadioItems(
+                    id={"type": PAGE_PARAM, "name": "sort"},
+                    options=[{"label": name, "value": name} for name in SORTS],
+                    value=args.get("sort", "severity"),
+                    inline=True,
+                ),
+                4,
+            ),
+        ]
     )
 
 

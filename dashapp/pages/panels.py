@@ -60,6 +60,14 @@ def control_col(label: str, control, md: int) -> dbc.Col:
     return dbc.Col([html.Label(label, className="form-label small text-muted mb-0 d-block"), control], md=md)
 
 
+def controls_card(*rows: list) -> dbc.Card:
+    """A page's own controls above its panels: one grid row per list of columns."""
+    body = [
+        dbc.Row(columns, className="g-2" + (" mb-2" if i < len(rows) - 1 else "")) for i, columns in enumerate(rows)
+    ]
+    return dbc.Card(dbc.CardBody(body, className="py-2"), className="mb-3 shadow-sm")
+
+
 def update_chart(search: str | None, graph_id: dict, db: Database):
     """Render one panel from the URL's query string: (figure, footer)."""
     try:
