@@ -23,7 +23,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import write_demo
 
     started = time.perf_counter()
-    counts = write_demo(args.out, rows=args.rows, days=args.days, seed=args.seed, progress=print)
+    counts = write_demo(
+        args.out, rows=args.rows, days=args.days, seed=args.seed, progress=print, incidents=args.incidents
+    )
     for table, rows in counts.items():
         print(f"{table:18} {rows:>12,} rows")
     print(f"wrote {args.out} in {time.perf_counter() - started:.1f} s")
@@ -102,9 +104,12 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     import json
     from datetime import timedelta
 
+    from flask import Flask
+
     from .alerts.evaluate import as_json, evaluate, exit_code
     from .alerts.rules import RulesError, configured_rules
     from .alerts.webhook import notify
+    from .cache import cache, init_cache
     from .config import Config
     from .db import Database
     from .errors import DashappError
@@ -117,7 +122,11 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     except (RulesError, DashappError, ValueError) as exc:
         print(f"dashapp alerts: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return 2
-    alerts = evaluate(Database(config), rules, at - timedelta(days=args.days), at)
+    # The portal's results cache: a cron run reuses the days computed before (by the portal or the last run).
+    server = Flask("dashapp-alerts")
+    init_cache(server, config)
+    with server.app_context():
+        alerts = evaluate(Database(config, cache=cache), rules, at - timedelta(days=args.days), at)
     if config.alert_webhook:
         try:
             sent = notify(config.alert_webhook, alerts, at, config.alert_states_file)
@@ -194,6 +203,12 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--rows", type=_positive, default=1_000_000, help="prediction rows (default 1,000,000)")
     demo.add_argument("--days", type=_positive, default=30, help="days of prediction logs, ending now (default 30)")
     demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    demo.add_argument(
+        "--incidents",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="put the incidents in (default); --no-incidents writes a clean data set on which no default rule fires",
+    )
     demo.set_defaults(run=cmd_demo)
 
     check = sub.add_parser("check", help="validate a data folder against the data contract")

@@ -346,7 +346,7 @@ class Database:
         query = load_query(name)
         query.check_params(params)
         sources = self._sources_present(query.tables)
-        self._check_identifiers(query, params)
+        self._check_identifiers(query, params, query.tables)
         return self._run(query, params, sources)
 
     def run_on(self, table: str, name: str, **params) -> pd.DataFrame:
@@ -356,15 +356,17 @@ class Database:
         query = load_query(name)
         params = {**params, "table": table}
         query.check_params(params)
-        return self._run(query, params, self._sources_present((table,)))
+        sources = self._sources_present((table,))
+        self._check_identifiers(query, params, (table,))
+        return self._run(query, params, sources)
 
-    def _check_identifiers(self, query: Query, params: dict) -> None:
+    def _check_identifiers(self, query: Query, params: dict, tables: tuple[str, ...]) -> None:
         """Refuse identifiers that are not a non-empty list of real columns of every table the query reads."""
         for name in sorted(query.identifiers):
             value = params[name]
             if not isinstance(value, list | tuple) or not value or not all(isinstance(c, str) for c in value):
                 raise ValueError(f"query {query.name}: {name} must be a non-empty list of column names")
-            for table in query.tables:
+            for table in tables:
                 unknown = sorted(set(value) - set(self.columns(table)))
                 contract = TABLES[table]
                 if set(unknown) & set(contract.required_names):  # the data breaks the contract, not the caller

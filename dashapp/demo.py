@@ -70,10 +70,12 @@ class Timeline:
 
     Incidents sit at fixed distances before `end` (drift 3 d, canary 5 d, spike ~10 d, failed
     pipeline 12 d); periods shorter than 14 days squeeze them proportionally so each still fits.
+    Without `incidents` (a clean demo) every incident check says no, and no default alert rule fires.
     """
 
     end: datetime
     days: int
+    incidents: bool = True
 
     @property
     def start(self) -> datetime:
@@ -117,6 +119,10 @@ class Timeline:
     def pipeline_incident_end(self) -> datetime:
         return self.pipeline_incident_start + timedelta(days=1)
 
+    def during(self, us: np.ndarray, start: datetime, end: datetime) -> np.ndarray:
+        """Which µs timestamps fall in the incident window [start, end): none in a clean demo."""
+        return self.incidents & (us >= _us(start)) & (us < _us(end))
+
     @property
     def last_bar(self) -> date:
         """The last weekday whose close (20:00 UTC) is before end."""
@@ -143,12 +149,12 @@ class Timeline:
         return self.end.date() - timedelta(days=45)
 
 
-def timeline(end: datetime | None, days: int) -> Timeline:
+def timeline(end: datetime | None, days: int, incidents: bool = True) -> Timeline:
     """Build the timeline: end defaults to now; it is made naive UTC and floored to the minute."""
     end = datetime.now(UTC) if end is None else end
     if end.tzinfo is not None:
         end = end.astimezone(UTC).replace(tzinfo=None)
-    return Timeline(end.replace(second=0, microsecond=0), days)
+    return Timeline(end.replace(second=0, microsecond=0), days, incidents)
 
 
 def write_demo(
@@ -158,11 +164,15 @@ def write_demo(
     seed: int = 7,
     end: datetime | None = None,
     progress: Callable[[str], None] | None = None,
+    incidents: bool = True,
 ) -> dict[str, int]:
-    """Write all nine contract tables under `out`; return rows written per table."""
+    """Write all nine contract tables under `out`; return rows written per table.
+
+    `incidents=False` writes a clean data set: the same kind of data with no incident in it.
+    """
     out = Path(out)
     say = progress or (lambda message: None)
-    tl = timeline(end, days)
+    tl = timeline(end, days, incidents)
     latent = Latent.generate(seed, min(tl.market_start, tl.start.date()), tl.end.date())
     _remove_tables(out)
     counts = _write_logs(out, tl, rows, seed, latent, say)
@@ -332,8 +342,8 @@ def _prediction_chunk(
 ) -> tuple[pa.Table, np.ndarray]:
     """Build predictions for sorted µs timestamps; also return each row's model version index."""
     n = len(ts)
-    drift = np.clip((ts - _us(tl.drift_start)) / (DRIFT_RAMP / timedelta(microseconds=1)), 0, 1)
-    spike = (ts >= _us(tl.spike_start)) & (ts < _us(tl.spike_end))
+    drift = np.clip((ts - _us(tl.drift_start)) / (DRIFT_RAMP / timedelta(microseconds=1)), 0, 1) * tl.incidents
+    spike = tl.during(ts, tl.spike_start, tl.spike_end)
     version = np.where(ts < _us(tl.version_switch), 0, 1)
     canary = (ts >= _us(tl.canary_start)) & (rng.random(n) < CANARY_SHARE)
     version[canary] = 2
@@ -342,7 +352,8 @@ def _prediction_chunk(
     score, label = _score(rng, latent.at(ts // DAY, symbol), drawn["news_category"])
     confidence = np.round(rng.beta(2 + 6 * np.abs(score), 2.5), 4)
     cache_hit = rng.random(n) < np.where(spike, 0.70, 0.95)
-    latency = 55 * rng.lognormal(0, 0.55, n) * np.where(cache_hit, 1.0, 1.8) * np.where(canary, 1.15, 1.0)
+    slow_canary = canary & tl.incidents  # the weak canary is slower too; a clean demo's is as fast as the stable
+    latency = 55 * rng.lognormal(0, 0.55, n) * np.where(cache_hit, 1.0, 1.8) * np.where(slow_canary, 1.15, 1.0)
     latency = np.where(spike, 480 * rng.lognormal(0, 0.85, n), latency)
     u = rng.random(n)
     status = np.select([spike & (u < 0.08), u < 0.003, u < 0.005], [504, 500, 429], 200).astype(np.int32)
@@ -372,7 +383,8 @@ def _outcome_chunk(rng: np.random.Generator, tl: Timeline, predictions: pa.Table
     n = len(ts)
     has = (ts < _us(tl.end) - DAY) & (rng.random(n) < OUTCOME_SHARE)
     label = pc.index_in(predictions["label"], pa.array(LABELS)).to_numpy()
-    agree = rng.random(n) < np.array([AGREEMENT[v] for v in VERSIONS])[version]
+    # In a clean demo the canary is as good as the stable version.
+    agree = rng.random(n) < np.array([AGREEMENT[v if tl.incidents else STABLE_VERSION] for v in VERSIONS])[version]
     truth = np.where(agree, label, (label + rng.integers(1, 3, n)) % 3)
     arrival = ts + rng.integers(HOUR, DAY, n)
     return pa.table(
@@ -530,7 +542,7 @@ def _positions(seed: int, agent: Agent, tl: Timeline, market: Market, latent: La
 
 
 def _in_drawdown(tl: Timeline, days: np.ndarray) -> np.ndarray:
-    return (days >= np.datetime64(tl.drawdown_start)) & (days < np.datetime64(tl.drawdown_end))
+    return tl.incidents & (days >= np.datetime64(tl.drawdown_start)) & (days < np.datetime64(tl.drawdown_end))
 
 
 def _book(held: np.ndarray, span: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -656,10 +668,11 @@ def _pipeline_rows(seed: int, tl: Timeline, pipeline: Pipeline) -> pa.Table:
                           pipeline.every // timedelta(microseconds=1), dtype=np.int64)  # fmt: skip
     scheduled = scheduled[scheduled >= _us(tl.start)]
     runs, stages = len(scheduled), len(pipeline.stages)
-    failed = rng.random((runs, stages)) < 0.004
+    # Random failures too: one failed run of a daily pipeline is a whole day failed for the alert rule.
+    failed = rng.random((runs, stages)) < 0.004 * tl.incidents
     error = np.array(RANDOM_ERRORS, object)[rng.integers(0, len(RANDOM_ERRORS), (runs, stages))]
     if pipeline.name == "feature_build":
-        incident = (scheduled >= _us(tl.pipeline_incident_start)) & (scheduled < _us(tl.pipeline_incident_end))
+        incident = tl.during(scheduled, tl.pipeline_incident_start, tl.pipeline_incident_end)
         failed[incident, 0] = True
         error[incident, 0] = PIPELINE_INCIDENT_ERROR
     first_failure = np.where(failed.any(axis=1), failed.argmax(axis=1), stages)

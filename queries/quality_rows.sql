@@ -1,8 +1,9 @@
 -- quality_rows: one time-stamped contract table's rows per time bucket in [start, end), and each bucket's
--- newest timestamp (freshness carries it forward).
+-- newest timestamp (freshness carries it forward). Split by day: each past day is counted once.
 -- params: $table (view name from the contract), $time_column (anchored regex naming its time column),
 --         $start, $end (timestamps), $bucket (seconds)
 -- tables:
+-- split: bucket
 -- returns: bucket, rows, newest
 SELECT
   time_bucket(to_seconds($bucket), CAST(COLUMNS($time_column) AS TIMESTAMP)) AS bucket,

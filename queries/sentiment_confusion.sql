@@ -25,5 +25,14 @@ JOIN outcomes AS o
 -- Outcomes arrive after their prediction: one filed in a partition before the prediction's day is not its outcome.
 WHERE o.dt >= CAST(p.ts AS DATE)
   AND o.dt BETWEEN $later_from AND $later_to
+  -- New outcomes in a few partitions (later_to not open-ended): a prediction that matches one has a request_id
+  -- within their range. Redundant for the result, but DuckDB does not push a VARCHAR join's key range into the
+  -- predictions scan itself; given here, parquet statistics skip the row groups of time-ordered IDs (sequential,
+  -- ULID, UUIDv7), 0.29 s -> 0.03 s for one day of outcomes against 30 days of predictions (10M rows).
+  AND (
+    $later_to = DATE '9999-12-31'
+    OR p.request_id BETWEEN (SELECT min(request_id) FROM outcomes WHERE dt BETWEEN $later_from AND $later_to)
+      AND (SELECT max(request_id) FROM outcomes WHERE dt BETWEEN $later_from AND $later_to)
+  )
 GROUP BY ALL
 ORDER BY ALL

@@ -322,3 +322,30 @@ def test_training_history_ends_with_a_canary_that_looked_best(out):
     deployed = training.set_index("model_version")["finished_at"]
     assert deployed[demo.STABLE_VERSION] < TL.version_switch
     assert deployed[demo.CANARY_VERSION] < TL.canary_start
+
+
+def test_a_clean_demo_is_the_same_data_without_its_incidents(tmp_path, predictions):
+    demo.write_demo(tmp_path, rows=20_000, days=DAYS, seed=7, end=END, incidents=False)
+    clean, outcomes = read(tmp_path, "predictions"), read(tmp_path, "outcomes")
+    calm = between(clean, TL.start, TL.spike_start)
+    pd.testing.assert_frame_equal(clean[calm], predictions[between(predictions, TL.start, TL.spike_start)])
+    assert not (clean["status"] == 504).any() and clean["cache_hit"].mean() > 0.93  # no latency spike
+    assert clean["author_id"].max() < f"au-{demo.AUTHORS:05d}" and "crypto" not in set(clean["news_category"])
+    recent = clean[clean["ts"] >= TL.canary_start]
+    assert (recent["model_version"] == demo.CANARY_VERSION).mean() == pytest.approx(0.10, abs=0.03)
+    latency = recent.groupby("model_version")["latency_ms"].median()
+    assert latency[demo.CANARY_VERSION] == pytest.approx(latency[demo.STABLE_VERSION], rel=0.1)
+    joined = recent.merge(outcomes, on="request_id")
+    agreement = (joined["label"] == joined["true_label"]).groupby(joined["model_version"]).mean()
+    assert agreement[demo.CANARY_VERSION] == pytest.approx(0.85, abs=0.05)
+    assert not (read(tmp_path, "pipeline_runs")["status"] == "failed").any()
+
+
+def test_the_demo_command_writes_a_clean_data_set_on_request(monkeypatch, tmp_path):
+    from dashapp.cli import main
+
+    calls = []
+    monkeypatch.setattr(demo, "write_demo", lambda out, **options: calls.append(options) or {})
+    assert main(["demo", "--out", str(tmp_path), "--no-incidents"]) == 0
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    assert [call["incidents"] for call in calls] == [False, True]

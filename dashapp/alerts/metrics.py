@@ -195,12 +195,70 @@ def agent_drawdown(db: Database, span: Span) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["bucket", "run_id", "value"])
 
 
+def missing_by_bucket(db: Database, span: Span) -> pd.DataFrame:
+    """Per time-stamped table, bucket and column: rows, and how many miss a value (NULL).
+
+    `required` marks the contract's required columns, `optional` its optional ones (empty by design,
+    or absent); the other columns are the log's own (predictions' input features). Tables that are
+    missing or unreadable are named in attrs["notes"].
+    """
+    parts, notes = [], []
+    for name in TIMED:
+        table = TABLES[name]
+        try:
+            counts = db.run_on(
+                name,
+                "quality_completeness_by_bucket",
+                time_column=f"^{table.time_column}$",
+                start=span.start,
+                end=span.end,
+                bucket=span.bucket_seconds,
+            )
+        except DataUnavailable as exc:
+            notes.append(f"{name}: {exc.reason}")
+            continue
+        present = counts.melt(id_vars=["bucket", "rows"], var_name="column", value_name="present")
+        optional = {c.name for c in table.optional}
+        parts.append(
+            present.assign(
+                table=name,
+                required=present["column"].isin(table.required_names),
+                optional=present["column"].isin(optional),
+                missing=present["rows"] - present["present"],
+            )
+        )
+    columns = ["bucket", "table", "column", "required", "optional", "rows", "missing"]
+    frame = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+    frame.attrs["notes"] = notes
+    return frame
+
+
+def missing_rate(db: Database, span: Span) -> pd.DataFrame:
+    """Per required column of each time-stamped table and bucket with rows, the share of rows without a value."""
+    rows = missing_by_bucket(db, span)
+    rows = rows[rows["required"].astype(bool) & (rows["rows"] > 0)]
+    return _frame(rows, ("table", "column"), rows["missing"] / rows["rows"])
+
+
+def cardinality_growth(db: Database, span: Span) -> pd.DataFrame:
+    """Per high-cardinality text feature (IDs) and bucket: distinct values per distinct value in the reference.
+
+    The drift engine's growth (FeatureDrift.cardinality_growth: distinct values now / in the reference), with both
+    samples rarefied to the smaller one's size, so a quiet day with fewer rows than the reference does not look
+    like shrinking (stats.cardinality_growth).
+    """
+    rows = drift_over_time(db, Window(span.start, span.end), span.bucket_seconds)
+    rows = rows.dropna(subset=["cardinality_growth"])
+    return _frame(rows, ("feature",), rows["cardinality_growth"])
+
+
 SUB_DAY = ("5m", "15m", "30m", "1h", "3h", "6h", "12h", "1d")
 HOURS = ("1h", "3h", "6h", "12h", "1d")  # drift needs 100 values a bucket; pipelines run a few times a day
 DAILY = ("1d",)
 OPS, OUTCOMES, DRIFT = ("predictions",), ("predictions", "outcomes"), ("predictions", "reference")
 RUNS, PIPELINES = ("backtest_runs", "backtest_returns"), ("pipeline_runs",)
 CADENCED = tuple(name for name, table in TABLES.items() if table.cadence)
+TIMED = tuple(name for name, table in TABLES.items() if table.time_column)
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
@@ -216,5 +274,17 @@ METRICS: dict[str, Metric] = {
         Metric("data.freshness_minutes", ("table",), "/quality", SUB_DAY, freshness, "minutes since newest", CADENCED),
         Metric("pipeline.failure_rate", ("pipeline",), "/operations", HOURS, failure_rate, "failed runs", PIPELINES),
         Metric("agent.drawdown", ("run_id",), "/backtests", DAILY, agent_drawdown, "paper run's drawdown (≤ 0)", RUNS),
+        Metric(
+            "quality.missing_rate", ("table", "column"), "/quality", HOURS, missing_rate, "rows without a value", TIMED
+        ),
+        Metric(
+            "drift.cardinality_growth",
+            ("feature",),
+            "/drift",
+            HOURS,
+            cardinality_growth,
+            "distinct values per distinct value in the reference",
+            DRIFT,
+        ),
     )
 }

@@ -684,6 +684,9 @@ def memoized(chart_id: str, data, tables: tuple[str, ...]):
     return cached
 
 
+# The charts over time (the equity curve among them): alert bands are drawn on their days.
+TIME_AXES = {name: "ts" for name in ("cumulative", "drawdown", "rolling", "trades", "tracking")}
+
 for name, title, data, figure, extra, height, description in CHARTS:
     tables = (*TABLES, "trades", "market") if name == "trades" else TABLES
     register(
@@ -697,6 +700,7 @@ for name, title, data, figure, extra, height, description in CHARTS:
             tables=tables,
             description=description,
             height=height,
+            time_axis=TIME_AXES.get(name),
         )
     )
 

@@ -276,5 +276,6 @@ for name, title, data, figure, extra, height, description in CHARTS:
             tables=TABLES,
             description=description,
             height=height,
+            time_axis="day" if name == "rolling" else None,  # the one chart over time: alert bands
         )
     )

@@ -208,6 +208,7 @@ for chart_id, title, data, figure, description in _SERVING_CHARTS:
             figure=figure,
             tables=("predictions",),
             description=description,
+            time_axis="bucket",
         )
     )
 register(
@@ -220,6 +221,7 @@ register(
         figure=pipeline_runs_figure,
         tables=("pipeline_runs",),
         description="One point per run; red crosses failed.",
+        time_axis="started_at",
     )
 )
 register(

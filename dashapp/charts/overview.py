@@ -196,6 +196,7 @@ register(
         figure=accuracy_figure,
         tables=("predictions", "outcomes"),
         description="Predictions whose outcome has arrived, joined on request_id; the rest are not counted yet.",
+        time_axis="day",
     )
 )
 register(
@@ -207,6 +208,7 @@ register(
         data=from_query("overview_volume"),
         figure=volume_figure,
         tables=("predictions",),
+        time_axis="bucket",
     )
 )
 register(

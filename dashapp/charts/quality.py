@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..alerts.metrics import CADENCED, METRICS, Span
+from ..alerts.metrics import CADENCED, METRICS, TIMED, Span, missing_by_bucket
 from ..check import check_data_dir
 from ..contract import LABELS, TABLES
 from ..db import Database
+from ..drift.engine import feature_kinds
 from ..errors import DataUnavailable
 from ..timerange import align_up
-from .figures import DRIFT_TINTS, base_figure, empty_figure, table_figure
+from .figures import DRIFT_COLORS, DRIFT_TINTS, PALETTE, base_figure, empty_figure, table_figure
 from .registry import WINDOW, ChartSpec, register
 
-TIMED = tuple(name for name, table in TABLES.items() if table.time_column)
+DAY = 86400  # seconds
+REQUEST_IDS = ("predictions", "outcomes")  # the tables keyed by request_id
 STATUS_TINTS = {"ok": DRIFT_TINTS["ok"], "missing": DRIFT_TINTS["warning"], "invalid": DRIFT_TINTS["critical"]}
 WARN_BELOW, CRITICAL_BELOW = 0.99, 0.9  # completeness of a column
 FRESHNESS_BUCKET = 900  # seconds: the stale-data rule's bucket
@@ -197,6 +200,263 @@ def values_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     return fig
 
 
+def rows_data(db: Database, params: dict) -> pd.DataFrame:
+    """Rows per UTC day of each time-stamped table, against the table's own median day with rows.
+
+    Tables differ a thousandfold (predictions against pipeline runs), so each is read against its
+    median day; the window's first and last days count for the part of the day inside it. A day
+    without rows is a shortfall only for tables the contract expects rows from every day (cadence);
+    markets close at weekends and backtests are written now and then.
+    """
+    start, end = pd.Timestamp(params["start"]), pd.Timestamp(params["end"])
+    days = pd.date_range(start.floor("D"), (end - pd.Timedelta(microseconds=1)).floor("D"), freq="D")
+    one_day = pd.Timedelta(days=1)
+    covered = (np.minimum(days + one_day, end) - np.maximum(days, start)) / one_day
+    parts, notes = [], []
+    for table in TIMED:
+        try:
+            counts = db.run_on(
+                table, "quality_rows", time_column=f"^{TABLES[table].time_column}$", start=start, end=end, bucket=DAY
+            )
+        except DataUnavailable as exc:
+            notes.append(f"{table}: {exc.reason}")
+            continue
+        rows = counts.set_index("bucket")["rows"].reindex(days, fill_value=0).to_numpy()
+        rates = rows / covered
+        median = float(np.median(rates[rows > 0])) if rows.any() else np.nan
+        daily = TABLES[table].cadence is not None and TABLES[table].cadence <= one_day
+        relative = np.where(rows > 0, rates / median, 0.0 if daily else np.nan)
+        parts.append(pd.DataFrame({"table": table, "day": days, "rows": rows, "median": median, "relative": relative}))
+    columns = ["table", "day", "rows", "median", "relative"]
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    frame.attrs["notes"] = notes + ["each cell: the day's rows, coloured against the table's median day with rows"]
+    return frame
+
+
+def rows_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
+    if frame.empty or not frame["rows"].any():
+        return empty_figure("No rows in this window")
+    tables = list(dict.fromkeys(frame["table"]))
+    grid = {v: frame.pivot(index="table", columns="day", values=v).loc[tables] for v in ("relative", "rows", "median")}
+    fig = base_figure(
+        plot_bgcolor=DRIFT_TINTS["no data"],
+        margin={"l": 110, "r": 16, "t": 8, "b": 32},
+        xaxis=_day_axis(len(grid["rows"].columns)),
+        yaxis={"autorange": "reversed"},
+        hovermode="closest",
+    )
+    counts = grid["rows"].to_numpy()
+    fig.add_trace(
+        go.Heatmap(
+            x=grid["rows"].columns,
+            y=tables,
+            z=grid["relative"].clip(upper=2).to_numpy(),
+            zmin=0,
+            zmax=2,
+            colorscale=[
+                [0, DRIFT_COLORS["critical"]],
+                [0.25, DRIFT_TINTS["critical"]],
+                [0.5, "#f8f9fa"],
+                [1, PALETTE[0]],
+            ],
+            colorbar={
+                "title": {"text": "against the table's median day", "side": "right"},
+                "tickvals": [0, 0.5, 1, 1.5, 2],
+                "ticktext": ["no rows", "half", "median", "1.5×", "≥ 2×"],
+            },
+            customdata=np.dstack([counts, grid["median"].to_numpy()]),
+            text=[[_compact(n) for n in row] for row in counts] if counts.shape[1] <= 45 else None,
+            texttemplate="%{text}",
+            xgap=1,
+            ygap=1,
+            hovertemplate="%{y}, %{x|%Y-%m-%d}: %{customdata[0]:,} rows"
+            " (median day %{customdata[1]:,.0f})<extra></extra>",
+        )
+    )
+    return fig
+
+
+def _day_axis(days: int) -> dict:
+    """A heatmap's x axis of UTC days: a tick per day while they fit, never hours."""
+    return {"tickformat": "%b %d", "dtick": 86_400_000 if days <= 31 else None}
+
+
+def _compact(n: float) -> str:
+    """A count in at most four characters: 2.9k, 312k, 1.2M."""
+    if n < 1000:
+        return f"{n:.0f}"
+    if n < 9950:
+        return f"{n / 1000:.1f}k"
+    return f"{n / 1000:.0f}k" if n < 999_500 else f"{n / 1e6:.1f}M"
+
+
+def missing_data(db: Database, params: dict) -> pd.DataFrame:
+    """Per UTC day, time-stamped table and column: rows and missing values (quality.missing_rate's counts)."""
+    frame = missing_by_bucket(db, Span(params["start"], params["end"], DAY))
+    gaps = frame[frame["required"].astype(bool) & (frame["missing"] > 0)]
+    found = f"{gaps[['table', 'column']].drop_duplicates().shape[0]} required columns miss values on some day"
+    frame.attrs["notes"] = frame.attrs["notes"] + [found if len(gaps) else "no required column misses a value"]
+    return frame
+
+
+def missing_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
+    """Columns that miss a value on some day (not the contract's optional ones, empty by design) x day."""
+    kept = frame[~frame["optional"].astype(bool)]
+    gappy = kept.groupby(["table", "column"])["missing"].transform("sum") > 0
+    kept = kept[gappy].sort_values(["required", "table", "column"], ascending=[False, True, True], kind="stable")
+    if kept.empty:
+        return empty_figure("No missing values in this window" if frame["rows"].any() else "No rows in this window")
+    kept = kept.assign(
+        name=[
+            f"{t} · {c}" + ("" if r else " (feature)")
+            for t, c, r in zip(kept["table"], kept["column"], kept["required"], strict=True)
+        ],
+        share=(kept["missing"] / kept["rows"].where(kept["rows"] > 0)).astype(float),
+    )
+    names = list(dict.fromkeys(kept["name"]))
+    share = kept.pivot(index="name", columns="bucket", values="share").loc[names]
+    missing = kept.pivot(index="name", columns="bucket", values="missing").loc[names]
+    fig = base_figure(
+        margin={"l": 200, "r": 16, "t": 8, "b": 32},
+        xaxis=_day_axis(len(share.columns)),
+        yaxis={"autorange": "reversed"},
+        hovermode="closest",
+    )
+    fig.add_trace(
+        go.Heatmap(
+            x=share.columns,
+            y=names,
+            z=share.clip(upper=0.1).to_numpy(),
+            zmin=0,
+            zmax=0.1,
+            # White when complete, amber from 1% (the rule's warning), red from 10% (its critical).
+            colorscale=[
+                [0, "#ffffff"],
+                [0.001, DRIFT_TINTS["warning"]],
+                [0.1, DRIFT_COLORS["warning"]],
+                [1, DRIFT_COLORS["critical"]],
+            ],
+            colorbar={"title": {"text": "missing"}, "tickformat": ".0%", "tickvals": [0, 0.01, 0.05, 0.1]},
+            customdata=np.dstack([missing.to_numpy(), share.to_numpy()]),
+            text=[[f"{s:.1%}" if s > 0 else "" for s in row] for row in share.fillna(0).to_numpy()],
+            texttemplate="%{text}",
+            xgap=1,
+            ygap=1,
+            hovertemplate="%{y}, %{x|%Y-%m-%d}: %{customdata[0]:,} missing (%{customdata[1]:.2%})<extra></extra>",
+        )
+    )
+    return fig
+
+
+def _numeric_columns(db: Database, table: str) -> list[str]:
+    """A table's measured quantities: its contract columns of kind number, and predictions' numeric input features."""
+    present = db.columns(table)
+    contract = (*TABLES[table].required, *TABLES[table].optional)
+    names = [c.name for c in contract if c.kind == "number" and c.name in present]
+    if table == "predictions":
+        names += [name for name, kind in feature_kinds(present).items() if kind == "numeric"]
+    return names
+
+
+def outliers_data(db: Database, params: dict) -> pd.DataFrame:
+    """Per numeric column of each time-stamped table over the window: quartiles, IQR fences and values outside."""
+    parts, notes = [], []
+    for table in TIMED:
+        try:
+            columns = _numeric_columns(db, table)
+            if not columns:
+                continue
+            found = db.run_on(
+                table,
+                "quality_outliers",
+                time_column=f"^{TABLES[table].time_column}$",
+                start=params["start"],
+                end=params["end"],
+                columns=columns,
+            )
+        except DataUnavailable as exc:
+            notes.append(f"{table}: {exc.reason}")
+            continue
+        parts.append(found.assign(table=table, column=[columns[i - 1] for i in found["position"]]))
+    columns = ["table", "column", "n", "q1", "q3", "low", "high", "below", "above"]
+    frame = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+    frame = frame[frame["n"] > 0].assign(outside=lambda f: f["below"] + f["above"])
+    frame["share"] = frame["outside"] / frame["n"]
+    frame = frame.sort_values(["share", "table", "column"], ascending=[False, True, True]).reset_index(drop=True)
+    frame.attrs["notes"] = notes + ["outside: below Q1 − 1.5 IQR or above Q3 + 1.5 IQR; long-tailed columns have some"]
+    return frame
+
+
+def outliers_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
+    shown = frame.assign(
+        n=[f"{n:,}" for n in frame["n"]],
+        quartiles=[f"{_number(a)} – {_number(b)}" for a, b in zip(frame["q1"], frame["q3"], strict=True)],
+        fences=[f"{_number(a)} – {_number(b)}" for a, b in zip(frame["low"], frame["high"], strict=True)],
+        below=[f"{n:,}" for n in frame["below"]],
+        above=[f"{n:,}" for n in frame["above"]],
+        share=[f"{s:.2%}" for s in frame["share"]],
+    )
+    headers = {
+        "table": "Table",
+        "column": "Column",
+        "n": "Values",
+        "quartiles": "Q1 – Q3",
+        "fences": "Fences",
+        "below": "Below",
+        "above": "Above",
+        "share": "Outside",
+    }
+    return table_figure(
+        shown, headers, "No numeric values in this window", widths=[1.2, 1.5, 1, 1.6, 1.8, 0.8, 0.8, 0.8]
+    )
+
+
+def _number(value: float) -> str:
+    """Four significant digits below 1,000, whole numbers with separators above."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
+def duplicates_data(db: Database, params: dict) -> pd.DataFrame:
+    """Per table keyed by request_id: ids logged more than once in the window, on one day or across days."""
+    rows, notes = [], []
+    for table in REQUEST_IDS:
+        try:
+            found = db.run_on(
+                table,
+                "quality_duplicates",
+                time_column=f"^{TABLES[table].time_column}$",
+                start=params["start"],
+                end=params["end"],
+            ).iloc[0]
+        except DataUnavailable as exc:
+            notes.append(f"{table}: {exc.reason}")
+            continue
+        rows.append({"table": table, **found.drop("examples").to_dict(), "examples": ", ".join(found["examples"])})
+    columns = ["table", "with_id", "repeated_ids", "extra_copies", "across_days", "examples"]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame.attrs["notes"] = notes + ["the value rules count repeats within a day; these, within the whole window"]
+    return frame
+
+
+def duplicates_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
+    if not frame["with_id"].any():
+        return empty_figure("No request_ids in this window")
+    shown = frame.assign(
+        **{c: [f"{n:,}" for n in frame[c]] for c in ("with_id", "repeated_ids", "extra_copies", "across_days")},
+        examples=frame["examples"].replace("", "—"),
+    )
+    headers = {
+        "table": "Table",
+        "with_id": "Rows with an id",
+        "repeated_ids": "Ids repeated",
+        "extra_copies": "Extra copies",
+        "across_days": "On several days",
+        "examples": "Most repeated",
+    }
+    tints = [DRIFT_TINTS["warning"] if n else "white" for n in frame["repeated_ids"]]
+    return table_figure(shown, headers, "No request_ids in this window", row_colors=tints, widths=[1, 1, 1, 1, 1, 2.5])
+
+
 for name, title, data, figure, tables, height, description in (
     (
         "contract",
@@ -233,6 +493,42 @@ for name, title, data, figure, tables, height, description in (
         ("predictions",),
         300,
         "Per day: scores outside [-1, 1], confidences outside [0, 1], unknown labels, missing or repeated request_ids.",
+    ),
+    (
+        "rows",
+        "Rows per day",
+        rows_data,
+        rows_figure,
+        TIMED,
+        330,
+        "Each time-stamped table's rows per UTC day, coloured against its own median day: red is a day short of rows.",
+    ),
+    (
+        "missing",
+        "Missing values per day",
+        missing_data,
+        missing_figure,
+        TIMED,
+        330,
+        "Share of each day's rows without a value, for the columns that miss any: amber from 1%, red from 10%.",
+    ),
+    (
+        "outliers",
+        "Outliers per numeric column (IQR rule)",
+        outliers_data,
+        outliers_figure,
+        TIMED,
+        480,
+        "Values beyond 1.5 interquartile ranges from the quartiles, over the window, most outside first.",
+    ),
+    (
+        "duplicates",
+        "Repeated request_ids in the window",
+        duplicates_data,
+        duplicates_figure,
+        REQUEST_IDS,
+        200,
+        "Ids logged more than once anywhere in the window, also on different days; the most repeated first.",
     ),
 ):
     register(

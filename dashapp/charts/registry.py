@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 import pandas as pd
@@ -27,6 +27,7 @@ from ..timerange import (
     parse_instant,
     utc_now,
 )
+from .bands import add_bands
 
 _TEXT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$")
 MAX_VALUES = 50
@@ -59,6 +60,8 @@ SYMBOL = Param("symbol", "text", [], multiple=True, help="ticker; repeat for sev
 MODEL_VERSION = Param("model_version", "text", None, help="one model version; none = all")
 WINDOW = (START, END)
 FILTERS = (START, END, SYMBOL, MODEL_VERSION)
+# Every chart with a time axis takes it (register() adds it), so a URL or an embed can hide the bands.
+ALERTS = Param("alerts", "choice", "show", choices=("show", "hide"), help="shade when alert rules fired: show or hide")
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,9 @@ class ChartSpec:
     tables: tuple[str, ...]
     description: str = ""
     height: int = 340
+    # The data's time column when the x axis is time: render() shades the periods when alert rules
+    # fired over the chart's window (or, without one, this column's span). None: tables, heatmaps, bins.
+    time_axis: str | None = None
 
     def describe(self) -> dict:
         return {
@@ -102,6 +108,8 @@ REGISTRY: dict[str, ChartSpec] = {}
 def register(spec: ChartSpec) -> ChartSpec:
     if spec.id in REGISTRY:
         raise ValueError(f"chart {spec.id} is registered twice")
+    if spec.time_axis:
+        spec = replace(spec, params=(*spec.params, ALERTS))
     REGISTRY[spec.id] = spec
     return spec
 
@@ -250,11 +258,17 @@ def render(spec: ChartSpec, args: Mapping[str, Sequence[str]], db: Database, str
     Plotly builds a figure in 10-40 ms, more than reading a cached one, so the figure is cached
     as the plain dict that Dash and the API send; `spec.tables` must name every table the data
     function reads (tests/charts check it), or a change to another table would not refresh it.
+    A chart with a time axis then gets the alert bands (bands.py) on a copy of that figure.
     """
     params, notes = parse_params(spec, args, strict=strict)
+    bands = params.pop(ALERTS.name, "hide") == "show"  # not the chart's: its cached figure is the same either way
     frame, figure = db.memoize(f"chart.{spec.id}", params, spec.tables, lambda: _draw(spec, db, params))
+    notes += frame.attrs.get("notes", ())
+    if bands:
+        figure, more = add_bands(db, spec.time_axis, params, frame, figure)
+        notes += more
     coverage = coverage_text(db, spec, params)
-    return Rendered(spec, params, frame, figure, coverage, notes + list(frame.attrs.get("notes", ())))
+    return Rendered(spec, params, frame, figure, coverage, notes)
 
 
 def _draw(spec: ChartSpec, db: Database, params: dict) -> tuple[pd.DataFrame, dict]:

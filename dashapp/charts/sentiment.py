@@ -505,6 +505,9 @@ CHARTS = (
     ),
 )
 
+# The charts over time, by the data's time column: alert bands are drawn on them.
+TIME_AXES = {"accuracy": "day", "score_bands": "bucket", "labels": "day"}
+
 for name, title, data, figure, extra, tables, height, description in CHARTS:
     register(
         ChartSpec(
@@ -517,5 +520,6 @@ for name, title, data, figure, extra, tables, height, description in CHARTS:
             tables=tables,
             description=description,
             height=height,
+            time_axis=TIME_AXES.get(name),
         )
     )

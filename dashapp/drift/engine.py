@@ -313,8 +313,9 @@ def drift_over_time(db: Database, window: Window, bucket_seconds: int) -> pd.Dat
     categories) when the reference has the feature, else the window's own. Two scans of the window
     count every feature per bucket: one for the numeric features' bins, one for the text features'
     values. Returns one row per (feature, bucket): n, psi_reference (None without a reference),
-    psi_previous, and whether it is a high-cardinality text feature (its binning sample has at least
-    DriftRule.high_cardinality values).
+    psi_previous, whether it is a high-cardinality text feature (its binning sample has at least
+    DriftRule.high_cardinality values) and, for those against the reference, cardinality_growth
+    (stats.cardinality_growth: distinct values per the reference's, at equal sample sizes).
     """
     key = {**asdict(window), "bucket": bucket_seconds}
     return db.memoize(
@@ -343,6 +344,7 @@ def _over_time(db: Database, window: Window, bucket_seconds: int) -> pd.DataFram
         base_bins = None if feature in own else base_bins  # binned on the window itself: no reference PSI
         # Thousands of IDs over a day's rows: PSI measures the sample's size more than drift (DriftRule).
         many = kinds[feature] == "categorical" and len(pooled[feature][0]) >= DriftRule.high_cardinality
+        grows = many and base_bins is not None  # growth in distinct values: against the reference only
         previous = None
         for bucket, bins in buckets:
             n = int(bins.sum())
@@ -355,10 +357,12 @@ def _over_time(db: Database, window: Window, bucket_seconds: int) -> pd.DataFram
                     "psi_reference": None if thin or base_bins is None else stats.psi(base_bins, bins),
                     "psi_previous": None if thin or previous is None else stats.psi(previous, bins),
                     "high_cardinality": many,
+                    "cardinality_growth": stats.cardinality_growth(base_bins, bins) if grows and not thin else None,
                 }
             )
             previous = None if thin else bins
-    return pd.DataFrame(rows, columns=["feature", "bucket", "n", "psi_reference", "psi_previous", "high_cardinality"])
+    columns = ["feature", "bucket", "n", "psi_reference", "psi_previous", "high_cardinality", "cardinality_growth"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 # Per feature: the counts per bin of the sample that set the bins, and (bucket, counts per bin) per bucket.

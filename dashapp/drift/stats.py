@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 from scipy.spatial import distance
 
 # Each bin's share is clipped below at this before PSI's logarithm (issue 3).
@@ -113,3 +113,27 @@ def kl_divergence(current_counts, reference_counts) -> float:
     but finite divergence; entropy renormalises them.
     """
     return float(stats.entropy(shares(current_counts), shares(reference_counts)))
+
+
+def rarefied_distinct(counts, rows: int) -> float:
+    """Expected number of distinct values among `rows` drawn without replacement from a sample with these
+    counts: Hurlbert's rarefaction, the sum over values of 1 - C(N - n_i, rows) / C(N, rows).
+
+    With `rows` = N it is the sample's own number of distinct values.
+    """
+    counts = np.asarray(counts, dtype=float)
+    total = counts.sum()
+    rest = total - counts  # a value is missed only by a draw of `rows` from the other `rest` rows
+    log_missed = special.gammaln(rest + 1) - special.gammaln(np.maximum(rest - rows, 0) + 1)
+    log_missed -= special.gammaln(total + 1) - special.gammaln(total - rows + 1)
+    return float(np.sum(np.where(rest >= rows, -np.expm1(log_missed), 1.0)))
+
+
+def cardinality_growth(reference_counts, current_counts) -> float:
+    """Distinct values now per distinct value in the reference, both samples rarefied to the smaller's size.
+
+    A smaller sample holds fewer distinct values, so the plain ratio would follow the samples' sizes (a
+    quiet day would look like shrinking); at equal sizes the two are the same.
+    """
+    rows = int(min(np.sum(reference_counts), np.sum(current_counts)))
+    return rarefied_distinct(current_counts, rows) / rarefied_distinct(reference_counts, rows)

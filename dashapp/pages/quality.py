@@ -14,10 +14,16 @@ def layout(args: dict) -> list:
             [dbc.Col(chart_card("quality.contract"), lg=8), dbc.Col(chart_card("quality.freshness"), lg=4)],
             className="g-3 mb-3",
         ),
+        dbc.Row(dbc.Col(chart_card("quality.rows")), className="g-3 mb-3"),
         dbc.Row(
-            [dbc.Col(chart_card("quality.completeness"), lg=5), dbc.Col(chart_card("quality.values"), lg=7)],
+            [dbc.Col(chart_card("quality.completeness"), lg=5), dbc.Col(chart_card("quality.missing"), lg=7)],
             className="g-3 mb-3",
         ),
+        dbc.Row(
+            [dbc.Col(chart_card("quality.values"), lg=7), dbc.Col(chart_card("quality.duplicates"), lg=5)],
+            className="g-3 mb-3",
+        ),
+        dbc.Row(dbc.Col(chart_card("quality.outliers")), className="g-3 mb-3"),
     ]
 
 

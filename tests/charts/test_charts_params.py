@@ -12,8 +12,8 @@ from dashapp.errors import BadParameter
 from dashapp.timerange import BUCKETS, MAX_POINTS, MAX_RANGE, auto_bucket, bucket_points
 
 NOW = datetime(2024, 3, 4, 12, 0)
-LATENCY = get_chart("ops.latency")  # start, end, symbol, model_version, bucket
-PIPELINES = get_chart("ops.pipeline_runs")  # start, end only
+LATENCY = get_chart("ops.latency")  # start, end, symbol, model_version, bucket, alerts
+PIPELINES = get_chart("ops.pipeline_runs")  # start, end, alerts
 
 
 def parse(spec, strict=False, **args):
@@ -39,13 +39,14 @@ def test_defaults_are_the_last_seven_days_all_symbols_all_versions_and_an_auto_b
         "symbol": [],
         "model_version": None,
         "bucket": 900,  # 7 days in 5-minute buckets would be 2016 points; 15 minutes is the finest below 2000
+        "alerts": "show",  # a chart over time shades when alert rules fired
     }
     assert notes == ["15m buckets"]
 
 
 def test_a_chart_without_a_bucket_gets_only_its_window():
     values, notes = parse(PIPELINES)
-    assert values == {"start": NOW - timedelta(days=7), "end": NOW}
+    assert values == {"start": NOW - timedelta(days=7), "end": NOW, "alerts": "show"}
     assert notes == []
 
 
@@ -196,7 +197,7 @@ def test_strict_parsing_allows_the_reserved_parameters(name):
 
 def test_lenient_parsing_ignores_other_pages_parameters():
     values, _ = parse(PIPELINES, symbol="AAPL", feature="vix", bucket="nonsense")
-    assert set(values) == {"start", "end"}
+    assert set(values) == {"start", "end", "alerts"}
 
 
 def test_an_empty_value_means_the_default():

@@ -60,6 +60,13 @@ def test_every_chart_renders_a_window_without_data_as_an_explicit_empty_state(sh
         assert set(rendered.data["status"]) == {"ok"}
     elif chart_id == "quality.completeness":  # the fixture's market and backtests reach back into 2023
         assert "predictions" not in set(rendered.data["table"]) and len(rendered.data)
+    elif chart_id == "quality.outliers":  # so do their numbers
+        assert "predictions" not in set(rendered.data["table"]) and len(rendered.data)
+    elif chart_id == "quality.rows":  # every table, every day: a day without rows is what it shows
+        rows = rendered.data.groupby("table")["rows"].sum()
+        assert rows["predictions"] == 0 and rows["market"] > 0
+    elif chart_id == "alerts.current":  # only the missing-value rule sees rows there (market's and backtests')
+        assert set(rendered.data.loc[rendered.data["has_data"], "rule"]) == {"missing_values"}
     else:
         assert figure.data == ()
         assert re.match(r"No .* in this (window|period)", annotation(figure))
@@ -178,7 +185,7 @@ def test_key_numbers_compare_the_window_with_the_one_before(shared_db):
 
 
 def test_filters_reach_the_query(shared_db):
-    args = {**FIXTURE_WINDOW, "symbol": ["TSLA"], "model_version": ["v2"], "bucket": ["1d"]}
+    args = {**FIXTURE_WINDOW, "symbol": ["TSLA"], "model_version": ["v2"], "bucket": ["1d"], "alerts": ["hide"]}
     rendered = render(get_chart("ops.throughput"), args, shared_db)
     assert rendered.data["requests"].sum() == 1  # r11
     assert rendered.notes == ["1d buckets"]

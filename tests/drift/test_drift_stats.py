@@ -111,3 +111,19 @@ def test_categorical_psi_clips_a_category_one_sample_lacks():
     terms = drift.psi_terms(ref, cur)
     assert terms[2] == pytest.approx((0.0001 - 1 / 16) * np.log(0.0001 / (1 / 16)))
     assert drift.psi(ref, cur) == pytest.approx(terms.sum())
+
+
+@pytest.mark.parametrize("rows", [0, 1, 2, 7, 40, 117, 120])
+def test_rarefied_distinct_counts_equal_the_exact_expectation_and_the_sample_itself_at_full_size(rows):
+    from math import comb
+
+    counts = [50, 30, 20, 10, 5, 3, 1, 1, 0]  # 120 rows, 8 distinct values (and one not seen)
+    exact = sum(1 - comb(120 - c, rows) / comb(120, rows) for c in counts)
+    assert drift.rarefied_distinct(counts, rows) == pytest.approx(exact, rel=1e-9, abs=1e-12)
+    assert drift.rarefied_distinct(counts, 120) == 8
+
+
+def test_cardinality_growth_is_the_plain_ratio_at_equal_sizes_and_rarefies_the_larger_sample():
+    assert drift.cardinality_growth([60, 60], [30, 30, 30, 30]) == pytest.approx(2)
+    # 12 rows against 120: the reference is rarefied to 12 rows, which almost always show both its values.
+    assert drift.cardinality_growth([60, 60], [3, 3, 3, 3]) == pytest.approx(4 / drift.rarefied_distinct([60, 60], 12))

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from dashapp.charts import get_chart, render
-from dashapp.charts.quality import completeness_data, contract_data, values_data
+from dashapp.charts.quality import (
+    completeness_data,
+    contract_data,
+    duplicates_data,
+    missing_data,
+    missing_figure,
+    outliers_data,
+    rows_data,
+    values_data,
+)
 from dashapp.contract import LABELS
-from tests.fixtures import ALL, predictions, write_partitioned
+from tests.fixtures import ALL, DAY4, predictions, write_partitioned
 
 
 def broken_predictions() -> pd.DataFrame:
@@ -115,3 +126,121 @@ def test_rows_per_bucket_and_their_newest_time_equal_pandas(db):
     want = frame.groupby(frame["ts"].dt.floor("D"))["ts"].agg(["size", "max"])
     assert got["bucket"].tolist() == want.index.tolist()
     assert got["rows"].tolist() == want["size"].tolist() and got["newest"].tolist() == want["max"].tolist()
+
+
+def replace_predictions(data_dir, frame: pd.DataFrame) -> None:
+    for folder in (data_dir / "predictions").iterdir():
+        for path in folder.iterdir():
+            path.unlink()
+    write_partitioned(data_dir, "predictions", frame)
+
+
+def seeded_predictions(rows: int = 300) -> pd.DataFrame:
+    """Predictions over the fixture's three days with long-tailed, tied and missing numbers, for the IQR rule."""
+    rng = np.random.default_rng(5)
+    frame = pd.concat([predictions()] * (rows // len(predictions()) + 1), ignore_index=True).iloc[:rows].copy()
+    frame["ts"] = (pd.Timestamp("2024-03-01") + pd.to_timedelta(np.sort(rng.uniform(0, 3 * 86400, rows)), "s")).astype(
+        "datetime64[us]"
+    )
+    frame["request_id"] = [f"s{i:04d}" for i in range(rows)]
+    frame["latency_ms"] = np.round(60 * rng.lognormal(0, 0.8, rows), 1)
+    frame["sentiment_score"] = np.round(rng.uniform(-1, 1, rows), 1)  # many ties
+    frame.loc[rng.choice(rows, 12, replace=False), "sentiment_score"] = np.nan  # NULL in parquet: no value
+    frame["headline_words"] = rng.poisson(12, rows).astype("int32")
+    return frame
+
+
+def numpy_outliers(values: pd.Series) -> dict:
+    values = values.dropna().to_numpy(dtype=float)
+    q1, q3 = np.percentile(values, [25, 75])
+    low, high = q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)
+    below, above = int((values < low).sum()), int((values > high).sum())
+    return {"n": len(values), "q1": q1, "q3": q3, "low": low, "high": high, "below": below, "above": above}
+
+
+def test_outliers_follow_the_iqr_rule_as_numpy_computes_it(db, data_dir):
+    frame = seeded_predictions()
+    replace_predictions(data_dir, frame)
+    window = {"start": datetime(2024, 3, 1, 6), "end": datetime(2024, 3, 3, 12)}  # cuts into the first and last day
+    columns = ["latency_ms", "sentiment_score", "headline_words", "confidence"]
+    got = db.run_on("predictions", "quality_outliers", time_column="^ts$", columns=columns, **window)
+    inside = frame[(frame["ts"] >= window["start"]) & (frame["ts"] < window["end"])]
+    assert got["position"].tolist() == [1, 2, 3, 4]
+    for position, column in enumerate(columns, 1):
+        row = got.set_index("position").loc[position]
+        want = numpy_outliers(inside[column])
+        assert {k: row[k] for k in want} == pytest.approx(want, rel=1e-12, abs=1e-12), column
+    assert got["above"].iloc[0] > 0  # the long tail of latency has outliers to count
+
+    shown = outliers_data(db, window).set_index(["table", "column"])
+    latency = shown.loc[("predictions", "latency_ms")]
+    assert latency["outside"] == latency["below"] + latency["above"] == got["below"].iloc[0] + got["above"].iloc[0]
+    assert shown.index.isin([("predictions", "headline_words"), ("trades", "price")]).sum() == 2  # feature, contract
+    assert ("predictions", "status") not in shown.index  # an HTTP code is not a measurement
+
+
+def test_outlier_columns_are_checked_against_the_tables_real_columns(db):
+    with pytest.raises(ValueError, match="names columns outcomes does not have"):
+        db.run_on("outcomes", "quality_outliers", time_column="^ts$", columns=["no_such"], **ALL)
+
+
+def test_duplicates_count_request_ids_repeated_anywhere_in_the_window_as_pandas_does(db, data_dir):
+    frame = predictions()
+    frame.loc[9, "request_id"] = "r01"  # day 3 repeats an id of day 1
+    frame.loc[[5, 6], "request_id"] = "r08"  # three copies of r08 on day 2
+    frame.loc[10, "request_id"] = None
+    replace_predictions(data_dir, frame)
+    got = db.run_on("predictions", "quality_duplicates", time_column="^ts$", **ALL).iloc[0]
+    ids = frame.dropna(subset=["request_id"])
+    copies = ids.groupby("request_id").agg(n=("ts", "size"), days=("ts", lambda ts: ts.dt.date.nunique()))
+    repeated = copies[copies["n"] > 1].sort_values("n", ascending=False)
+    assert got["with_id"] == len(ids)
+    assert got["repeated_ids"] == len(repeated) == 2
+    assert got["extra_copies"] == (repeated["n"] - 1).sum() == 3
+    assert got["across_days"] == (repeated["days"] > 1).sum() == 1
+    assert list(got["examples"]) == repeated.index.tolist() == ["r08", "r01"]
+    # Within a day, the value rules see only r08's copies: the repeat across days is this query's.
+    per_day = db.run("quality_predictions", **ALL, labels=list(LABELS))["duplicate_request_id"].sum()
+    assert per_day == 2
+    shown = duplicates_data(db, ALL).set_index("table")
+    assert shown.loc["predictions", "examples"] == "r08, r01" and shown.loc["outcomes", "repeated_ids"] == 0
+
+
+def test_completeness_by_bucket_counts_each_days_values_as_pandas_notna(db, data_dir):
+    frame = broken_predictions()
+    replace_predictions(data_dir, frame)
+    got = db.run_on("predictions", "quality_completeness_by_bucket", time_column="^ts$", bucket=86400, **ALL)
+    want = frame.groupby(frame["ts"].dt.floor("D")).agg(lambda c: c.notna().sum())
+    assert got["bucket"].tolist() == want.index.tolist()
+    assert got["rows"].tolist() == frame.groupby(frame["ts"].dt.floor("D")).size().tolist()
+    assert got[list(frame.columns)].to_numpy().tolist() == want[list(frame.columns)].to_numpy().tolist()
+
+
+def test_rows_per_day_shows_a_day_without_rows_and_reads_each_table_against_its_median_day(db, data_dir):
+    frame = predictions()
+    replace_predictions(data_dir, frame[frame["ts"].dt.day != 2])  # day 2 lost
+    got = rows_data(db, ALL).set_index(["table", "day"])
+    days = pd.date_range("2024-03-01", periods=3, freq="D")
+    assert got.loc["predictions"]["rows"].tolist() == [4, 0, 3]
+    assert got.loc["predictions"]["median"].tolist() == [3.5] * 3  # of the days with rows
+    assert got.loc["predictions"]["relative"].tolist() == pytest.approx([4 / 3.5, 0, 3 / 3.5])  # expected daily
+    assert got.loc["pipeline_runs"].index.tolist() == days.tolist()  # every table, every day of the window
+    market = got.loc["market"]  # a bar on Friday 1 March, none at the weekend: no shortfall
+    assert market["rows"].tolist() == [2, 0, 0] and market["relative"].iloc[1:].isna().all()
+    half = rows_data(db, {"start": datetime(2024, 3, 1, 12), "end": DAY4}).set_index(["table", "day"])
+    # Only r04 (23:59:59) after noon on day 1: one row in half a day is two a day; the median of 2 and 3 is 2.5.
+    assert half.loc["predictions"]["relative"].tolist() == pytest.approx([2 / 2.5, 0, 3 / 2.5])
+
+
+def test_the_missing_values_heatmap_shows_the_gappy_columns_share_per_day(db, data_dir):
+    frame = broken_predictions()
+    replace_predictions(data_dir, frame)
+    data = missing_data(db, ALL)
+    (heatmap,) = missing_figure(data, ALL).data
+    shares = frame.set_index(frame["ts"].dt.floor("D")).isna().groupby(level=0).mean()
+    # Required columns first; cache_hit is optional (empty by design), so it is never drawn.
+    assert list(heatmap.y) == [f"predictions · {c}" for c in ("label", "request_id", "sentiment_score", "symbol")]
+    for name, row in zip(heatmap.y, np.asarray(heatmap.z, dtype=float), strict=True):
+        want = shares[name.split(" · ")[1]].clip(upper=0.1).to_numpy()
+        assert row.tolist() == pytest.approx(want.tolist())
+    assert "4 required columns miss values on some day" in data.attrs["notes"]

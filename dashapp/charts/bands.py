@@ -1,0 +1,197 @@
+"""Alert bands: when alert rules fired, shaded on the time axis of the other pages' charts (issue 6).
+
+A chart opts in with `ChartSpec.time_axis`; `render()` adds the bands to a copy of the chart's cached
+figure, so that cache never depends on the alert tables. The bands have their own cache entry, keyed
+on the evaluated span and the rules and fingerprinted on the tables the rules read: a warm lookup is
+one cache read, not an evaluation per rule.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from itertools import groupby
+
+import pandas as pd
+
+from ..alerts.evaluate import SEVERITY_RANK, Alert, evaluate
+from ..alerts.metrics import METRICS
+from ..alerts.rules import configured_rules
+from ..db import Database
+from .figures import DRIFT_COLORS, DRIFT_TINTS
+
+# Alerts are evaluated over at most the last 90 days of a chart's span: the most /api/alerts takes, and a
+# quarter of history behind a backtest's last day (the demo's paper run and its drawdown fit in it). The
+# cost follows the days evaluated, not the chart's span: a 10-year equity curve costs what 90 days do, and
+# its footer says that the bands cover less.
+MAX_SPAN = timedelta(days=90)
+# Labels go in lanes down from the top, each LANE (a share of the plot) high, at most MAX_LANES. Their width
+# is estimated for a half-width panel's plot and 10 px text, so that labels in one lane do not overlap.
+LANE, MAX_LANES, PLOT_PX, CHAR_PX = 0.075, 5, 600, 6
+
+
+@dataclass(frozen=True)
+class Band:
+    """One rule's overlapping firing periods, merged over its series; `end` None: still firing."""
+
+    rule: str
+    series: tuple[str, ...]  # the firing series' label values ("news_category"), "" for a rule without labels
+    start: datetime
+    end: datetime | None
+    severity: str  # the worst reached
+
+    @property
+    def names(self) -> str:
+        """The rule and its series, as the Alerts page names them: "feature_drift news_category, vix"."""
+        return " ".join(filter(None, [self.rule, ", ".join(filter(None, self.series))]))
+
+
+def merge(alerts: list[Alert]) -> list[Band]:
+    """Per rule, merge the periods that overlap (a drift on three features is one band); in time order."""
+    periods = sorted(
+        ((a.rule.name, p, " ".join(a.labels.values())) for a in alerts for p in a.periods),
+        key=lambda item: (item[0], item[1].start),
+    )
+    bands: list[Band] = []
+    for rule, group in groupby(periods, key=lambda item: item[0]):
+        merged: list[Band] = []
+        for _, period, series in group:
+            last = merged[-1] if merged else None
+            if last is None or (last.end is not None and period.start > last.end):
+                merged.append(Band(rule, (series,), period.start, period.end, period.severity))
+                continue
+            end = None if last.end is None or period.end is None else max(last.end, period.end)
+            severity = max(last.severity, period.severity, key=SEVERITY_RANK.__getitem__)
+            names = last.series + ((series,) if series not in last.series else ())
+            merged[-1] = Band(rule, names, last.start, end, severity)
+        bands += merged
+    return sorted(bands, key=lambda band: (band.start, band.rule))
+
+
+def firing_bands(db: Database, start: datetime, end: datetime) -> list[Band]:
+    """Every configured rule's firing periods over [start, end), merged; memoized as one entry."""
+    rules = configured_rules(db.config)
+    tables = tuple(sorted({t for rule in rules for t in METRICS[rule.metric].tables}))
+    key = {"start": start, "end": end, "rules": [repr(rule) for rule in rules]}
+    return db.memoize("alerts.bands", key, tables, lambda: merge(evaluate(db, rules, start, end)))
+
+
+def chart_span(time_axis: str, params: dict, frame: pd.DataFrame) -> tuple[datetime, datetime] | None:
+    """The chart's x range: its window, else the span of its time column (a backtest's days)."""
+    if "start" in params:
+        return params["start"], params["end"]
+    times = pd.to_datetime(frame[time_axis]).dropna()
+    if times.empty:
+        return None
+    return times.min().to_pydatetime(), times.max().to_pydatetime()
+
+
+def add_bands(db: Database, time_axis: str, params: dict, frame: pd.DataFrame, figure: dict) -> tuple[dict, list]:
+    """The figure with the alert bands over its x range (a copy; the cached one stays as it is), and notes."""
+    layout = figure.get("layout", {})
+    empty = frame.empty or layout.get("xaxis", {}).get("visible") is False  # an empty state: no time axis
+    span = None if empty else chart_span(time_axis, params, frame)
+    if span is None:
+        return figure, []
+    left, right = span
+    # A window is [start, end); a daily series' last point stands for its whole day.
+    end = right if "start" in params else right + timedelta(days=1)
+    start = max(left, end - MAX_SPAN)
+    shown = [(band, max(band.start, left), min(band.end or right, right)) for band in firing_bands(db, start, end)]
+    shown = [(band, x0, x1) for band, x0, x1 in shown if x0 < x1]
+    notes = [f"alert bands cover the last {MAX_SPAN.days} days only"] if start > left else []
+    if not shown:
+        return figure, notes
+    notes.append(f"shaded: {len(shown)} alert periods, hover a label for its series (alerts=hide hides them)")
+    subplots = _subplots(layout)
+    critical_last = sorted(shown, key=lambda item: SEVERITY_RANK[item[0].severity])  # drawn over the warnings
+    shapes = [shape for band, x0, x1 in critical_last for refs in subplots for shape in _shapes(band, x0, x1, *refs)]
+    # Labels are annotations, which widen an autoranged axis to fit their text: pin the range.
+    axes = [f"xaxis{x[1:]}" for x, _ in subplots]  # x2 -> xaxis2
+    return {
+        **figure,
+        "layout": {
+            **layout,
+            **{axis: {"range": [left, right], **layout.get(axis, {})} for axis in axes},
+            "shapes": [*layout.get("shapes", ()), *shapes],
+            "annotations": [*layout.get("annotations", ()), *_labels(shown, left, right)],
+        },
+    }, notes
+
+
+def _subplots(layout: dict) -> list[tuple[str, str]]:
+    """(x axis, y axis domain) of each subplot: a band below the data is drawn in each one (stacked figures)."""
+    names = sorted(k for k in layout if re.fullmatch(r"xaxis\d*", k)) or ["xaxis"]
+    return [(name.replace("axis", ""), layout.get(name, {}).get("anchor", "y") + " domain") for name in names]
+
+
+def _shapes(band: Band, x0: datetime, x1: datetime, xref: str, yref: str) -> list[dict]:
+    """A light band over the subplot's height, below the data, and a line where it began (if in view): the
+    line says when, the band how long. Several rules often fire at once, so the fill stays faint."""
+    area = {
+        "xref": xref,
+        "yref": yref,
+        "y0": 0,
+        "y1": 1,
+        "layer": "below",
+        "name": f"alert {band.severity}: {band.names}",
+    }
+    shapes = [
+        {
+            **area,
+            "type": "rect",
+            "x0": x0,
+            "x1": x1,
+            "fillcolor": DRIFT_TINTS[band.severity],
+            "opacity": 0.3,
+            "line": {"width": 0},
+        },
+    ]
+    if band.start >= x0:
+        line = {"color": DRIFT_COLORS[band.severity], "width": 1.5, "dash": "dot"}
+        shapes.append({**area, "type": "line", "x0": band.start, "x1": band.start, "line": line})
+    return shapes
+
+
+def _labels(shown: list[tuple[Band, datetime, datetime]], left: datetime, right: datetime) -> list[dict]:
+    """Each band's rule at its left edge (its right one where the text would leave the plot), in lanes from the
+    top so that no two labels overlap; hovering one names the series, the severity and the period.
+
+    Critical and long bands are placed first: when the lanes run out, a warning's blip goes unlabelled.
+    """
+    per_char = (right - left) * CHAR_PX / PLOT_PX
+    lanes: list[list[tuple[datetime, datetime]]] = [[] for _ in range(MAX_LANES)]  # the labels' extents in each
+    labels = []
+    for band, x0, x1 in sorted(shown, key=lambda item: (-SEVERITY_RANK[item[0].severity], item[1] - item[2])):
+        count = sum(1 for s in band.series if s)
+        text = band.rule + (f" ×{count}" if count > 1 else "")
+        width = per_char * (len(text) + 2)
+        flip = x0 + width > right
+        first, last = (x1 - width, x1) if flip else (x0, x0 + width)
+        lane = next((i for i, taken in enumerate(lanes) if all(last <= a or b <= first for a, b in taken)), None)
+        if lane is None:
+            continue
+        lanes[lane].append((first, last))
+        when = f"{_when(band.start)} → " + ("still firing" if band.end is None else _when(band.end))
+        labels.append(
+            {
+                "text": text,
+                "hovertext": f"{band.names}<br>{band.severity} · {when}",
+                "x": x1 if flip else x0,
+                "xref": "x",
+                "xanchor": "right" if flip else "left",
+                "y": 1 - lane * LANE,
+                "yref": "paper",
+                "yanchor": "top",
+                "showarrow": False,
+                "font": {"size": 10, "color": "#343a40"},
+                "bgcolor": "rgba(255, 255, 255, 0.8)",
+                "bordercolor": DRIFT_COLORS[band.severity],
+            }
+        )
+    return labels
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment:%b %d}" if moment.time() == time(0) else f"{moment:%b %d %H:%M}"
