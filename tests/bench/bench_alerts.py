@@ -296,6 +296,8 @@ def main() -> None:
         print(RESULT + json.dumps(result))
         return
 
+    if not (args.data / "predictions").is_dir():
+        raise SystemExit(f"no demo at {args.data}: .venv/bin/dashapp demo --out {args.data} --rows 10000000 --days 30")
     end = _end_of_data(args.data)
     cores = os.cpu_count()
     print(f"{args.data.name}: {args.days} days to {end:%Y-%m-%d %H:%M} UTC, {cores} cores, median of {args.repeat}")
