@@ -7,7 +7,7 @@ shows its cause always agree. A bucket without enough data has no row (the rule 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -52,6 +52,20 @@ class Metric:
 def _frame(rows: pd.DataFrame, labels: tuple[str, ...], value: pd.Series) -> pd.DataFrame:
     out = rows[["bucket", *labels]].assign(value=value.to_numpy(dtype=float))
     return out[np.isfinite(out["value"])].reset_index(drop=True)
+
+
+def each_table(
+    db: Database, tables: tuple[str, ...], query: str, start: datetime, end: datetime, notes: list[str], **params
+) -> Iterator[tuple[str, pd.DataFrame]]:
+    """Run a one-table query (`query_table($table)` over its time column in [start, end)) on each table in turn:
+    (table, rows) per table read; a missing or unreadable table is named in `notes` instead."""
+    for name in tables:
+        try:
+            rows = db.run_on(name, query, time_column=f"^{TABLES[name].time_column}$", start=start, end=end, **params)
+        except DataUnavailable as exc:
+            notes.append(f"{name}: {exc.reason}")
+            continue
+        yield name, rows
 
 
 def _requests(db: Database, span: Span) -> pd.DataFrame:
@@ -143,20 +157,8 @@ def freshness(db: Database, span: Span) -> pd.DataFrame:
     starts = pd.date_range(span.start, span.end - timedelta(microseconds=1), freq=step)
     ends = np.minimum(starts + step, pd.Timestamp(span.end))
     parts = []
-    for name, table in TABLES.items():
-        if table.cadence is None:
-            continue
-        try:
-            rows = db.run_on(
-                name,
-                "quality_rows",
-                time_column=f"^{table.time_column}$",
-                start=span.start,
-                end=span.end,
-                bucket=span.bucket_seconds,
-            )
-        except DataUnavailable:
-            continue  # the Data quality page names the missing table
+    # A missing table is the Data quality page's to name; here it has no series.
+    for name, rows in each_table(db, CADENCED, "quality_rows", span.start, span.end, [], bucket=span.bucket_seconds):
         newest = rows.set_index("bucket")["newest"].reindex(starts).ffill()  # buckets ordered: newest so far
         if rows.empty:  # nothing in the window: stale since its newest row before it, if it has one
             before = db.data_through(name)
@@ -203,20 +205,11 @@ def missing_by_bucket(db: Database, span: Span) -> pd.DataFrame:
     missing or unreadable are named in attrs["notes"].
     """
     parts, notes = [], []
-    for name in TIMED:
+    tables = each_table(
+        db, TIMED, "quality_completeness_by_bucket", span.start, span.end, notes, bucket=span.bucket_seconds
+    )
+    for name, counts in tables:
         table = TABLES[name]
-        try:
-            counts = db.run_on(
-                name,
-                "quality_completeness_by_bucket",
-                time_column=f"^{table.time_column}$",
-                start=span.start,
-                end=span.end,
-                bucket=span.bucket_seconds,
-            )
-        except DataUnavailable as exc:
-            notes.append(f"{name}: {exc.reason}")
-            continue
         present = counts.melt(id_vars=["bucket", "rows"], var_name="column", value_name="present")
         optional = {c.name for c in table.optional}
         parts.append(

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..alerts.metrics import CADENCED, METRICS, TIMED, Span, missing_by_bucket
+from ..alerts.metrics import CADENCED, METRICS, TIMED, Span, each_table, missing_by_bucket
 from ..check import check_data_dir
 from ..contract import LABELS, TABLES
 from ..db import Database
@@ -120,37 +120,17 @@ def _duration(minutes: float) -> str:
 
 def completeness_data(db: Database, params: dict) -> pd.DataFrame:
     """Per time-stamped table and column, the share of the window's rows that hold a value: required columns
-    first, worst first."""
-    parts, notes = [], []
-    for table in TIMED:
-        try:
-            counts = db.run_on(
-                table,
-                "quality_completeness",
-                time_column=f"^{TABLES[table].time_column}$",
-                start=params["start"],
-                end=params["end"],
-            ).iloc[0]
-        except DataUnavailable as exc:
-            notes.append(f"{table}: {exc.reason}")
-            continue
-        rows = int(counts["rows"])
-        if rows == 0:
-            continue
-        required = set(TABLES[table].required_names)
-        optional = {c.name for c in TABLES[table].optional}
-        for column, present in counts.drop("rows").items():
-            if column in optional and present == 0:
-                continue  # an optional column this log does not have: nothing is missing
-            missing = rows - int(present)
-            parts.append(
-                {"table": table, "column": column, "required": column in required, "rows": rows, "missing": missing}
-            )
-    frame = pd.DataFrame(parts, columns=["table", "column", "required", "rows", "missing"])
+    first, worst first. The day counts of the missing-values panel (and the missing-rate alert), summed."""
+    counts = missing_by_bucket(db, Span(params["start"], params["end"], DAY))
+    keys = ["table", "column", "required", "optional"]
+    frame = counts.groupby(keys, as_index=False)[["rows", "missing"]].sum()
+    absent = frame["optional"].astype(bool) & (frame["missing"] == frame["rows"])  # an optional column this log lacks
+    frame = frame[(frame["rows"] > 0) & ~absent].drop(columns="optional")
     frame["completeness"] = 1 - frame["missing"] / frame["rows"]
     frame = frame.sort_values(["required", "completeness", "table", "column"], ascending=[False, True, True, True])
     frame = frame.reset_index(drop=True)
     gaps = (frame["missing"] > 0) & frame["required"]
+    notes = counts.attrs["notes"]
     frame.attrs["notes"] = notes + [f"{gaps.sum()} of {frame['required'].sum()} required columns have missing values"]
     return frame
 
@@ -213,14 +193,7 @@ def rows_data(db: Database, params: dict) -> pd.DataFrame:
     one_day = pd.Timedelta(days=1)
     covered = (np.minimum(days + one_day, end) - np.maximum(days, start)) / one_day
     parts, notes = [], []
-    for table in TIMED:
-        try:
-            counts = db.run_on(
-                table, "quality_rows", time_column=f"^{TABLES[table].time_column}$", start=start, end=end, bucket=DAY
-            )
-        except DataUnavailable as exc:
-            notes.append(f"{table}: {exc.reason}")
-            continue
+    for table, counts in each_table(db, TIMED, "quality_rows", start, end, notes, bucket=DAY):
         rows = counts.set_index("bucket")["rows"].reindex(days, fill_value=0).to_numpy()
         rates = rows / covered
         median = float(np.median(rates[rows > 0])) if rows.any() else np.nan
@@ -419,18 +392,8 @@ def _number(value: float) -> str:
 def duplicates_data(db: Database, params: dict) -> pd.DataFrame:
     """Per table keyed by request_id: ids logged more than once in the window, on one day or across days."""
     rows, notes = [], []
-    for table in REQUEST_IDS:
-        try:
-            found = db.run_on(
-                table,
-                "quality_duplicates",
-                time_column=f"^{TABLES[table].time_column}$",
-                start=params["start"],
-                end=params["end"],
-            ).iloc[0]
-        except DataUnavailable as exc:
-            notes.append(f"{table}: {exc.reason}")
-            continue
+    for table, found in each_table(db, REQUEST_IDS, "quality_duplicates", params["start"], params["end"], notes):
+        found = found.iloc[0]
         rows.append({"table": table, **found.drop("examples").to_dict(), "examples": ", ".join(found["examples"])})
     columns = ["table", "with_id", "repeated_ids", "extra_copies", "across_days", "examples"]
     frame = pd.DataFrame(rows, columns=columns)

@@ -21,7 +21,7 @@ from dashapp.charts.quality import (
     values_data,
 )
 from dashapp.contract import LABELS
-from tests.fixtures import ALL, DAY4, predictions, write_partitioned
+from tests.fixtures import ALL, DAY4, outcomes, predictions, write_partitioned
 
 
 def broken_predictions() -> pd.DataFrame:
@@ -107,17 +107,20 @@ def test_the_quality_panels_render_and_say_what_they_cover(db):
         assert rendered.figure["data"] and "data through" in rendered.coverage
 
 
-def test_completeness_query_counts_one_tables_rows_and_values_and_refuses_other_tables(db):
-    import pytest
-
-    from tests.fixtures import outcomes
-
-    got = db.run_on("outcomes", "quality_completeness", time_column="^ts$", start=ALL["start"], end=ALL["end"])
+def test_completeness_per_column_counts_the_windows_values_as_pandas(db):
+    frame = completeness_data(db, ALL)
+    got = frame[frame["table"] == "outcomes"].set_index("column")
     want = outcomes()
     want = want[(want["ts"] >= ALL["start"]) & (want["ts"] < ALL["end"])]
-    assert got.iloc[0].to_dict() == {"rows": len(want), **{c: int(n) for c, n in want.notna().sum().items()}}
+    assert set(got["rows"]) == {len(want)}
+    assert got["missing"].to_dict() == {c: int(n) for c, n in want.isna().sum().items()}
+
+
+def test_a_one_table_query_refuses_what_is_not_a_contract_table(db):
     with pytest.raises(ValueError, match="not a contract table"):
-        db.run_on("duckdb_settings()", "quality_completeness", time_column="^ts$", start=ALL["start"], end=ALL["end"])
+        db.run_on(
+            "duckdb_settings()", "quality_rows", time_column="^ts$", start=ALL["start"], end=ALL["end"], bucket=60
+        )
 
 
 def test_rows_per_bucket_and_their_newest_time_equal_pandas(db):
