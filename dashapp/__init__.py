@@ -25,9 +25,11 @@ class AppState:
 
 def create_app(config: Config | None = None) -> dash.Dash:
     """Build the Dash app and its Flask server. Nothing here opens DuckDB: that happens per worker."""
-    from . import api
+    from . import api, embed
     from .alerts.rules import configured_rules
+    from .auth import init_auth
     from .cache import cache, init_cache
+    from .headers import init_headers
     from .pages import backtests, panels, shell
     from .prometheus import init_metrics
 
@@ -48,7 +50,9 @@ def create_app(config: Config | None = None) -> dash.Dash:
     db = Database(config, cache=cache)
     server.extensions["dashapp"] = AppState(config, db)
     server.register_blueprint(api.blueprint)
+    server.register_blueprint(embed.blueprint)
     init_metrics(server, db)
+    init_headers(server, config)
     app.layout = shell.layout
     shell.register_callbacks(app, db)
     panels.register_callbacks(app, db)
@@ -56,4 +60,5 @@ def create_app(config: Config | None = None) -> dash.Dash:
     # Dash records which component bundles it may serve only while rendering the index page, so a
     # gunicorn worker whose first request is a bundle would answer 500. Render it once per app.
     server.test_client().get("/")
+    init_auth(server, config)  # after the warm-up above: the index renders once without credentials
     return app

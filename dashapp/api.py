@@ -14,6 +14,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from plotly.io.json import to_json_plotly
 from werkzeug.exceptions import HTTPException
 
+from . import export
 from .alerts.evaluate import as_json, evaluate, worst
 from .alerts.rules import configured_rules
 from .charts import REGISTRY, get_chart, render
@@ -24,7 +25,7 @@ from .timerange import parse_instant, utc_now
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("api", __name__)
-FORMATS = ("json", "csv")
+FORMATS = ("json", "csv", *export.FORMATS)
 
 
 def _db():
@@ -44,12 +45,17 @@ def list_charts():
 
 @blueprint.get("/api/charts/<chart_id>")
 def chart(chart_id: str):
-    """Return one chart as its figure (format=json) or the data behind it (format=csv)."""
+    """Return one chart as its figure (format=json), the data behind it (format=csv) or an image (png, svg)."""
     spec = get_chart(chart_id)
+    args = request.args.to_dict(flat=False)
     fmt = request.args.get("format", "json")
     if fmt not in FORMATS:
         raise BadParameter("format", f"must be one of {', '.join(FORMATS)}, got {fmt[:20]!r}")
-    rendered = render(spec, request.args.to_dict(flat=False), _db(), strict=True)
+    options = export.image_options(args, fmt, spec.height) if fmt in export.FORMATS else None
+    rendered = render(spec, args, _db(), strict=True)
+    if options:
+        image = export.draw(rendered.figure, options, current_app.extensions["dashapp"].config.browser_path)
+        return Response(image, mimetype=export.FORMATS[fmt])
     if fmt == "csv":
         return Response(
             rendered.data.to_csv(index=False),

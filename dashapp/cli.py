@@ -179,6 +179,58 @@ def cmd_warm(args: argparse.Namespace) -> int:
     return 1 if failed and args.strict else 0
 
 
+def _pair(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"must be name=value, got {text[:40]!r}")
+    return name, value
+
+
+def _expiry(text: str):
+    from .auth import parse_expiry
+
+    try:
+        return parse_expiry(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def cmd_sign_url(args: argparse.Namespace) -> int:
+    """Print a chart's embed URL (or API URL) with its parameters and a token signed with DASHAPP_EMBED_SECRET."""
+    import json
+
+    from .auth import Tokens, expires_at
+    from .charts import get_chart, parse_params
+    from .config import Config, env_name
+    from .errors import BadParameter, ConfigError, DashappError
+
+    try:
+        config = Config.from_env()
+        if not config.embed_secret:
+            raise ConfigError(f"{env_name('embed_secret')} is not set: there is no secret to sign with")
+        if args.base is None and config.bind.startswith("unix:"):
+            raise ConfigError(f"{env_name('bind')} is a unix socket: give the portal's address with --base")
+        spec = get_chart(args.chart_id)
+        if any(name == "token" for name, _ in args.param):
+            raise BadParameter("token", "is added by sign-url, not given")
+        query: dict[str, list[str]] = {}
+        for name, value in args.param:
+            query.setdefault(name, []).append(value)
+        parse_params(spec, query, strict=True)  # a link that would answer 400 is refused now
+    except DashappError as exc:
+        print(f"dashapp sign-url: {exc.message}", file=sys.stderr)
+        return 2
+    url = Tokens(config.embed_secret).url(
+        args.base or f"http://{config.bind}", spec.id, args.param, args.expires, args.api
+    )
+    if args.json:
+        expires = expires_at(args.expires).isoformat().replace("+00:00", "Z")
+        print(json.dumps({"url": url, "chart": spec.id, "params": args.param, "expires": expires}, indent=2))
+    else:
+        print(url)
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Replace this process with gunicorn, configured by gunicorn.conf.py and DASHAPP_* variables."""
     from .config import Config
@@ -242,6 +294,21 @@ def parser() -> argparse.ArgumentParser:
     warm.add_argument("--days", type=_positive, nargs="+", default=[7, 30], help="windows, in days (default 7 30)")
     warm.add_argument("--strict", action="store_true", help="exit 1 when a chart cannot be computed")
     warm.set_defaults(run=cmd_warm)
+
+    sign = sub.add_parser("sign-url", help="print a chart's embed URL signed with DASHAPP_EMBED_SECRET")
+    sign.add_argument("chart_id", help="the chart's id, as /api/charts lists it")
+    sign.add_argument(
+        "--param", type=_pair, action="append", default=[], help="name=value; repeat for each (theme and title too)"
+    )
+    sign.add_argument(
+        "--expires", type=_expiry, default="7d", help="lifetime: 30m, 12h, 7d ... at most 365d (default 7d)"
+    )
+    sign.add_argument(
+        "--base", help="the portal's address, e.g. https://portal.example.com (default http://DASHAPP_BIND)"
+    )
+    sign.add_argument("--api", action="store_true", help="sign the chart's API URL (/api/charts/<id>) instead")
+    sign.add_argument("--json", action="store_true", help="print url, chart, params and expires as JSON")
+    sign.set_defaults(run=cmd_sign_url)
 
     serve = sub.add_parser("serve", help="serve the portal with gunicorn (DASHAPP_* variables configure it)")
     serve.set_defaults(run=cmd_serve)

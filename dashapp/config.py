@@ -6,6 +6,7 @@ one line that names the variable (datasette's settings table, Flask's fail-fast 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tempfile
@@ -19,6 +20,13 @@ PREFIX = "DASHAPP_"
 CACHE_TYPES = ("filesystem", "simple", "null")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _MEMORY = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+AUTH_MODES = ("none", "basic", "header")
+MIN_SECRET_LENGTH = 32
+_HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
+# A CSP host or scheme source: https:, https://example.com, https://*.example.com:8443, example.com
+_ORIGIN = re.compile(
+    r"[a-z][a-z0-9+.-]*:|([a-z][a-z0-9+.-]*://)?(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:(\d{1,5}|\*))?"
+)
 
 
 def _default_cache_dir() -> Path:
@@ -60,6 +68,29 @@ class Config:
     alert_webhook: str = field(
         default="", metadata={"help": "http(s) URL that `dashapp alerts` POSTs alert state changes to; empty = none"}
     )
+    # Access control (issue 7): dashapp/auth.py. The secret is left out of repr, so it never reaches a log.
+    embed_secret: str = field(
+        default="",
+        repr=False,
+        metadata={"help": "signs embed tokens (32+ characters); when set, /embed and /api/charts/<id> need a token"},
+    )
+    auth: str = field(default="none", metadata={"help": "portal authentication: none, basic or header"})
+    users_file: Path | None = field(
+        default=None, metadata={"help": "auth=basic: lines user:hash from werkzeug's generate_password_hash"}
+    )
+    auth_header: str = field(
+        default="X-Forwarded-User", metadata={"help": "auth=header: the request header carrying the user"}
+    )
+    trusted_proxies: str = field(
+        default="", metadata={"help": "auth=header: comma-separated IPs or CIDRs whose user header is believed"}
+    )
+    frame_ancestors: str = field(
+        default="'self'",
+        metadata={"help": "who may show the portal in a frame (CSP frame-ancestors): 'self', 'none' or origins"},
+    )
+    browser_path: str = field(
+        default="", metadata={"help": "Chromium for PNG/SVG export; empty = kaleido finds chromium on the PATH"}
+    )
 
     def __post_init__(self) -> None:
         self._validate()
@@ -77,6 +108,19 @@ class Config:
     def alert_states_file(self) -> Path:
         """The alert states last sent to the webhook."""
         return self.cache_dir / "alert-states-sent.json"
+
+    @property
+    def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """The trusted proxies as networks (a single address is a /32 or /128)."""
+        networks = []
+        for item in filter(None, (part.strip() for part in self.trusted_proxies.split(","))):
+            try:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                raise ConfigError(
+                    f"{env_name('trusted_proxies')} must be comma-separated IP addresses or CIDRs, got {item[:60]!r}"
+                ) from None
+        return tuple(networks)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Config:
@@ -124,8 +168,48 @@ class Config:
             )
         if self.alert_webhook and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", self.alert_webhook):
             raise ConfigError(f"{env_name('alert_webhook')} must be an http(s) URL, got {self.alert_webhook[:80]!r}")
+        if not _frame_ancestors_ok(self.frame_ancestors):
+            raise ConfigError(
+                f"{env_name('frame_ancestors')} must be 'self', 'none' or space-separated origins"
+                f" like https://wiki.example.com, got {self.frame_ancestors[:80]!r}"
+            )
         if self.data_dir.exists() and not self.data_dir.is_dir():
             raise ConfigError(f"{env_name('data_dir')} must be a folder, got the file {self.data_dir}")
+        self._validate_access()
+
+    def _validate_access(self) -> None:
+        """Check the access-control settings; a basic-auth users file is read here, so a bad one stops the start."""
+        if self.embed_secret and len(self.embed_secret) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"{env_name('embed_secret')} must be at least {MIN_SECRET_LENGTH} characters, got"
+                f" {len(self.embed_secret)} (make one: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        if self.auth not in AUTH_MODES:
+            raise ConfigError(f"{env_name('auth')} must be one of {', '.join(AUTH_MODES)}, got {self.auth[:20]!r}")
+        if not _HEADER_NAME.fullmatch(self.auth_header):
+            raise ConfigError(
+                f"{env_name('auth_header')} must be a header name (letters, digits, -), got {self.auth_header[:70]!r}"
+            )
+        proxies = self.proxy_networks  # parsed whatever the mode: a bad entry always stops the start
+        if self.auth == "header" and not proxies:
+            raise ConfigError(
+                f"{env_name('auth')}=header needs {env_name('trusted_proxies')}: the addresses of the proxies"
+                " that set the user header"
+            )
+        if self.auth == "basic":
+            if self.users_file is None:
+                raise ConfigError(f"{env_name('auth')}=basic needs {env_name('users_file')}: a file of user:hash lines")
+            from .auth import read_users  # here, not at the top: auth imports Flask
+
+            read_users(self.users_file)
+
+
+def _frame_ancestors_ok(value: str) -> bool:
+    """CSP source expressions only: no ; (a second directive) and no quoted keyword but 'self' and 'none'."""
+    sources = value.split()
+    if sources == ["'none'"]:
+        return True
+    return bool(sources) and all(s == "'self'" or _ORIGIN.fullmatch(s) for s in sources)
 
 
 def env_name(field_name: str) -> str:
@@ -139,7 +223,7 @@ def env_names() -> list[str]:
 def _cast(key: str, type_name: str, raw: str):
     """Cast an environment string to a field's type (annotations are strings here)."""
     raw = raw.strip()
-    if type_name == "Path":
+    if type_name in ("Path", "Path | None"):
         if not raw:
             raise ConfigError(f"{key} must be a path, got an empty value")
         return Path(raw).expanduser()

@@ -41,3 +41,15 @@ class DataUnavailable(DashappError):
         self.table = table
         self.reason = reason
         self.expected = expected
+
+
+class ExportUnavailable(DashappError):
+    """No browser to draw a PNG or SVG with (kaleido needs Chromium): the API answers 501."""
+
+    status = 501
+
+
+class ExportBusy(DashappError):
+    """The image renderer did not answer in time (busy or hung): a 503, worth retrying."""
+
+    status = 503

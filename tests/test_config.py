@@ -49,6 +49,13 @@ def test_defaults_apply_when_no_variable_is_set():
         ("DASHAPP_DRIFT_PREDICTION_KL", " 0.05 ", "drift_prediction_kl", 0.05),
         ("DASHAPP_ALERT_RULES", "ops/rules.toml", "alert_rules", Path("ops/rules.toml")),
         ("DASHAPP_ALERT_WEBHOOK", "https://hooks.example/x", "alert_webhook", "https://hooks.example/x"),
+        ("DASHAPP_FRAME_ANCESTORS", "'self' https://wiki.example", "frame_ancestors", "'self' https://wiki.example"),
+        ("DASHAPP_BROWSER_PATH", "/opt/chromium/chrome", "browser_path", "/opt/chromium/chrome"),
+        ("DASHAPP_EMBED_SECRET", "s" * 32, "embed_secret", "s" * 32),
+        ("DASHAPP_AUTH", " none ", "auth", "none"),
+        ("DASHAPP_USERS_FILE", "~/users", "users_file", Path.home() / "users"),
+        ("DASHAPP_AUTH_HEADER", "X-Auth-Request-User", "auth_header", "X-Auth-Request-User"),
+        ("DASHAPP_TRUSTED_PROXIES", "10.0.0.0/8, ::1", "trusted_proxies", "10.0.0.0/8, ::1"),
     ],
 )
 def test_each_variable_sets_its_field_cast_to_the_fields_type(variable, raw, field, expected):
@@ -73,6 +80,13 @@ def test_every_field_is_covered_by_the_variable_test():
         "drift_prediction_kl",
         "alert_rules",
         "alert_webhook",
+        "frame_ancestors",
+        "browser_path",
+        "embed_secret",
+        "auth",
+        "users_file",
+        "auth_header",
+        "trusted_proxies",
     }
     assert {f.name for f in fields(Config)} == covered
 

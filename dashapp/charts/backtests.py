@@ -23,10 +23,12 @@ from ..errors import BadParameter
 from .figures import base_figure, color_map, empty_figure, stacked_figure, table_figure
 from .registry import ChartSpec, Param, get_chart, parse_params, register
 
-RUNS = Param("run", "text", [], multiple=True, help="run_id; repeat for several; none = each agent version's newest")
+RUNS = Param(
+    "run", "text", [], multiple=True, help="run_id; repeat for several; none = each agent version's newest", known="run"
+)
 FROM = Param("from", "date", None, help="first day, YYYY-MM-DD; none = the runs' first")
 TO = Param("to", "date", None, help="last day (included), YYYY-MM-DD; none = the runs' last")
-FOCUS = Param("focus", "text", None, help="the run the one-run panels show; none = the first selected")
+FOCUS = Param("focus", "text", None, help="the run the one-run panels show; none = the first selected", known="run")
 SCALE = Param("scale", "choice", "linear", choices=("linear", "log"), help="cumulative return axis")
 ROLLING = Param(
     "window", "choice", "126", choices=("21", "63", "126", "252"), help="rolling window, trading days (126 = 6 months)"

@@ -21,7 +21,11 @@ METHOD = Param("method", "choice", "pearson", choices=("pearson", "spearman"), h
 BY = Param("by", "choice", "pooled", choices=("pooled", "symbol"), help="one matrix over all symbols, or per symbol")
 ROLLING = Param("rolling", "choice", "10", choices=("5", "10", "20", "60"), help="rolling window, trading days")
 RUN = Param(
-    "agent_run", "text", None, help="the agent run whose trades give the net action; none = the newest paper run"
+    "agent_run",
+    "text",
+    None,
+    help="the agent run whose trades give the net action; none = the newest paper run",
+    known="run",
 )
 # The runs tables choose the default agent run (agent_run()).
 TABLES = ("predictions", "market", "trades", "backtest_runs", "backtest_returns")

@@ -21,7 +21,7 @@ from ..drift.engine import (
 from ..errors import BadParameter
 from ..timerange import BUCKETS
 from .figures import DRIFT_COLORS, DRIFT_TINTS, LABEL_COLORS, base_figure, empty_figure, table_figure
-from .registry import FILTERS, ChartSpec, Param, get_chart, parse_params, register
+from .registry import FILTERS, ChartSpec, Param, check_known, get_chart, parse_params, register
 
 REFERENCE = Param(
     "reference",
@@ -322,5 +322,7 @@ register(
 
 def drift_results(db: Database, args: dict) -> list[dict]:
     """Per-feature results for /api/drift and `dashapp drift`, parsed like the drift charts' URL parameters."""
-    params, _ = parse_params(get_chart("drift.features"), args, strict=True)
+    spec = get_chart("drift.features")
+    params, _ = parse_params(spec, args, strict=True)
+    check_known(spec, params, db)
     return [r.to_dict() for r in compare(db, window(params))]

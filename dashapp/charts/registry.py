@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..backtest.runs import known_runs
 from ..contract import TABLES
 from ..db import Database, load_query
 from ..errors import BadParameter, DataUnavailable, UnknownChart
@@ -31,13 +32,16 @@ from .bands import add_bands
 
 _TEXT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$")
 MAX_VALUES = 50
-# Query-string names that belong to the API or the embed page, not to a chart.
-RESERVED = frozenset({"format", "theme", "title", "token"})
+# Query-string names that belong to the API or the embed page, not to a chart (width ... image_scale: images).
+RESERVED = frozenset({"format", "theme", "title", "token", "width", "height", "image_scale"})
 
 
 @dataclass(frozen=True)
 class Param:
-    """One URL parameter of a chart: `kind` is time, bucket, text, choice or date."""
+    """One URL parameter of a chart: `kind` is time, bucket, text, choice or date.
+
+    `known` names the identifiers a text value must be one of (a key of KNOWN): symbol, model_version, run.
+    """
 
     name: str
     kind: str
@@ -45,6 +49,7 @@ class Param:
     multiple: bool = False
     help: str = ""
     choices: tuple[str, ...] = ()
+    known: str = ""
 
     def describe(self) -> dict:
         out = {"name": self.name, "type": self.kind, "default": self.default, "repeatable": self.multiple}
@@ -56,8 +61,8 @@ class Param:
 START = Param("start", "time", "now-7d", help="window start: ISO date/datetime (UTC) or now-7d, now-12h ...")
 END = Param("end", "time", "now", help="window end (exclusive)")
 BUCKET = Param("bucket", "bucket", "auto", help="time bucket: auto or one of " + ", ".join(BUCKETS))
-SYMBOL = Param("symbol", "text", [], multiple=True, help="ticker; repeat for several; none = all")
-MODEL_VERSION = Param("model_version", "text", None, help="one model version; none = all")
+SYMBOL = Param("symbol", "text", [], multiple=True, help="ticker; repeat for several; none = all", known="symbol")
+MODEL_VERSION = Param("model_version", "text", None, help="one model version; none = all", known="model_version")
 WINDOW = (START, END)
 FILTERS = (START, END, SYMBOL, MODEL_VERSION)
 # Every chart with a time axis takes it (register() adds it), so a URL or an embed can hide the bands.
@@ -190,6 +195,41 @@ def parse_params(
     return values, notes
 
 
+def _filter_options(kind: str) -> Callable[[Database], set[str]]:
+    def values(db: Database) -> set[str]:
+        frame = db.run("meta_filter_options")
+        return set(frame.loc[frame["kind"] == kind, "value"])
+
+    return values
+
+
+# The identifiers in the data, each from a small cached query: symbols and model versions logged, runs.
+KNOWN: dict[str, Callable[[Database], set[str]]] = {
+    "symbol": _filter_options("symbol"),
+    "model_version": _filter_options("model_version"),
+    "run": lambda db: set(known_runs(db)["run_id"]),
+}
+
+
+def check_known(spec: ChartSpec, params: dict, db: Database) -> None:
+    """An identifier the data does not have is a BadParameter naming it, before any chart query runs.
+
+    When the table that lists them is unavailable nothing is checked: the chart itself says so.
+    """
+    for param in spec.params:
+        given = params.get(param.name)
+        if not param.known or not given:
+            continue
+        try:
+            known = KNOWN[param.known](db)
+        except DataUnavailable:
+            continue
+        unknown = [v for v in (given if param.multiple else [given]) if v not in known]
+        if unknown:
+            label = param.known.replace("_", " ")
+            raise BadParameter(param.name, f"names no known {label}: {', '.join(unknown[:5])}")
+
+
 def _resolve_window(values: dict, now: datetime, notes: list[str]) -> None:
     """Turn start/end strings into datetimes and the bucket name into seconds."""
     relative = {name: str(values[name]).startswith("now") for name in ("start", "end")}
@@ -261,6 +301,7 @@ def render(spec: ChartSpec, args: Mapping[str, Sequence[str]], db: Database, str
     A chart with a time axis then gets the alert bands (bands.py) on a copy of that figure.
     """
     params, notes = parse_params(spec, args, strict=strict)
+    check_known(spec, params, db)
     bands = params.pop(ALERTS.name, "hide") == "show"  # not the chart's: its cached figure is the same either way
     frame, figure = db.memoize(f"chart.{spec.id}", params, spec.tables, lambda: _draw(spec, db, params))
     notes += frame.attrs.get("notes", ())

@@ -13,15 +13,21 @@ from urllib.parse import parse_qs
 
 import dash_bootstrap_components as dbc
 from dash import MATCH, Dash, Input, Output, State, dcc, html
+from dash.exceptions import PreventUpdate
 
-from ..charts import get_chart, render
+from ..charts import REGISTRY, get_chart, render
 from ..charts.figures import empty_figure
 from ..db import Database
+from ..embed import share_links
 from ..errors import BadParameter, DataUnavailable, UnknownChart
 
 log = logging.getLogger(__name__)
 
 GRAPH, STATUS = "chart-graph", "chart-status"
+SHARE, SHARE_BODY = "chart-share", "chart-share-body"
+# plotly.js 4 shows a "Share chart..." button by default that uploads the figure's data to Plotly Cloud.
+GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "showSendToCloud": False}
+SHARE_LABELS = {"page": "Page link with these filters", "embed": "Embed URL", "iframe": "iframe snippet"}
 
 
 def chart_card(chart_id: str) -> html.Div:
@@ -31,16 +37,22 @@ def chart_card(chart_id: str) -> html.Div:
         [
             dbc.CardHeader(
                 [
-                    html.Span(spec.title, className="fw-semibold"),
-                    html.Small(spec.description, className="text-muted ms-2"),
-                ]
+                    html.Div(
+                        [
+                            html.Span(spec.title, className="fw-semibold"),
+                            html.Small(spec.description, className="text-muted ms-2"),
+                        ]
+                    ),
+                    share_button(chart_id),
+                ],
+                className="d-flex align-items-start",
             ),
             dbc.CardBody(
                 dcc.Loading(
                     dcc.Graph(
                         id={"type": GRAPH, "chart": chart_id},
                         figure=empty_figure("Loading…"),
-                        config={"displaylogo": False, "responsive": True},
+                        config=GRAPH_CONFIG,
                         style={"height": f"{spec.height}px"},
                     ),
                     type="dot",
@@ -53,6 +65,48 @@ def chart_card(chart_id: str) -> html.Div:
         className="h-100 shadow-sm",
     )
     return html.Div(card, className="h-100 chart-card", **{"data-chart": chart_id})
+
+
+def share_button(chart_id: str) -> html.Div:
+    """A small Share button whose popover the share callback fills with the chart's links."""
+    button_id = {"type": SHARE, "chart": chart_id}
+    return html.Div(
+        [
+            dbc.Button("Share", id=button_id, color="link", size="sm", className="p-0 share-button"),
+            dbc.Popover(
+                dbc.PopoverBody("…", id={"type": SHARE_BODY, "chart": chart_id}),
+                target=button_id,
+                trigger="legacy",
+                placement="bottom-end",
+                className="share-popover",
+            ),
+        ],
+        className="ms-auto ps-2 flex-shrink-0",
+    )
+
+
+def share_fields(href: str | None, button_id: dict) -> list[html.Div]:
+    """The share popover's copyable fields for the page at `href` (the browser's URL, filters included)."""
+    chart_id = button_id.get("chart") if isinstance(button_id, dict) else None
+    # Both come from the browser (anyone can POST a callback): no page URL or no such chart, nothing to share.
+    if not (isinstance(href, str) and href.startswith(("http://", "https://")) and str(chart_id) in REGISTRY):
+        raise PreventUpdate
+    return [
+        html.Div(
+            [
+                html.Label(SHARE_LABELS[name], className="form-label small text-muted mb-0"),
+                dbc.InputGroup(
+                    [
+                        dbc.Input(value=value, readonly=True, name=name, className="share-field"),
+                        dbc.InputGroupText(dcc.Clipboard(content=value, title="Copy", className="share-copy")),
+                    ],
+                    size="sm",
+                ),
+            ],
+            className="mb-2",
+        )
+        for name, value in share_links(href, str(chart_id)).items()
+    ]
 
 
 def control_col(label: str, control, md: int) -> dbc.Col:
@@ -106,3 +160,13 @@ def register_callbacks(app: Dash, db: Database) -> None:
     )
     def _update_chart(search, graph_id):
         return update_chart(search, graph_id, db)
+
+    @app.callback(
+        Output({"type": SHARE_BODY, "chart": MATCH}, "children"),
+        Input({"type": SHARE, "chart": MATCH}, "n_clicks"),
+        State("url", "href"),
+        State({"type": SHARE, "chart": MATCH}, "id"),
+        prevent_initial_call=True,
+    )
+    def _share(_clicks, href, button_id):
+        return share_fields(href, button_id)

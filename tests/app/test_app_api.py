@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from urllib.parse import quote, urlencode
 
+import pandas as pd
+import plotly.io as pio
 import pytest
 
 from dashapp.charts import REGISTRY, get_chart, render
@@ -71,6 +74,8 @@ def test_every_chart_answers_as_json_with_its_figure_and_coverage(shared_client,
     assert body["figure"]["data"] or body["figure"]["layout"]["annotations"]
     assert "data through" in body["coverage"]
     assert isinstance(body["notes"], list)
+    figure = pio.from_json(json.dumps(body["figure"]))  # validates every property against plotly's schema
+    assert figure.layout.height == get_chart(chart_id).height
 
 
 @pytest.mark.parametrize("chart_id", CHART_IDS)
@@ -79,11 +84,11 @@ def test_every_chart_answers_as_csv_with_the_data_columns(shared_app, shared_cli
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     assert f'filename="{chart_id}.csv"' in response.headers["Content-Disposition"]
-    table = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    table = pd.read_csv(io.StringIO(response.get_data(as_text=True)))
     db = shared_app.server.extensions["dashapp"].db
     expected = render(get_chart(chart_id), chart_args(chart_id), db).data
-    assert table[0] == list(expected.columns)
-    assert len(table) - 1 == len(expected)
+    assert list(table.columns) == list(expected.columns)
+    assert len(table) == len(expected)
 
 
 def test_the_default_format_is_json(shared_client):

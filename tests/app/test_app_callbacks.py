@@ -160,6 +160,11 @@ def test_the_panel_callback_answers_over_http(shared_client):
         (GOOD_SEARCH, "forged"),
         (GOOD_SEARCH, {"chart": "../../etc/passwd", "type": GRAPH}),
         (None, None),
+        ("?symbol=NOPE&model_version=v9", {"chart": "ops.latency", "type": GRAPH}),
+        ("?" + "&".join(f"symbol=S{i}" for i in range(1000)), {"chart": "ops.latency", "type": GRAPH}),
+        ("?start=%00&end=" + "9" * 100_000, {"chart": "ops.latency", "type": GRAPH}),
+        ("?run=x%27%3B%20DROP%20TABLE%20backtest_runs%3B--", {"chart": "backtest.metrics", "type": GRAPH}),
+        ({"search": 1}, {"chart": ["ops.latency"], "type": GRAPH}),
     ],
 )
 def test_a_forged_callback_post_is_answered_with_a_panel_message_not_a_500(shared_client, search, state_id):

@@ -11,9 +11,9 @@ import urllib.request
 from tests.browser.server import ROOT
 
 
-def get(url: str):
+def get(url: str, timeout: float = 10):
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -51,7 +51,8 @@ def test_metrics_sum_every_workers_requests_and_parse_as_prometheus_text(server)
     from prometheus_client.parser import text_string_to_metric_families
 
     def healthz_count() -> float:
-        status, body = get(server.url + "/metrics")
+        # The first scrape evaluates every metric cold on a server the page tests left busy (over 10 s once in CI).
+        status, body = get(server.url + "/metrics", timeout=60)
         assert status == 200
         families = {f.name: f for f in text_string_to_metric_families(body.decode())}
         assert {"dashapp_alert", "dashapp_drift_psi", "dashapp_http_request_duration_seconds"} <= set(families)

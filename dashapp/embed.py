@@ -1,0 +1,151 @@
+"""/embed/<chart_id>: one chart alone on a page, for an iframe, with the same parameters as its page.
+
+The page works offline: plotly.js comes from the installed plotly package, the small script that
+draws the figure from static/embed.js (no inline script, so a strict CSP can forbid them).
+Errors answer as a message in the frame, never as JSON or a traceback.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import uuid
+from functools import cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import plotly
+import plotly.io as pio
+from flask import Blueprint, current_app, render_template, request, send_from_directory
+from plotly.io.json import to_json_plotly
+from werkzeug.exceptions import HTTPException
+
+from .charts import get_chart, render
+from .errors import BadParameter, DashappError, DataUnavailable
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint(
+    "embed", __name__, template_folder="templates", static_folder="static", static_url_path="/embed/static"
+)
+THEMES = ("light", "dark")
+MAX_TITLE = 200
+# The embed page's title line and footer around the chart, so an iframe of this much more than the
+# chart's height shows the chart as tall as on its page.
+CHROME_HEIGHT = 64
+DARK_TEXT = "#212529"
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data"
+ONE_YEAR = 365 * 24 * 3600
+
+
+@blueprint.get("/embed/plotly-<version>.min.js")
+def plotly_js(version: str):
+    """Serve the installed plotly.js; the version in the URL lets browsers cache it for a year."""
+    if version != plotly_version():
+        return "", 404
+    return send_from_directory(PLOTLY_JS, "plotly.min.js", max_age=ONE_YEAR, mimetype="text/javascript")
+
+
+@blueprint.get("/embed/<path:chart_id>")
+def embed(chart_id: str):
+    """The chart's page for an iframe: `theme=light|dark`, `title=` (empty: no title line)."""
+    spec = get_chart(chart_id)
+    theme = _theme(request.args.get("theme", "light"))
+    title = _title(request.args.get("title"), spec.title)
+    try:
+        rendered = render(spec, request.args.to_dict(flat=False), current_app.extensions["dashapp"].db)
+    except DataUnavailable as exc:
+        return _page(exc.message, title=title, theme=theme, detail=_expected(exc), kind="empty"), 200
+    footer = " · ".join(part for part in (rendered.coverage, *rendered.notes) if part)
+    figure = _for_frame(rendered.figure, theme)
+    # Escaping '<' keeps "</script>" or "<!--" in any label from ending the JSON's script element.
+    return _page(footer, title=title, theme=theme, figure=to_json_plotly(figure).replace("<", "\\u003c"))
+
+
+def _theme(raw: str) -> str:
+    if raw not in THEMES:
+        raise BadParameter("theme", f"must be one of {', '.join(THEMES)}, got {raw[:20]!r}")
+    return raw
+
+
+def _title(raw: str | None, default: str) -> str:
+    if raw is None:
+        return default
+    if len(raw) > MAX_TITLE:
+        raise BadParameter("title", f"may be at most {MAX_TITLE} characters, got {len(raw)}")
+    return raw.strip()
+
+
+def _expected(exc: DataUnavailable) -> str:
+    return f"Expected columns: {exc.expected}." if exc.expected else ""
+
+
+def _for_frame(figure: dict, theme: str) -> dict:
+    """Copy the (cached, shared) figure to fill its container, in the theme's template."""
+    layout = {k: v for k, v in figure["layout"].items() if k not in ("height", "width")}
+    layout["autosize"] = True
+    if theme == "dark":
+        layout["template"] = dark_template()
+        return {**figure, "data": [_dark_text_on_tints(trace) for trace in figure["data"]], "layout": layout}
+    return {**figure, "layout": layout}
+
+
+def _dark_text_on_tints(trace: dict) -> dict:
+    """Keep a table's text dark where it has its own light fills (status tints), which the dark theme keeps."""
+    if trace.get("type") != "table":
+        return trace
+    parts = {}
+    for name in ("header", "cells"):
+        part = trace.get(name, {})
+        if part.get("fill", {}).get("color") is not None and part.get("font", {}).get("color") is None:
+            parts[name] = {**part, "font": {**part.get("font", {}), "color": DARK_TEXT}}
+    return trace | parts
+
+
+@cache
+def dark_template() -> dict:
+    return pio.templates["plotly_dark"].to_plotly_json()
+
+
+@cache
+def plotly_version() -> str:
+    return plotly.offline.get_plotlyjs_version()
+
+
+def _page(message: str, *, title: str = "", theme: str = "light", figure: str = "", detail: str = "", kind: str = ""):
+    return render_template(
+        "embed.html",
+        title=title,
+        theme=theme,
+        figure=figure,
+        message=message,
+        detail=detail,
+        kind=kind,
+        plotly_version=plotly_version(),
+    )
+
+
+@blueprint.errorhandler(DashappError)
+def embed_error(exc: DashappError):
+    """A bad parameter (400) or an unknown chart (404), said in the frame."""
+    title = {400: "Invalid parameter", 404: "Unknown chart"}.get(exc.status, "Chart unavailable")
+    theme = request.args.get("theme") if request.args.get("theme") in THEMES else "light"
+    return _page(exc.message, title=title, theme=theme, kind="error"), exc.status
+
+
+@blueprint.errorhandler(Exception)
+def embed_unexpected(exc: Exception):
+    """Log the traceback under an id; the frame shows the id only."""
+    if isinstance(exc, HTTPException):
+        return _page(exc.description or exc.name, title=exc.name, kind="error"), exc.code
+    error_id = uuid.uuid4().hex[:12]
+    log.exception("embed %s failed (error id %s)", request.path, error_id)
+    return _page(f"This chart failed; the error is logged with id {error_id}.", title="Error", kind="error"), 500
+
+
+def share_links(href: str, chart_id: str) -> dict[str, str]:
+    """The page link, the chart's embed URL with the same filters, and an iframe snippet for it."""
+    url = urlsplit(href)
+    embed_url = f"{url.scheme}://{url.netloc}/embed/{chart_id}" + (f"?{url.query}" if url.query else "")
+    height = get_chart(chart_id).height + CHROME_HEIGHT
+    snippet = f'<iframe src="{html.escape(embed_url)}" width="100%" height="{height}" frameborder="0"></iframe>'
+    return {"page": href, "embed": embed_url, "iframe": snippet}

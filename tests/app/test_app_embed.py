@@ -1,0 +1,176 @@
+"""/embed/<chart_id> through Flask's test client: every chart as a page, errors said in the frame, plotly.js local."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import quote
+
+import plotly
+import plotly.io as pio
+import pytest
+from dash.exceptions import PreventUpdate
+from markupsafe import escape
+
+from dashapp.charts import REGISTRY, get_chart, render
+from dashapp.embed import CHROME_HEIGHT, DARK_TEXT, share_links
+from dashapp.pages.panels import share_fields
+from tests.app.test_app_api import BAD_VALUES, CHART_IDS, PARAMS, WINDOW, window
+from tests.fixtures import chart_args
+
+FIGURE = re.compile(r'<script id="figure" type="application/json">(.*?)</script>', re.S)
+
+
+def figure_of(text: str) -> dict:
+    return json.loads(FIGURE.search(text).group(1))
+
+
+def assert_page(response, status: int) -> str:
+    assert response.status_code == status
+    assert response.mimetype == "text/html"
+    text = response.get_data(as_text=True)
+    assert "Traceback" not in text
+    return text
+
+
+@pytest.mark.parametrize("chart_id", CHART_IDS)
+def test_every_chart_answers_as_an_embed_page_with_its_figure_and_footer(shared_app, shared_client, chart_id):
+    text = assert_page(shared_client.get(f"/embed/{chart_id}?{window(chart_id)}"), 200)
+    spec = get_chart(chart_id)
+    rendered = render(spec, chart_args(chart_id), shared_app.server.extensions["dashapp"].db)
+    figure = figure_of(text)
+    assert figure["data"] == json.loads(pio.to_json(rendered.figure))["data"]
+    assert "height" not in figure["layout"] and figure["layout"]["autosize"] is True  # fills the frame
+    assert f'<div class="embed-title">{escape(spec.title)}</div>' in text
+    assert escape(rendered.coverage) in text
+
+
+def test_the_page_filters_of_other_charts_are_ignored_as_on_the_page(shared_client):
+    """The share button's embed URL carries the whole page's query string."""
+    text = assert_page(shared_client.get(f"/embed/ops.latency?{WINDOW}&feature=headline_words&run=x"), 200)
+    assert figure_of(text)["data"]
+
+
+@pytest.mark.parametrize(("chart_id", "param"), PARAMS, ids=[f"{c}-{p.name}" for c, p in PARAMS])
+def test_a_bad_value_for_any_parameter_is_a_400_naming_it_in_the_frame(shared_client, chart_id, param):
+    value = BAD_VALUES[param.kind]
+    text = assert_page(shared_client.get(f"/embed/{chart_id}?{window(chart_id)}&{param.name}={quote(value)}"), 400)
+    assert "Invalid parameter" in text
+    assert f"<p>{param.name}: " in text
+    assert value not in text or escape(value) == value  # reflected only escaped
+
+
+@pytest.mark.parametrize(
+    ("query", "param"), [("theme=blue", "theme"), (f"title={'x' * 201}", "title"), ("start=2024-13-01", "start")]
+)
+def test_the_embed_parameters_are_checked_too(shared_client, query, param):
+    text = assert_page(shared_client.get(f"/embed/ops.latency?{WINDOW}&{query}"), 400)
+    assert f"<p>{param}: " in text
+
+
+def test_an_unknown_chart_is_a_404_in_the_frame(shared_client):
+    text = assert_page(shared_client.get("/embed/ops.nope?theme=dark"), 404)
+    assert "no chart named &#39;ops.nope&#39;" in text and '<body class="theme-dark">' in text
+    assert assert_page(shared_client.get("/embed/ops/latency/x"), 404)
+    text = assert_page(shared_client.get("/embed/%3Cscript%3Ealert(1)%3C%2Fscript%3E"), 404)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "<script" not in text
+
+
+def test_dark_theme_applies_plotly_dark_to_a_copy_of_the_figure(shared_app, shared_client):
+    dark = assert_page(shared_client.get(f"/embed/ops.latency?{WINDOW}&theme=dark"), 200)
+    light = assert_page(shared_client.get(f"/embed/ops.latency?{WINDOW}"), 200)
+    assert '<body class="theme-dark">' in dark and '<body class="theme-light">' in light
+    template = figure_of(dark)["layout"]["template"]["layout"]
+    assert template["paper_bgcolor"] == pio.templates["plotly_dark"].layout.paper_bgcolor
+    assert figure_of(light)["layout"]["template"]["layout"]["paper_bgcolor"] == "white"
+    # The cached figure the page panels and the API share keeps its own template and height.
+    db = shared_app.server.extensions["dashapp"].db
+    cached = render(get_chart("ops.latency"), chart_args("ops.latency"), db).figure["layout"]
+    assert cached["template"]["layout"]["paper_bgcolor"] == "white" and cached["height"] == 340
+
+
+def test_dark_theme_keeps_dark_text_on_the_light_status_tints_of_tables(shared_client):
+    query = f"/embed/quality.contract?{WINDOW}"
+    light = [t for t in figure_of(shared_client.get(query).get_data(as_text=True))["data"] if t["type"] == "table"]
+    dark = figure_of(shared_client.get(f"{query}&theme=dark").get_data(as_text=True))["data"]
+    assert light and [t["type"] for t in dark] == ["table"]
+    for part in ("header", "cells"):
+        assert light[0][part]["fill"]["color"] and "color" not in light[0][part].get("font", {})
+        assert dark[0][part]["font"]["color"] == DARK_TEXT and dark[0][part]["fill"] == light[0][part]["fill"]
+
+
+def test_a_title_override_is_plain_escaped_text_and_an_empty_one_hides_the_title(shared_client):
+    hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    text = assert_page(shared_client.get(f"/embed/ops.latency?{WINDOW}&title={quote(hostile)}"), 200)
+    assert f'<div class="embed-title">{escape(hostile)}</div>' in text
+    assert "<img" not in text and text.count("<script") == 3  # the figure, plotly.js and embed.js
+    text = assert_page(shared_client.get(f"/embed/ops.latency?{WINDOW}&title="), 200)
+    assert "embed-title" not in text
+
+
+def test_the_figure_json_cannot_close_its_script_element(shared_client):
+    text = assert_page(shared_client.get(f"/embed/ops.latency?{WINDOW}"), 200)
+    raw = FIGURE.search(text).group(1)
+    assert "<" not in raw and "\\u003c" in raw  # the alert bands' hover text holds <br>
+
+
+def test_plotly_js_is_served_by_the_app_with_a_long_cache(shared_client):
+    text = assert_page(shared_client.get(f"/embed/ops.latency?{WINDOW}"), 200)
+    sources = re.findall(r'(?:src|href)="([^"]+)"', text)
+    assert sources and all(s.startswith("/embed/") for s in sources)  # nothing from another host, no CDN
+    version = plotly.offline.get_plotlyjs_version()
+    assert f"/embed/plotly-{version}.min.js" in sources
+    response = shared_client.get(f"/embed/plotly-{version}.min.js")
+    assert response.status_code == 200 and response.mimetype == "text/javascript"
+    assert "max-age=31536000" in response.headers["Cache-Control"]
+    assert response.data == (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
+    assert shared_client.get("/embed/plotly-0.0.1.min.js").status_code == 404
+    assert shared_client.get("/embed/static/embed.js").status_code == 200
+
+
+def test_a_missing_table_shows_the_empty_state_in_the_frame(client, data_dir):
+    (data_dir / "pipeline_runs.parquet").unlink()
+    text = assert_page(client.get(f"/embed/ops.pipeline_runs?{WINDOW}"), 200)
+    assert "pipeline_runs.parquet" in text and "started_at (timestamp)" in text
+    assert 'id="figure"' not in text
+
+
+def test_an_unexpected_error_is_a_500_with_an_error_id_only(client, monkeypatch):
+    def boom(db, params):
+        raise RuntimeError("secret detail")
+
+    monkeypatch.setitem(REGISTRY, "ops.latency", replace(REGISTRY["ops.latency"], data=boom))
+    text = assert_page(client.get(f"/embed/ops.latency?{WINDOW}"), 500)
+    assert re.search(r"logged with id [0-9a-f]{12}", text)
+    assert "secret detail" not in text and "RuntimeError" not in text
+
+
+def test_share_links_carry_the_page_filters_into_the_embed_url_and_the_iframe_snippet():
+    href = "https://portal.example.com/operations?start=now-30d&symbol=AAPL&symbol=MSFT"
+    links = share_links(href, "ops.latency")
+    embed = "https://portal.example.com/embed/ops.latency?start=now-30d&symbol=AAPL&symbol=MSFT"
+    assert links == {
+        "page": href,
+        "embed": embed,
+        "iframe": f'<iframe src="{html.escape(embed)}" width="100%" height="{340 + CHROME_HEIGHT}"'
+        ' frameborder="0"></iframe>',
+    }
+    assert share_links("http://127.0.0.1:8050/", "ops.latency")["embed"] == "http://127.0.0.1:8050/embed/ops.latency"
+
+
+def test_the_share_callback_fills_three_copyable_fields_and_ignores_forged_input():
+    fields = share_fields("http://h/drift?feature=x", {"type": "chart-share", "chart": "drift.features"})
+    values = [field.children[1].children[0].value for field in fields]
+    clips = [field.children[1].children[1].children.content for field in fields]
+    assert values == clips == list(share_links("http://h/drift?feature=x", "drift.features").values())
+    for href, button_id in [
+        (None, {"chart": "drift.features"}),
+        ("javascript:x", {"chart": "drift.features"}),
+        ("http://h/", 1),
+        ("http://h/", {"chart": ["x"]}),
+    ]:
+        with pytest.raises(PreventUpdate):
+            share_fields(href, button_id)

@@ -1,0 +1,90 @@
+"""Embedding in a real browser: a page of another origin frames two charts, and the share button's links."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote
+
+import pytest
+from playwright.sync_api import expect
+
+from dashapp.embed import share_links
+from tests.browser.server import Server
+from tests.browser.test_pages import wait_for_panels
+
+# Two charts as a wiki would embed them: one as on its page, one dark with its own title.
+FRAMES = {
+    "latency": "/embed/ops.latency?start=now-30d&symbol=AAPL",
+    "labels": f"/embed/overview.label_mix?theme=dark&title={quote('Label mix <30 days>')}&start=now-30d",
+}
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        """Keep the test page's requests out of pytest's output."""
+
+
+@pytest.fixture(scope="module")
+def wiki(demo_dir, tmp_path_factory):
+    """A test page on its own origin (a second port) and a server that lets that origin frame it."""
+    root = tmp_path_factory.mktemp("wiki")
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    origin = f"http://127.0.0.1:{httpd.server_address[1]}"
+    server = Server(demo_dir, tmp_path_factory.mktemp("wiki-cache"), DASHAPP_FRAME_ANCESTORS=origin)
+    frames = "\n".join(
+        f'<iframe id="{name}" src="{server.url}{path}" width="100%" height="420" frameborder="0"></iframe>'
+        for name, path in FRAMES.items()
+    )
+    head = '<!doctype html><title>Wiki</title><link rel="icon" href="data:,">'
+    (root / "wiki.html").write_text(f"{head}<h1>Team wiki</h1>\n{frames}\n")
+    yield server.wait(), f"{origin}/wiki.html"
+    server.stop()
+    httpd.shutdown()
+    assert "Traceback" not in server.log.read_text()
+
+
+def test_a_page_of_another_origin_embeds_two_charts_that_render_and_follow_the_frame(wiki, page):
+    server, url = wiki
+    page.goto(url)
+    for name in FRAMES:
+        frame = page.frame_locator(f"#{name}")
+        expect(frame.locator(".main-svg").first).to_be_visible()
+        expect(frame.locator(".embed-footer")).to_contain_text("data through")
+    latency, labels = page.frame_locator("#latency"), page.frame_locator("#labels")
+    expect(latency.locator(".embed-title")).to_have_text("Latency p50 / p95 / p99 by model version")
+    expect(labels.locator(".embed-title")).to_have_text("Label mix <30 days>")  # the override, as text
+    expect(labels.locator("body")).to_have_css("background-color", "rgb(17, 17, 17)")
+    expect(labels.locator(".main-svg .bg").first).to_have_css("fill", "rgb(17, 17, 17)")
+    # Interactive, but without plotly.js 4's "Share chart..." that would upload the data to Plotly Cloud.
+    expect(latency.locator(".modebar-btn[data-title='Zoom']")).to_have_count(1)
+    expect(latency.locator(".modebar-btn[data-title='Share chart...']")).to_have_count(0)
+    # The chart fills its frame and follows it when the frame is resized.
+    svg = latency.locator(".main-svg").first
+    expect(svg).to_have_attribute("width", str(page.locator("#latency").evaluate("frame => frame.clientWidth")))
+    full_width = svg.get_attribute("width")
+    page.locator("#latency").evaluate("frame => { frame.width = '700'; }")
+    expect(svg).to_have_attribute("width", "700")
+    page.locator("#latency").evaluate("frame => { frame.width = '100%'; }")
+    expect(svg).to_have_attribute("width", full_width)
+    assert page.console_errors == []
+
+
+def test_the_share_button_shows_the_page_link_the_embed_url_and_the_iframe_snippet(server, page):
+    page.goto(server.url + "/operations?start=now-30d&symbol=AAPL&symbol=MSFT")
+    wait_for_panels(page, "/operations")
+    card = page.locator("[data-chart='ops.latency']")
+    expect(card.locator(".modebar-btn[data-title='Share chart...']")).to_have_count(0)  # only ours
+    card.get_by_role("button", name="Share", exact=True).click()
+    popover = page.locator(".share-popover")
+    links = share_links(page.url, "ops.latency")
+    assert "/embed/ops.latency?start=now-30d&symbol=AAPL&symbol=MSFT" in links["embed"]
+    for name, value in links.items():
+        expect(popover.locator(f"input[name='{name}']")).to_have_value(value)
+    # The copy button puts the embed URL on the clipboard.
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+    popover.locator(".input-group:has(input[name='embed']) .share-copy").click()
+    page.wait_for_function("async (want) => (await navigator.clipboard.readText()) === want", arg=links["embed"])
+    assert page.console_errors == []
