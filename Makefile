@@ -6,7 +6,7 @@ ROWS ?= 1000000
 DAYS ?= 30
 export DASHAPP_DATA_DIR ?= $(DATA)
 
-.PHONY: setup demo run test lint browser bench clean
+.PHONY: setup demo run test lint browser redis bench load clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -32,15 +32,34 @@ browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
+# Debian's redis-server for the cache-outage tests, which start and stop their own on a free port (no service).
+redis:
+	@command -v redis-server >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+
 lint: setup
 	$(VENV)/bin/ruff check dashapp tests
 	$(VENV)/bin/ruff format --check dashapp tests
+	$(VENV)/bin/hadolint Dockerfile
 
-test: setup browser lint
+test: setup browser redis lint
 	$(PY) -m pytest
 
 bench: setup
 	$(PY) tests/bench/bench_queries.py
 
+# Load test (tests/bench/load_test.py): locust in its own venv, its pins clash with the app's.
+# make load DATA=data/bench-10000000 USERS=50 DURATION=60
+LOAD_VENV := .venv-load
+USERS ?= 50
+DURATION ?= 60
+$(LOAD_VENV)/.installed: tests/bench/requirements-load.txt
+	python3 -m venv $(LOAD_VENV)
+	$(LOAD_VENV)/bin/python -m pip install --quiet -r tests/bench/requirements-load.txt
+	touch $@
+
+load: setup browser $(LOAD_VENV)/.installed
+	$(PY) tests/bench/load_test.py --data $(DATA) --users $(USERS) --time $(DURATION) --locust $(LOAD_VENV)/bin/locust
+
 clean:
-	rm -rf $(VENV) tests/artifacts .pytest_cache
+	rm -rf $(VENV) $(LOAD_VENV) tests/artifacts .pytest_cache

@@ -46,8 +46,9 @@ workers = _config.workers
 threads = _config.threads
 worker_class = "gthread"
 preload_app = False
-# Layered timeouts: a request may take up to `timeout`; a slow client is cut at `keepalive`.
-timeout = 60
+# Layered timeouts: DuckDB is interrupted at DASHAPP_QUERY_TIMEOUT (deadline.py); gunicorn restarts a
+# worker silent for 30 s more; a proxy in front should wait longer still. Slow clients are cut at `keepalive`.
+timeout = int(_config.query_timeout) + 30
 graceful_timeout = 30
 keepalive = 5
 # Recycle workers now and then (memory hygiene); jitter keeps them from restarting together.

@@ -9,6 +9,7 @@ from pathlib import Path
 import dash
 import dash_bootstrap_components as dbc  # noqa: F401  (registers the component suite)
 
+from . import deadline
 from .config import Config
 from .db import Database
 
@@ -48,15 +49,26 @@ def create_app(config: Config | None = None) -> dash.Dash:
     server.config["MAX_CONTENT_LENGTH"] = 1 * 1024 * 1024
     init_cache(server, config)
     db = Database(config, cache=cache)
+
+    @server.before_request
+    def _begin_request() -> None:
+        deadline.begin(config.query_timeout)
+        db.begin_snapshot()
+
+    @server.teardown_request
+    def _end_request(_exc) -> None:
+        deadline.end()
+        db.end_snapshot()
+
     server.extensions["dashapp"] = AppState(config, db)
     server.register_blueprint(api.blueprint)
     server.register_blueprint(embed.blueprint)
     init_metrics(server, db)
-    init_headers(server, config)
     app.layout = shell.layout
     shell.register_callbacks(app, db)
     panels.register_callbacks(app, db)
     backtests.register_callbacks(app, db)
+    init_headers(app, config)  # after the callbacks: it hashes their inline scripts
     # Dash records which component bundles it may serve only while rendering the index page, so a
     # gunicorn worker whose first request is a bundle would answer 500. Render it once per app.
     server.test_client().get("/")

@@ -1,4 +1,4 @@
-"""HTTP API: /healthz, the chart registry at /api/charts, each chart's figure or data, /api/drift, /api/alerts,
+"""HTTP API: /healthz, /readyz, the chart registry at /api/charts, each chart's figure or data, /api/drift, /api/alerts,
 tearsheets.
 
 Errors share one JSON shape (datasette): {"ok": false, "error": ..., "param": ..., "status": ...}.
@@ -10,6 +10,7 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
+from dash.exceptions import DashException
 from flask import Blueprint, Response, current_app, jsonify, request
 from plotly.io.json import to_json_plotly
 from werkzeug.exceptions import HTTPException
@@ -20,12 +21,15 @@ from .alerts.rules import configured_rules
 from .charts import REGISTRY, get_chart, render
 from .charts.backtests import tearsheet
 from .charts.drift import drift_results
-from .errors import BadParameter, DashappError, DataUnavailable
+from .db import SANDBOX_CHECKS
+from .errors import BadParameter, DashappError, DataUnavailable, QueryRefused
 from .timerange import parse_instant, utc_now
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("api", __name__)
 FORMATS = ("json", "csv", *export.FORMATS)
+CALLBACK_PATH = "/_dash-update-component"
+MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError, DashException)
 
 
 def _db():
@@ -36,6 +40,34 @@ def _db():
 def healthz():
     """Liveness: the process answers. No data access, so it stays cheap."""
     return jsonify({"ok": True})
+
+
+@blueprint.get("/readyz")
+def readyz():
+    """Readiness: DuckDB's sandbox reads back as configured and the data folder has a table to read; else 503.
+
+    Per table: ok, partial (files skipped), missing or unreadable, with file counts; no paths (it needs no login).
+    """
+    db = _db()
+    try:
+        settings = db.settings()
+        duckdb_ok = all(str(settings.get(k)).lower() == v for k, v in SANDBOX_CHECKS.items())
+    except Exception:
+        log.exception("readiness: DuckDB check failed")
+        duckdb_ok = False
+    data_dir = db.config.data_dir
+    folder = "ok" if data_dir.is_dir() else "not a folder" if data_dir.exists() else "not there"
+    tables = {name: _table_state(source) for name, source in db.scan().items()} if folder == "ok" else {}
+    ready = duckdb_ok and any(t["status"] in ("ok", "partial") for t in tables.values())
+    body = {"ok": ready, "duckdb": "ok" if duckdb_ok else "failed", "data_folder": folder, "tables": tables}
+    return jsonify(body), 200 if ready else 503
+
+
+def _table_state(source) -> dict:
+    if source is None:
+        return {"status": "missing", "files": 0, "skipped": 0}
+    status = "unreadable" if not source.files else "partial" if source.skipped else "ok"
+    return {"status": status, "files": len(source.files), "skipped": len(source.skipped)}
 
 
 @blueprint.get("/api/charts")
@@ -121,6 +153,8 @@ def dashapp_error(exc: DashappError):
         body["param"] = exc.param
     if isinstance(exc, DataUnavailable):
         body |= {"table": exc.table, "expected_columns": exc.expected}
+    if isinstance(exc, QueryRefused):
+        body["reason"] = exc.reason
     return jsonify(body), exc.status
 
 
@@ -130,5 +164,9 @@ def unexpected_error(exc: Exception):
     if isinstance(exc, HTTPException):
         return jsonify({"ok": False, "error": exc.description, "status": exc.code}), exc.code
     error_id = uuid.uuid4().hex[:12]
+    if request.path == CALLBACK_PATH and isinstance(exc, MALFORMED):
+        # Anyone can POST here: Dash itself raises these for an unknown output or a body of the wrong shape.
+        log.warning("malformed callback request (error id %s): %r", error_id, exc)
+        return jsonify({"ok": False, "error": f"malformed callback request (id {error_id})", "status": 400}), 400
     log.exception("unhandled error on %s (error id %s)", request.path, error_id)
     return jsonify({"ok": False, "error": f"internal error (id {error_id})", "status": 500}), 500

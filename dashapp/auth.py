@@ -3,7 +3,7 @@
 Both are off by default. With DASHAPP_EMBED_SECRET set, a chart's embed page and its API URL need a
 `token` that signs the chart id, the exact query string (every parameter except `token` itself:
 `theme`, `title` and `format` are signed too) and an expiry. With DASHAPP_AUTH=basic or header,
-everything but /healthz needs a portal user, except that a valid token is enough for its own
+everything but /healthz and /readyz needs a portal user, except that a valid token is enough for its own
 chart: its embed page, the files that page loads, and its API URL with the same parameters. The
 check is a before_request hook, so the routes themselves know nothing of it.
 """
@@ -43,7 +43,7 @@ _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 CHART_ENDPOINTS = frozenset({"embed.embed", "api.chart"})
 EMBED_FILES = frozenset({"embed.static", "embed.plotly_js"})
 BROWSER_FILES = frozenset({"/favicon.ico"})  # what a browser fetches for any page (here: Dash's catch-all route)
-OPEN_ENDPOINTS = frozenset({"api.healthz"})
+OPEN_ENDPOINTS = frozenset({"api.healthz", "api.readyz"})
 _USER = re.compile(r"[^\s:#]{1,64}")
 # werkzeug's generate_password_hash: method$salt$hex, method scrypt[:n:r:p] or pbkdf2:hash[:iterations].
 _HASH = re.compile(r"(scrypt(:\d{1,10}){0,3}|pbkdf2:[a-z0-9_]{1,20}(:\d{1,10})?)\$[^$\s]{1,100}\$[0-9a-f]{16,256}")

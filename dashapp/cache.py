@@ -4,21 +4,38 @@ Keys carry the query name, the normalised parameters and the data fingerprint (d
 parquet files change the key and no TTL guess is needed. FileSystemCache is shared by the
 gunicorn workers on one host. Every key starts with the build's prefix (code, queries and
 settings), so a deploy or a changed threshold never reads what an earlier build cached.
+
+With DASHAPP_CACHE_REDIS_URL the cache lives in Redis behind a circuit breaker: the cache is an
+optimisation, never a dependency, so a Redis that fails is skipped for a few seconds at a time
+(a miss, a set dropped) instead of every call of a page paying a timeout.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
+import threading
+import time
 from dataclasses import asdict
 from pathlib import Path
 
 from flask import Flask
 from flask_caching import Cache
+from flask_caching.backends.rediscache import RedisCache
 
 from .config import Config
 from .db import QUERIES_DIR
 
+log = logging.getLogger(__name__)
+
 cache = Cache()
+
+# A dead Redis costs at most these per call (connect, then each read or write), and only on the one
+# call per RETRY_AFTER that tries it again (Breaker).
+REDIS_CONNECT_TIMEOUT = 0.2
+REDIS_TIMEOUT = 0.25
+RETRY_AFTER = 3.0
 
 _TYPES = {"filesystem": "FileSystemCache", "simple": "SimpleCache", "null": "NullCache"}
 
@@ -30,11 +47,31 @@ def init_cache(server: Flask, config: Config) -> Cache:
         "CACHE_DEFAULT_TIMEOUT": config.cache_timeout,
         "CACHE_KEY_PREFIX": build_prefix(config),
     }
-    if config.cache_type == "filesystem":
+    if config.cache_redis_url:
+        settings |= {
+            "CACHE_TYPE": f"{__name__}.{GuardedRedisCache.__name__}",
+            "CACHE_REDIS_URL": config.cache_redis_url,
+            "CACHE_OPTIONS": _redis_options(),
+        }
+    elif config.cache_type == "filesystem":
         config.cache_dir.mkdir(parents=True, exist_ok=True)
         settings |= {"CACHE_DIR": str(config.cache_dir / "results"), "CACHE_THRESHOLD": 5000}
     cache.init_app(server, config=settings)
     return cache
+
+
+def _redis_options() -> dict:
+    """Short socket timeouts, and one immediate retry after a connection error (not a timeout): it gets past
+    a pooled connection that a Redis restart closed, without a warning."""
+    from redis.backoff import NoBackoff  # here: redis is needed only when the cache is Redis
+    from redis.exceptions import ConnectionError
+    from redis.retry import Retry
+
+    return {
+        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+        "socket_timeout": REDIS_TIMEOUT,
+        "retry": Retry(NoBackoff(), 1, supported_errors=(ConnectionError,)),
+    }
 
 
 def build_prefix(config: Config) -> str:
@@ -44,3 +81,81 @@ def build_prefix(config: Config) -> str:
     for path in sorted([*package.rglob("*.py"), *QUERIES_DIR.glob("*.sql")]):
         digest.update(str(path.relative_to(package.parent)).encode() + path.read_bytes())
     return digest.hexdigest()[:12] + ":"
+
+
+class Breaker:
+    """Skips a failing service for RETRY_AFTER seconds at a time; one log line when it fails, one when it is back.
+
+    Per process, shared by its threads. After a failure every call gets its default at once, except
+    one call per RETRY_AFTER that tries the service again (the others keep skipping while it runs).
+    """
+
+    def __init__(self, name: str, errors: tuple[type[BaseException], ...]):
+        self.name = name
+        self.errors = errors
+        self._lock = threading.Lock()
+        self._down = False
+        self._retry_at = 0.0
+
+    def call(self, default, function, *args):
+        mode = self._mode()
+        if mode == "skip":
+            return default
+        try:
+            result = function(*args)
+        except self.errors as exc:
+            self._failed(exc)
+            return default
+        if mode == "trial":  # not a call that was under way when the service failed
+            self._recovered()
+        return result
+
+    def _mode(self) -> str:
+        """normal (the service works), trial (the one call that tries it again) or skip."""
+        with self._lock:
+            now = time.monotonic()
+            if not self._down:
+                return "normal"
+            if now < self._retry_at:
+                return "skip"
+            self._retry_at = now + RETRY_AFTER  # the other calls skip while this one tries
+            return "trial"
+
+    def _failed(self, exc: BaseException) -> None:
+        with self._lock:
+            self._retry_at = time.monotonic() + RETRY_AFTER
+            if self._down:
+                return
+            self._down = True
+        log.warning(
+            "%s failed in process %d (%s: %s); serving uncached, trying again every %.0f s",
+            self.name,
+            os.getpid(),
+            type(exc).__name__,
+            exc,
+            RETRY_AFTER,
+        )
+
+    def _recovered(self) -> None:
+        with self._lock:
+            self._down = False
+        log.warning("%s is back in process %d; caching again", self.name, os.getpid())
+
+
+class GuardedRedisCache(RedisCache):
+    """flask-caching's RedisCache whose get and set (all dashapp calls) go through a Breaker: a miss or a no-op
+    while Redis fails."""
+
+    def __init__(self, host, *args, **kwargs):
+        from redis.exceptions import RedisError  # here: redis is needed only when the cache is Redis
+
+        super().__init__(host, *args, **kwargs)
+        target = host.connection_pool.connection_kwargs
+        where = target.get("path") or f"{target.get('host')}:{target.get('port')}"
+        self.breaker = Breaker(f"the Redis cache at {where}", (RedisError, OSError))
+
+    def get(self, key):
+        return self.breaker.call(None, super().get, key)
+
+    def set(self, key, value, timeout=None):
+        return self.breaker.call(False, super().set, key, value, timeout)

@@ -14,8 +14,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .contract import TABLES, Column, Table
-from .db import scan_table
+from .contract import TABLES, Table
+from .sources import first_line, hive_keys, scan_table, schema_problems
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,10 @@ def check_data_dir(data_dir: Path) -> list[TableReport]:
 def check_table(data_dir: Path, table: Table) -> TableReport:
     """Check one table's files: readable footers, required columns present, types that fit their kinds."""
     folder, single = table.locations(data_dir)
-    source = scan_table(data_dir, table)  # the same files the app's views read
-    paths = [Path(file[0]) for file in source.files] if source else []
+    source = scan_table(data_dir, table)  # the files the app finds, those it skips included
+    found = [Path(file[0]) for file in source.files] if source else []
+    found += [data_dir / path for path, _ in source.skipped if not path.endswith("/")] if source else []
+    paths = sorted(found)
     if not paths:
         where = f"{folder.name}/ holds no .parquet files" if folder.is_dir() else "not found"
         expected = f"expected {folder.name}/ or {single.name} with columns {table.expected_columns_text()}"
@@ -46,6 +48,9 @@ def check_table(data_dir: Path, table: Table) -> TableReport:
     problems = Problems(data_dir)
     if folder.is_dir() and single.is_file():
         problems.add(f"both {folder.name}/ and {single.name} exist; {single.name} is ignored")
+    for path, reason in source.skipped if source else ():
+        if path.endswith("/"):  # a folder that cannot be listed
+            problems.add(f"{path} {reason}")
     rows = 0
     types: dict[str, dict[str, list[Path]]] = defaultdict(lambda: defaultdict(list))
     for path in paths:
@@ -53,10 +58,10 @@ def check_table(data_dir: Path, table: Table) -> TableReport:
             metadata = pq.read_metadata(path)
             schema = metadata.schema.to_arrow_schema()
         except (OSError, pa.ArrowException) as error:
-            problems.add(f"not a readable parquet file ({_first_line(error)})", path)
+            problems.add(f"not a readable parquet file ({first_line(error)})", path)
             continue
         rows += metadata.num_rows
-        for problem in schema_problems(table, schema, _hive_keys(data_dir, path)):
+        for problem in schema_problems(table, schema, hive_keys(data_dir, path)):
             problems.add(problem, path)
         for column in table.required:
             if column.name in schema.names:
@@ -68,54 +73,6 @@ def check_table(data_dir: Path, table: Table) -> TableReport:
             problems.add(f"files disagree on the type of {name}: {variants}")
     status = "invalid" if problems else "ok"
     return TableReport(table.name, status, len(paths), rows, problems.lines())
-
-
-def schema_problems(table: Table, schema: pa.Schema, hive_keys: set[str]) -> list[str]:
-    """Name the required columns a file lacks and the contract columns whose type does not fit."""
-    problems = []
-    missing = [c.name for c in table.required if c.name not in schema.names and c.name not in hive_keys]
-    if missing:
-        problems.append(f"missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
-    for column in table.required + table.optional:
-        if column.name in schema.names and not fits(column, schema.field(column.name).type):
-            problems.append(f"column {column.name} is {schema.field(column.name).type}, expected {column.kind}")
-    for key in sorted(hive_keys & set(schema.names)):
-        problems.append(f"column {key} is also a partition folder name ({key}=...)")
-    return problems
-
-
-def kinds_of(arrow_type: pa.DataType) -> set[str]:
-    """Return the contract kinds an arrow type satisfies."""
-    if pa.types.is_dictionary(arrow_type):
-        return kinds_of(arrow_type.value_type)
-    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_string_view(arrow_type):
-        return {"string"}
-    if pa.types.is_integer(arrow_type):
-        return {"integer", "number"}
-    if pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
-        return {"number"}
-    if pa.types.is_timestamp(arrow_type):
-        return {"timestamp", "date"}
-    if pa.types.is_date(arrow_type):
-        return {"date"}
-    if pa.types.is_boolean(arrow_type):
-        return {"boolean"}
-    return set()
-
-
-def fits(column: Column, arrow_type: pa.DataType) -> bool:
-    """Tell whether an arrow type satisfies a contract column's kind."""
-    return column.kind in kinds_of(arrow_type)
-
-
-def _hive_keys(data_dir: Path, path: Path) -> set[str]:
-    """Column names that folder names like dt=2026-11-20 supply."""
-    return {part.split("=", 1)[0] for part in path.relative_to(data_dir).parts[:-1] if "=" in part}
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 class Problems:

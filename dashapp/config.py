@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from .errors import ConfigError
 
@@ -46,12 +47,25 @@ class Config:
     cache_timeout: int = field(
         default=86400, metadata={"help": "seconds a cached result lives; new data changes the key anyway"}
     )
+    # Left out of repr (like embed_secret): the URL may carry Redis's password.
+    cache_redis_url: str = field(
+        default="",
+        repr=False,
+        metadata={"help": "redis://, rediss:// or unix:// URL: the results cache lives in Redis, not cache_type"},
+    )
     bind: str = field(default="127.0.0.1:8050", metadata={"help": "gunicorn bind address, host:port"})
     # One per core, within the range _validate accepts, so a big host starts with the defaults.
     workers: int = field(default_factory=lambda: min(os.cpu_count() or 1, 64), metadata={"help": "gunicorn workers"})
     threads: int = field(default=4, metadata={"help": "gunicorn threads per worker"})
     duckdb_threads: int = field(default=0, metadata={"help": "DuckDB threads per worker; 0 = one per core"})
     duckdb_memory_limit: str = field(default="768MiB", metadata={"help": "DuckDB memory limit per worker"})
+    query_timeout: float = field(
+        default=20.0,
+        metadata={"help": "seconds a request's queries may take before DuckDB is interrupted (gunicorn waits 30 more)"},
+    )
+    heavy_queries: int = field(
+        default=2, metadata={"help": "queries over the data one worker runs at once; more wait (metadata never does)"}
+    )
     log_level: str = field(default="INFO", metadata={"help": "DEBUG, INFO, WARNING or ERROR"})
     drift_psi_warning: float = field(default=0.1, metadata={"help": "PSI from which a feature's drift is a warning"})
     drift_psi_critical: float = field(default=0.25, metadata={"help": "PSI from which a feature's drift is critical"})
@@ -86,7 +100,7 @@ class Config:
     )
     frame_ancestors: str = field(
         default="'self'",
-        metadata={"help": "who may show the portal in a frame (CSP frame-ancestors): 'self', 'none' or origins"},
+        metadata={"help": "who may frame the /embed pages (CSP frame-ancestors): 'self', 'none' or origins"},
     )
     browser_path: str = field(
         default="", metadata={"help": "Chromium for PNG/SVG export; empty = kaleido finds chromium on the PATH"}
@@ -147,7 +161,11 @@ class Config:
             raise ConfigError(f"{env_name('cache_timeout')} must be >= 0, got {self.cache_timeout}")
         if self.duckdb_threads < 0:
             raise ConfigError(f"{env_name('duckdb_threads')} must be 0 (auto) or more, got {self.duckdb_threads}")
-        for name in ("workers", "threads"):
+        if not 0 < self.query_timeout <= 600:
+            raise ConfigError(
+                f"{env_name('query_timeout')} must be above 0 and at most 600 seconds, got {self.query_timeout}"
+            )
+        for name in ("workers", "threads", "heavy_queries"):
             if not 1 <= getattr(self, name) <= 64:
                 raise ConfigError(f"{env_name(name)} must be between 1 and 64, got {getattr(self, name)}")
         if not re.fullmatch(r"[\w.\-\[\]:]+:\d{1,5}|unix:/\S+", self.bind):
@@ -165,6 +183,11 @@ class Config:
             raise ConfigError(
                 f"{env_name('drift_psi_warning')} must be below {env_name('drift_psi_critical')}"
                 f" ({self.drift_psi_warning} >= {self.drift_psi_critical})"
+            )
+        if self.cache_redis_url and not _redis_url_ok(self.cache_redis_url):
+            raise ConfigError(
+                f"{env_name('cache_redis_url')} must be a redis://host:port/db, rediss://... or unix:///path URL,"
+                f" got {redacted_url(self.cache_redis_url)[:80]!r}"
             )
         if self.alert_webhook and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", self.alert_webhook):
             raise ConfigError(f"{env_name('alert_webhook')} must be an http(s) URL, got {self.alert_webhook[:80]!r}")
@@ -210,6 +233,27 @@ def _frame_ancestors_ok(value: str) -> bool:
     if sources == ["'none'"]:
         return True
     return bool(sources) and all(s == "'self'" or _ORIGIN.fullmatch(s) for s in sources)
+
+
+def _redis_url_ok(url: str) -> bool:
+    """A URL redis-py's from_url takes: redis:// or rediss:// with a host (and a numeric db), or unix:// with a path."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError on a port that is not a number)
+    except ValueError:
+        return False
+    if parts.scheme in ("redis", "rediss"):
+        return bool(parts.hostname) and re.fullmatch(r"/?\d*", parts.path) is not None
+    return parts.scheme == "unix" and parts.path.startswith("/")
+
+
+def redacted_url(url: str) -> str:
+    """The URL without user, password and query (which may carry a password), safe for a log or an error."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(not a URL)"
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
 
 
 def env_name(field_name: str) -> str:

@@ -14,6 +14,9 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -22,8 +25,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from . import deadline
 from .config import Config
-from .contract import TABLES, Table
+from .contract import TABLES
 from .dayslices import (
     LATER_DAY,
     LATEST,
@@ -36,19 +40,23 @@ from .dayslices import (
     runs,
     split_rows,
 )
-from .errors import DataUnavailable
+from .errors import DataUnavailable, QueryRefused
 from .singleflight import single_flight
+from .sources import TableSource, mark_broken, scan_table
 
 log = logging.getLogger(__name__)
 
 QUERIES_DIR = Path(__file__).resolve().parent.parent / "queries"
 _PARAM = re.compile(r"(?<![:$\w])\$([a-z_][a-z0-9_]*)")
-_DT_FOLDER = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
 _HEADER = re.compile(r"^--\s*(params|returns|tables|split|later|identifiers):\s*(.*)$")
 # {name} or {name: fragment}; see Query.render().
 _IDENTIFIER = re.compile(r"\{([a-z_][a-z0-9_]*)(?::([^{}]*))?\}")
 _WORD = re.compile(r"[a-z_][a-z0-9_]*")
 LATER_PARAMS = frozenset({"later_from", "later_to"})
+READ_ERRORS = (duckdb.IOException, duckdb.InvalidInputException, duckdb.BinderException)
+MAX_BROKEN_RETRIES = 3  # files skipped per query run before the error is shown as it is
+# The current request's scans, table -> TableSource (None outside a request): see Database.scan().
+_SNAPSHOT: ContextVar[dict | None] = ContextVar("dashapp_scan_snapshot", default=None)
 
 
 @dataclass(frozen=True)
@@ -163,52 +171,6 @@ def view_macros(folder: Path = QUERIES_DIR) -> list[Query]:
     return ordered
 
 
-@dataclass(frozen=True)
-class TableSource:
-    """The parquet files behind one contract table, as found on disk right now."""
-
-    table: Table
-    files: tuple[FileEntry, ...]  # sorted
-    hive: bool
-
-    @property
-    def fingerprint(self) -> str:
-        return fingerprint(self.files)
-
-    def partitions(self) -> dict[date | None, list[FileEntry]]:
-        """The files by dt=YYYY-MM-DD day; None holds the files outside dt= folders (all of them, unpartitioned)."""
-        groups: dict[date | None, list[FileEntry]] = {}
-        for entry in self.files:
-            match = _DT_FOLDER.search(entry[0])
-            groups.setdefault(date.fromisoformat(match.group(1)) if match else None, []).append(entry)
-        return groups
-
-
-def scan_table(data_dir: Path, table: Table) -> TableSource | None:
-    """Find a table's parquet files: DATA_DIR/<table>/**.parquet or DATA_DIR/<table>.parquet."""
-    folder, single = table.locations(data_dir)
-    paths: list[Path] = []
-    if folder.is_dir():
-        for root, dirs, names in os.walk(folder):
-            dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
-            # Dot- and underscore-names are files being published or markers (_SUCCESS): skip them.
-            paths += [Path(root, n) for n in names if n.endswith(".parquet") and not n.startswith((".", "_"))]
-    elif single.is_file():
-        paths = [single]
-    files = []
-    for path in paths:
-        try:
-            st = path.stat()
-        except FileNotFoundError:  # deleted between listing and stat
-            continue
-        files.append((str(path), st.st_size, st.st_mtime_ns))
-    if not files:
-        return None
-    files.sort()
-    hive = any("dt=" in Path(f[0]).parent.name for f in files)
-    return TableSource(table, tuple(files), hive)
-
-
 def _quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -281,6 +243,7 @@ class Database:
         self.config = config
         self.cache = cache
         self._lock = threading.Lock()
+        self._heavy = threading.BoundedSemaphore(config.heavy_queries)
         self._pid: int | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
         self._views: dict[str, str] = {}  # table -> fingerprint the view was built from
@@ -320,8 +283,38 @@ class Database:
     # -- tables -----------------------------------------------------------------------------
 
     def sources(self, tables=None) -> dict[str, TableSource | None]:
-        """Scan DATA_DIR for the given tables (all by default); None marks a missing table."""
-        return {name: scan_table(self.config.data_dir, TABLES[name]) for name in (TABLES if tables is None else tables)}
+        """The tables' readable files (all tables by default); None marks a table missing or with no readable file."""
+        return {name: source if source and source.files else None for name, source in self.scan(tables).items()}
+
+    def scan(self, tables=None) -> dict[str, TableSource | None]:
+        """Scan DATA_DIR for the given tables (all by default), skipped files included; None: not there at all.
+
+        Within a request (begin_snapshot) each table is scanned once: a panel reads it five or six times
+        (cache key, coverage, freshness, notes), and every read then sees the same files.
+        """
+        snapshot = _SNAPSHOT.get()
+        found = {}
+        for name in TABLES if tables is None else tables:
+            if snapshot is not None and name in snapshot:
+                found[name] = snapshot[name]
+                continue
+            found[name] = scan_table(self.config.data_dir, TABLES[name])
+            if snapshot is not None:
+                snapshot[name] = found[name]
+        return found
+
+    @staticmethod
+    def begin_snapshot() -> None:
+        """Start the current request's view of the data folder (Flask before_request)."""
+        _SNAPSHOT.set({})
+
+    @staticmethod
+    def end_snapshot() -> None:
+        _SNAPSHOT.set(None)
+
+    def skipped_notes(self, tables) -> list[str]:
+        """One line per readable table that leaves files out, for the panels and the API (partial data)."""
+        return [s.skipped_text() for s in self.scan(tables).values() if s is not None and s.files and s.skipped]
 
     def _ensure_views(self, sources: dict[str, TableSource]) -> None:
         """(Re)build the views whose files changed since they were built, then their macros."""
@@ -345,9 +338,7 @@ class Database:
         """Run queries/<name>.sql with bound parameters; raise DataUnavailable for missing tables."""
         query = load_query(name)
         query.check_params(params)
-        sources = self._sources_present(query.tables)
-        self._check_identifiers(query, params, query.tables)
-        return self._run(query, params, sources)
+        return self._run_skipping_broken(query, params, query.tables)
 
     def run_on(self, table: str, name: str, **params) -> pd.DataFrame:
         """Run a query that reads the contract table given as its `$table` (query_table), cached by its files."""
@@ -356,9 +347,19 @@ class Database:
         query = load_query(name)
         params = {**params, "table": table}
         query.check_params(params)
-        sources = self._sources_present((table,))
-        self._check_identifiers(query, params, (table,))
-        return self._run(query, params, sources)
+        return self._run_skipping_broken(query, params, (table,))
+
+    def _run_skipping_broken(self, query: Query, params: dict, tables: tuple[str, ...]) -> pd.DataFrame:
+        """Run a query; when DuckDB fails on a file whose footer looked fine, skip that file (loudly) and rerun."""
+        for _ in range(MAX_BROKEN_RETRIES):
+            sources = self._sources_present(tables)
+            self._check_identifiers(query, params, tables)
+            try:
+                return self._run(query, params, sources)
+            except BrokenFile as broken:
+                mark_broken(self.config.data_dir, broken.entry, broken.reason)
+                (_SNAPSHOT.get() or {}).pop(broken.table, None)
+        return self._run(query, params, self._sources_present(tables))  # enough retries: let the error through
 
     def _check_identifiers(self, query: Query, params: dict, tables: tuple[str, ...]) -> None:
         """Refuse identifiers that are not a non-empty list of real columns of every table the query reads."""
@@ -414,17 +415,23 @@ class Database:
         return dict(columns)
 
     def _sources_present(self, tables: tuple[str, ...]) -> dict[str, TableSource]:
-        """Scan the tables a query reads; raise DataUnavailable naming the first one missing."""
-        sources = self.sources(tables)
+        """Scan the tables a query reads; raise DataUnavailable naming the first one missing or unreadable."""
+        sources = self.scan(tables)
         for table, source in sources.items():
-            if source is None:
-                folder, single = TABLES[table].locations(self.config.data_dir)
-                raise DataUnavailable(
-                    table,
-                    f"no parquet files at {folder.name}/ or {single.name} in the data folder",
-                    TABLES[table].expected_columns_text(),
-                )
+            if source is None or not source.files:
+                raise DataUnavailable(table, self._missing_reason(table, source), TABLES[table].expected_columns_text())
         return sources
+
+    def _missing_reason(self, table: str, source: TableSource | None) -> str:
+        """Say why a table has nothing to read: no data folder, no files, or only files that cannot be read."""
+        if not self.config.data_dir.is_dir():
+            return "the data folder is not there (data unavailable)"
+        if source is not None and source.skipped:
+            path, reason = source.skipped[0]
+            more = f" and {len(source.skipped) - 1} more" if len(source.skipped) > 1 else ""
+            return f"no readable parquet file: {path}: {reason}{more}"
+        folder, single = TABLES[table].locations(self.config.data_dir)
+        return f"no parquet files at {folder.name}/ or {single.name} in the data folder"
 
     def _run(self, query: Query, params: dict, sources: dict[str, TableSource]) -> pd.DataFrame:
         key = self._cache_key(query.name, params, {t: s.fingerprint for t, s in sources.items()})
@@ -484,24 +491,61 @@ class Database:
         return pd.concat(non_empty, ignore_index=True) if non_empty else parts[0]
 
     def _execute(self, query: Query, params: dict, sources: dict[str, TableSource]) -> pd.DataFrame:
+        """Run one query under the request's deadline, in a heavy-query slot unless it only reads metadata."""
         cursor = None
         try:
             self._ensure_views(sources)
-            cursor = self._connection().cursor()
-            return cursor.execute(*query.render(params)).df()
-        except (duckdb.IOException, duckdb.InvalidInputException, duckdb.BinderException) as exc:
-            table = self._blame(str(exc), tuple(sources))
+            with self._slot(query):
+                cursor = self._connection().cursor()
+                with deadline.watchdog(cursor):
+                    return cursor.execute(*query.render(params)).df()
+        except duckdb.OutOfMemoryException as exc:
+            log.warning("query %s ran out of memory: %s", query.name, str(exc).splitlines()[0])
+            raise QueryRefused(
+                f"this view needs more memory than a worker may use ({self.config.duckdb_memory_limit}):"
+                " narrow the time range",
+                reason="memory",
+            ) from exc
+        except duckdb.Error as exc:
+            # Files that cannot be read: IO and input errors, binder errors (a column), and the bare Error
+            # that a corrupt page raises. Anything else is a bug and goes on to the 500 handler.
+            if not (type(exc) is duckdb.Error or isinstance(exc, READ_ERRORS)):
+                raise
+            table, entry = self._blame(str(exc), sources)
+            if entry is not None and not isinstance(exc, duckdb.BinderException):
+                raise BrokenFile(table, entry, self._public_reason(exc)) from exc
             raise DataUnavailable(table, self._public_reason(exc), TABLES[table].expected_columns_text()) from exc
         finally:
             if cursor is not None:
                 cursor.close()
 
-    def _blame(self, message: str, tables: tuple[str, ...]) -> str:
-        """Name the table whose file an error message mentions (the first one otherwise)."""
-        for table in tables:
+    @contextmanager
+    def _slot(self, query: Query) -> Iterator[None]:
+        """Hold one of the worker's heavy-query slots, so a burst of cold views leaves room for the light ones.
+
+        Metadata queries (meta_*) read footers or one partition and go straight through.
+        """
+        if query.name.startswith("meta_"):
+            yield
+            return
+        left = deadline.remaining()
+        if not self._heavy.acquire(timeout=None if left is None else max(0.0, left)):
+            raise QueryRefused("the server is busy with other heavy views: try again in a moment", reason="busy")
+        try:
+            yield
+        finally:
+            self._heavy.release()
+
+    def _blame(self, message: str, sources: dict[str, TableSource]) -> tuple[str, FileEntry | None]:
+        """Name the table (and the file, when it names one) that an error message mentions; else the first table."""
+        for table, source in sources.items():
+            for entry in source.files:
+                if entry[0] in message:
+                    return table, entry
+        for table in sources:
             if f"/{table}/" in message or f"/{table}.parquet" in message:
-                return table
-        return tables[0]
+                return table, None
+        return next(iter(sources)), None
 
     def _public_reason(self, exc: duckdb.Error) -> str:
         """Shorten a DuckDB error for the page: paths relative to DATA_DIR, no SQL, one line."""
@@ -532,7 +576,9 @@ class Database:
             value = compute()
             self._cache_set(key, value)
             return value
-        with single_flight(self.config.cache_dir / "locks", key):
+        left = deadline.remaining()  # waiting for another request's result counts against ours
+        wait = None if left is None else max(0.0, left)
+        with single_flight(self.config.cache_dir / "locks", key, wait=wait):
             value = self._cache_get(key)  # computed by whoever held the lock before us
             if value is None:
                 value = compute()
@@ -555,6 +601,14 @@ class Database:
             self.cache.set(key, value)
         except Exception:
             log.warning("cache set failed for %s", key, exc_info=True)
+
+
+class BrokenFile(DataUnavailable):
+    """DuckDB failed reading one file of a table: skip it and rerun (a DataUnavailable if it gets out)."""
+
+    def __init__(self, table: str, entry: FileEntry, reason: str):
+        super().__init__(table, reason, TABLES[table].expected_columns_text())
+        self.entry = entry
 
 
 @dataclass

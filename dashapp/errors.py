@@ -53,3 +53,16 @@ class ExportBusy(DashappError):
     """The image renderer did not answer in time (busy or hung): a 503, worth retrying."""
 
     status = 503
+
+
+class QueryRefused(DashappError):
+    """A query was stopped or not started to protect the server: too slow, too big, or too many at once.
+
+    The panel shows the message as a warning (what to narrow); the API answers 503.
+    """
+
+    status = 503
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason  # deadline, memory or busy

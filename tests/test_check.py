@@ -11,9 +11,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from dashapp.check import TableReport, check_data_dir, format_report, kinds_of
+from dashapp.check import TableReport, check_data_dir, format_report
 from dashapp.contract import TABLES
 from dashapp.demo import write_demo
+from dashapp.sources import kinds_of
 
 
 @pytest.fixture(scope="module")

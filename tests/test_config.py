@@ -36,12 +36,22 @@ def test_defaults_apply_when_no_variable_is_set():
         ("DASHAPP_CACHE_TYPE", "simple", "cache_type", "simple"),
         ("DASHAPP_CACHE_TIMEOUT", "60", "cache_timeout", 60),
         ("DASHAPP_CACHE_TIMEOUT", " 0 ", "cache_timeout", 0),
+        (
+            "DASHAPP_CACHE_REDIS_URL",
+            "redis://:pw@cache.internal:6380/2",
+            "cache_redis_url",
+            "redis://:pw@cache.internal:6380/2",
+        ),
+        ("DASHAPP_CACHE_REDIS_URL", "rediss://cache.internal", "cache_redis_url", "rediss://cache.internal"),
+        ("DASHAPP_CACHE_REDIS_URL", "unix:///run/redis.sock?db=1", "cache_redis_url", "unix:///run/redis.sock?db=1"),
         ("DASHAPP_BIND", "0.0.0.0:9000", "bind", "0.0.0.0:9000"),
         ("DASHAPP_BIND", "unix:/run/dashapp.sock", "bind", "unix:/run/dashapp.sock"),
         ("DASHAPP_WORKERS", "3", "workers", 3),
         ("DASHAPP_THREADS", "8", "threads", 8),
         ("DASHAPP_DUCKDB_THREADS", "2", "duckdb_threads", 2),
         ("DASHAPP_DUCKDB_MEMORY_LIMIT", "2GB", "duckdb_memory_limit", "2GB"),
+        ("DASHAPP_QUERY_TIMEOUT", "7.5", "query_timeout", 7.5),
+        ("DASHAPP_HEAVY_QUERIES", "3", "heavy_queries", 3),
         ("DASHAPP_LOG_LEVEL", "DEBUG", "log_level", "DEBUG"),
         ("DASHAPP_DRIFT_PSI_WARNING", "0.2", "drift_psi_warning", 0.2),
         ("DASHAPP_DRIFT_PSI_CRITICAL", "0.5", "drift_psi_critical", 0.5),
@@ -68,11 +78,14 @@ def test_every_field_is_covered_by_the_variable_test():
         "cache_dir",
         "cache_type",
         "cache_timeout",
+        "cache_redis_url",
         "bind",
         "workers",
         "threads",
         "duckdb_threads",
         "duckdb_memory_limit",
+        "query_timeout",
+        "heavy_queries",
         "log_level",
         "drift_psi_warning",
         "drift_psi_critical",
@@ -130,6 +143,9 @@ def test_variables_without_the_prefix_are_ignored():
         ("DASHAPP_DUCKDB_MEMORY_LIMIT", "lots", "must be a size like 768MiB"),
         ("DASHAPP_DUCKDB_MEMORY_LIMIT", "1GB'; SET enable_external_access=true; --", "must be a size"),
         ("DASHAPP_LOG_LEVEL", "verbose", "must be one of DEBUG, INFO, WARNING, ERROR"),
+        ("DASHAPP_QUERY_TIMEOUT", "0", "must be above 0 and at most 600 seconds"),
+        ("DASHAPP_QUERY_TIMEOUT", "forever", "must be a number"),
+        ("DASHAPP_HEAVY_QUERIES", "0", "must be between 1 and 64"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(variable, raw, expects):
@@ -139,6 +155,32 @@ def test_a_bad_value_stops_start_up_naming_the_variable(variable, raw, expects):
     assert message.startswith(variable)
     assert expects in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://cache.internal:6379",
+        "localhost:6379",
+        "redis://",
+        "redis://cache.internal:port/0",
+        "redis://cache.internal/zero",
+        "unix://relative.sock",
+        "redis://user:hunter2@[::1",
+        "redis://user:hunter2@cache.internal:6379/x",
+    ],
+)
+def test_a_bad_redis_url_stops_start_up_naming_the_variable_and_never_the_password(url):
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env({"DASHAPP_CACHE_REDIS_URL": url})
+    message = str(raised.value)
+    assert message.startswith("DASHAPP_CACHE_REDIS_URL must be a redis://")
+    assert "hunter2" not in message
+
+
+def test_the_redis_url_stays_out_of_repr_as_it_may_carry_a_password():
+    config = Config(cache_redis_url="redis://:hunter2@cache.internal:6379/0")
+    assert "hunter2" not in repr(config) and "cache_redis_url" not in repr(config)
 
 
 def test_a_data_dir_that_is_a_file_is_refused(tmp_path):

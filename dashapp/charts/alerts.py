@@ -129,7 +129,15 @@ def timeline_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         barmode="overlay",
         hovermode="closest",
         xaxis={"type": "date", "range": [params["start"], params["end"]]},
-        yaxis={"autorange": "reversed", "categoryorder": "array", "categoryarray": sorted(set(names))},
+        # Every series labelled: plotly's automatic ticks drop every other label once they crowd (11 rows).
+        yaxis={
+            "autorange": "reversed",
+            "categoryorder": "array",
+            "categoryarray": sorted(set(names)),
+            "tickmode": "linear",
+            "dtick": 1,
+            "tickfont": {"size": 11 if names.nunique() <= 16 else 9},
+        },
         margin={"l": 260, "r": 16, "t": 24, "b": 40},
     )
     for severity in ("warning", "critical"):

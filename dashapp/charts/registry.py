@@ -308,6 +308,7 @@ def render(spec: ChartSpec, args: Mapping[str, Sequence[str]], db: Database, str
     if bands:
         figure, more = add_bands(db, spec.time_axis, params, frame, figure)
         notes += more
+    notes += db.skipped_notes(spec.tables)
     coverage = coverage_text(db, spec, params)
     return Rendered(spec, params, frame, figure, coverage, notes)
 

@@ -137,12 +137,21 @@ def test_a_missing_table_is_a_503_naming_the_table_and_its_columns(client, data_
     assert "pipeline_runs.parquet" in body["error"]
 
 
-def test_a_broken_file_is_a_503_naming_the_file_relative_to_the_data_folder(client, data_dir):
+def test_a_broken_file_is_skipped_and_named_in_the_notes_relative_to_the_data_folder(client, data_dir):
     (data_dir / "predictions" / "dt=2024-03-02" / "part-0.parquet").write_bytes(b"not parquet")
+    response = client.get(f"/api/charts/ops.latency?{WINDOW}")
+    assert response.status_code == 200
+    (note,) = [n for n in response.get_json()["notes"] if n.startswith("partial data")]
+    assert note.startswith("partial data: predictions skips 1 of 3 files (predictions/dt=2024-03-02/part-0.parquet: ")
+    assert client.get(f"/api/charts/ops.pipeline_runs?{WINDOW}").status_code == 200
+
+
+def test_a_table_without_a_readable_file_is_a_503_naming_the_file(client, data_dir):
+    for path in (data_dir / "predictions").rglob("*.parquet"):
+        path.write_bytes(b"not parquet")
     body = assert_error(client.get(f"/api/charts/ops.latency?{WINDOW}"), 503)
     assert body["table"] == "predictions"
-    assert "predictions/dt=2024-03-02/part-0.parquet" in body["error"]
-    assert client.get(f"/api/charts/ops.pipeline_runs?{WINDOW}").status_code == 200
+    assert "predictions/dt=2024-03-01/part-0.parquet" in body["error"]
 
 
 UNKNOWN_API_PATHS = [

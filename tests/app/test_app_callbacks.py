@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import pytest
 from dash import no_update
 
+from dashapp import deadline
 from dashapp.charts import REGISTRY
 from dashapp.pages import panels, shell
 from dashapp.pages.panels import GRAPH, update_chart
@@ -93,11 +94,29 @@ def test_other_panels_keep_working_when_one_table_is_missing(db, data_dir):
     assert len(figure.data) == 6 and "data through" in footer
 
 
-def test_a_broken_file_gives_an_empty_state_too(db, data_dir):
+def test_a_broken_file_is_left_out_and_the_footer_says_the_data_is_partial(db, data_dir):
     (data_dir / "predictions" / "dt=2024-03-01" / "part-0.parquet").write_bytes(b"garbage")
+    figure, footer = panel(GOOD_SEARCH, graph_id("overview.volume"), db)
+    assert figure["data"]
+    assert "partial data: predictions skips 1 of 3 files (predictions/dt=2024-03-01/part-0.parquet: " in text_of(footer)
+
+
+def test_a_table_without_a_readable_file_gives_an_empty_state_naming_one(db, data_dir):
+    for path in (data_dir / "predictions").rglob("*.parquet"):
+        path.write_bytes(b"garbage")
     figure, footer = panel(GOOD_SEARCH, graph_id("overview.volume"), db)
     assert annotation(figure) == "predictions unavailable"
     assert "predictions/dt=2024-03-01/part-0.parquet" in text_of(footer)
+
+
+def test_a_view_past_its_deadline_is_a_warning_saying_what_to_narrow(db):
+    deadline.begin(0.000001)
+    try:
+        figure, footer = panel(GOOD_SEARCH, graph_id("overview.volume"), db)
+    finally:
+        deadline.end()
+    assert annotation(figure) == "Not drawn"
+    assert isinstance(footer, dbc.Alert) and footer.color == "warning" and "narrow the time range" in text_of(footer)
 
 
 FORGED_SEARCHES = [None, "", "?" + "a" * 10_000, "?start=" + "%00" * 100, ["?start=now-1d"], {"start": "now"}, 42]
@@ -172,6 +191,26 @@ def test_a_forged_callback_post_is_answered_with_a_panel_message_not_a_500(share
     text = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "Traceback" not in text
+
+
+MALFORMED_CALLBACKS = [
+    {"output": "..nope.figure..", "outputs": [{"id": "nope", "property": "figure"}], "inputs": []},
+    {"output": "page-content.children"},
+    {"output": "page-content.children", "outputs": "x", "inputs": "y"},
+    {"output": ["not", "a", "string"], "outputs": [], "inputs": []},
+    {},
+    [],
+    "just a string",
+]
+
+
+@pytest.mark.parametrize("body", MALFORMED_CALLBACKS)
+def test_a_malformed_callback_post_is_a_400_not_a_500(shared_client, body, caplog):
+    response = shared_client.post("/_dash-update-component", json=body)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.get_json()["error"].startswith("malformed callback request (id ")
+    assert "Traceback" not in response.get_data(as_text=True)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
 
 
 def test_an_unknown_chart_says_so(shared_db):

@@ -113,10 +113,10 @@ def _percentile(samples: list[float], q: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def _proc_status() -> dict[str, int]:
-    """VmRSS and VmHWM (peak RSS) of this process, in bytes."""
+def _proc_status(pid: int | str = "self") -> dict[str, int]:
+    """VmRSS and VmHWM (peak RSS) of a process (this one by default), in bytes."""
     out = {}
-    with open("/proc/self/status") as status:
+    with open(f"/proc/{pid}/status") as status:
         for line in status:
             key, _, value = line.partition(":")
             if key in ("VmRSS", "VmHWM"):

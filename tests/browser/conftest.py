@@ -24,6 +24,10 @@ CHROMIUM_FLAGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+# Every frame records the Content-Security-Policy violations it sees (issue 8); page.csp_violations() reads them.
+RECORD_CSP_VIOLATIONS = """window.cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => window.cspViolations.push(
+  `${e.effectiveDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`));"""
 
 
 def pytest_collection_modifyitems(items):
@@ -37,7 +41,8 @@ def demo_dir(tmp_path_factory) -> Path:
     from dashapp.demo import write_demo
 
     out = tmp_path_factory.mktemp("demo")
-    write_demo(out, rows=30_000, days=14, seed=11)
+    # 45k rows: the latency spike's 15-minute buckets hold 75+ requests, well above the rules' minimum of 50.
+    write_demo(out, rows=45_000, days=14, seed=11)
     return out
 
 
@@ -63,10 +68,12 @@ def browser():
 
 @pytest.fixture
 def page(browser, request):
-    """A fresh page that records console errors; the test's screenshot lands in tests/artifacts/."""
+    """A fresh page that records console errors and CSP violations; the test's screenshot lands in tests/artifacts/."""
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    context.add_init_script(RECORD_CSP_VIOLATIONS)
     pg = context.new_page()
     pg.console_errors = []
+    pg.csp_violations = lambda: _csp_violations(pg)
     pg.on("console", lambda msg: pg.console_errors.append(msg.text) if msg.type == "error" else None)
     pg.on("pageerror", lambda exc: pg.console_errors.append(str(exc)))
     pg.set_default_timeout(20_000)
@@ -75,3 +82,9 @@ def page(browser, request):
     name = request.node.name.replace("/", "_")
     pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     context.close()
+
+
+def _csp_violations(page) -> list[str]:
+    """The CSP violations recorded by the page and its frames, and the console's CSP messages."""
+    events = [v for frame in page.frames for v in frame.evaluate("window.cspViolations || []")]
+    return events + [text for text in page.console_errors if "Content Security Policy" in text]

@@ -7,10 +7,21 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def fetch(url: str, data: bytes | None = None, headers: dict | None = None, timeout: float = 60) -> tuple[int, str]:
+    """GET (or POST `data`) and return the status and the body as text, for error statuses too."""
+    request = urllib.request.Request(url, data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode("utf-8", "replace")
 
 
 def free_port() -> int:
@@ -22,7 +33,8 @@ def free_port() -> int:
 class Server:
     """A real gunicorn serving dashapp on a free loopback port (datasette's wait_for_server)."""
 
-    def __init__(self, data_dir: Path, cache_dir: Path, **env):
+    def __init__(self, data_dir: Path, cache_dir: Path, app: str | None = None, **env):
+        """`app`: another WSGI target than gunicorn.conf.py's (module:variable); `env`: DASHAPP_* and others."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = cache_dir / "gunicorn.log"
@@ -37,7 +49,7 @@ class Server:
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
         self._log_file = self.log.open("w")
         self.process = subprocess.Popen(
-            [gunicorn, "--config", str(ROOT / "gunicorn.conf.py"), "--no-control-socket"],
+            [gunicorn, "--config", str(ROOT / "gunicorn.conf.py"), "--no-control-socket", *([app] if app else [])],
             cwd=ROOT,
             env=environ,
             stdout=self._log_file,

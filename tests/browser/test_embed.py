@@ -1,4 +1,4 @@
-"""Embedding in a real browser: a page of another origin frames two charts, and the share button's links."""
+"""Embedding in a real browser: who may frame which page (CSP frame-ancestors), and the share button's links."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ FRAMES = {
     "latency": "/embed/ops.latency?start=now-30d&symbol=AAPL",
     "labels": f"/embed/overview.label_mix?theme=dark&title={quote('Label mix <30 days>')}&start=now-30d",
 }
+# The portal's own page, which no other site may frame, not even one allowed to frame the charts.
+PORTAL = {"portal": "/"}
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -26,29 +28,38 @@ class QuietHandler(SimpleHTTPRequestHandler):
         """Keep the test page's requests out of pytest's output."""
 
 
+def wiki_page(server: Server, frames: dict[str, str]) -> str:
+    """A wiki page with an iframe of each of the server's paths."""
+    tags = "\n".join(
+        f'<iframe id="{name}" src="{server.url}{path}" width="100%" height="420" frameborder="0"></iframe>'
+        for name, path in frames.items()
+    )
+    head = '<!doctype html><title>Wiki</title><link rel="icon" href="data:,">'
+    return f"{head}<h1>Team wiki</h1>\n{tags}\n"
+
+
 @pytest.fixture(scope="module")
 def wiki(demo_dir, tmp_path_factory):
-    """A test page on its own origin (a second port) and a server that lets that origin frame it."""
+    """Test pages on their own origin (a second port) and a server that lets that origin frame it.
+
+    The same pages at http://localhost:<port> are a foreign origin: the server does not name it.
+    """
     root = tmp_path_factory.mktemp("wiki")
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     origin = f"http://127.0.0.1:{httpd.server_address[1]}"
     server = Server(demo_dir, tmp_path_factory.mktemp("wiki-cache"), DASHAPP_FRAME_ANCESTORS=origin)
-    frames = "\n".join(
-        f'<iframe id="{name}" src="{server.url}{path}" width="100%" height="420" frameborder="0"></iframe>'
-        for name, path in FRAMES.items()
-    )
-    head = '<!doctype html><title>Wiki</title><link rel="icon" href="data:,">'
-    (root / "wiki.html").write_text(f"{head}<h1>Team wiki</h1>\n{frames}\n")
-    yield server.wait(), f"{origin}/wiki.html"
+    (root / "wiki.html").write_text(wiki_page(server, FRAMES))
+    (root / "portal.html").write_text(wiki_page(server, PORTAL))
+    yield server.wait(), httpd.server_address[1]
     server.stop()
     httpd.shutdown()
     assert "Traceback" not in server.log.read_text()
 
 
 def test_a_page_of_another_origin_embeds_two_charts_that_render_and_follow_the_frame(wiki, page):
-    server, url = wiki
-    page.goto(url)
+    server, port = wiki
+    page.goto(f"http://127.0.0.1:{port}/wiki.html")
     for name in FRAMES:
         frame = page.frame_locator(f"#{name}")
         expect(frame.locator(".main-svg").first).to_be_visible()
@@ -70,6 +81,24 @@ def test_a_page_of_another_origin_embeds_two_charts_that_render_and_follow_the_f
     page.locator("#latency").evaluate("frame => { frame.width = '100%'; }")
     expect(svg).to_have_attribute("width", full_width)
     assert page.console_errors == []
+    assert page.csp_violations() == []
+
+
+@pytest.mark.parametrize(
+    ("url", "frames"),
+    [
+        ("http://127.0.0.1:{port}/portal.html", PORTAL),  # the allowed origin, framing the portal
+        ("http://localhost:{port}/wiki.html", FRAMES),  # an origin DASHAPP_FRAME_ANCESTORS does not name
+    ],
+)
+def test_chromium_refuses_frames_that_frame_ancestors_does_not_allow(wiki, page, url, frames):
+    url = url.format(port=wiki[1])
+    page.goto(url)
+    for name, path in frames.items():
+        frame = page.locator(f"#{name}").element_handle().content_frame()
+        assert frame.url.startswith("chrome-error://"), f"{path} was framed by {url}"
+    refusals = [text for text in page.console_errors if "frame-ancestors" in text]
+    assert len(refusals) == len(frames), page.console_errors
 
 
 def test_the_share_button_shows_the_page_link_the_embed_url_and_the_iframe_snippet(server, page):
@@ -88,3 +117,4 @@ def test_the_share_button_shows_the_page_link_the_embed_url_and_the_iframe_snipp
     popover.locator(".input-group:has(input[name='embed']) .share-copy").click()
     page.wait_for_function("async (want) => (await navigator.clipboard.readText()) === want", arg=links["embed"])
     assert page.console_errors == []
+    assert page.csp_violations() == []

@@ -74,6 +74,7 @@ def test_with_a_secret_a_signed_embed_draws_the_chart(signed_server, page):
     expect(page.locator("#chart .main-svg").first).to_be_visible()
     expect(page.locator(".embed-footer")).to_contain_text("data through")
     assert page.console_errors == []
+    assert page.csp_violations() == []
 
 
 def test_with_a_secret_a_tampered_embed_shows_403(signed_server, page):

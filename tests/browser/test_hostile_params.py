@@ -7,8 +7,6 @@ left as it was (hypothesis draws the queries; the data is the browser tests' dem
 from __future__ import annotations
 
 import hashlib
-import urllib.error
-import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
@@ -18,6 +16,7 @@ from hypothesis import strategies as st
 
 from dashapp.charts import REGISTRY, get_chart
 from dashapp.charts.registry import RESERVED
+from tests.browser.server import fetch
 
 CHART_IDS = sorted(REGISTRY)
 TARGETS = ("json", "csv", "embed")
@@ -31,6 +30,12 @@ HOSTILE = [
     "../../etc/passwd",
     "..\\..\\windows\\win.ini",
     "/etc/passwd",
+    "~/.ssh/id_rsa",
+    "\\\\server\\share\\x.parquet",
+    "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "http://169.254.169.254/latest/meta-data/",
+    "s3://bucket/predictions.parquet",
+    "file:///etc/passwd",
     "<script>alert(1)</script>",
     "{{7*7}}",
     "%s%s%s%n",
@@ -89,14 +94,6 @@ def data_state(folder: Path) -> str:
         if path.is_file():
             digest.update(path.read_bytes())
     return digest.hexdigest()
-
-
-def fetch(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            return response.status, response.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode("utf-8", "replace")
 
 
 def assert_clean(url: str) -> None:

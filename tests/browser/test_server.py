@@ -5,30 +5,20 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 
-from tests.browser.server import ROOT
-
-
-def get(url: str, timeout: float = 10):
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
+from tests.browser.server import ROOT, fetch
 
 
 def test_gunicorn_serves_health_the_registry_and_chart_data(server):
-    assert get(server.url + "/healthz") == (200, b'{"ok":true}\n')
-    status, body = get(server.url + "/api/charts")
+    assert fetch(server.url + "/healthz") == (200, '{"ok":true}\n')
+    status, body = fetch(server.url + "/api/charts")
     assert status == 200 and len(json.loads(body)["charts"]) >= 10
-    status, body = get(server.url + "/api/charts/ops.latency?format=csv&start=now-3d")
-    assert status == 200 and body.startswith(b"bucket,model_version,p50_ms,p95_ms,p99_ms,requests")
+    status, body = fetch(server.url + "/api/charts/ops.latency?format=csv&start=now-3d")
+    assert status == 200 and body.startswith("bucket,model_version,p50_ms,p95_ms,p99_ms,requests")
 
 
 def test_a_bad_parameter_over_http_is_a_400_naming_it(server):
-    status, body = get(server.url + "/api/charts/ops.latency?bucket=1s")
+    status, body = fetch(server.url + "/api/charts/ops.latency?bucket=1s")
     assert status == 400
     assert json.loads(body)["param"] == "bucket"
 
@@ -52,9 +42,9 @@ def test_metrics_sum_every_workers_requests_and_parse_as_prometheus_text(server)
 
     def healthz_count() -> float:
         # The first scrape evaluates every metric cold on a server the page tests left busy (over 10 s once in CI).
-        status, body = get(server.url + "/metrics", timeout=60)
+        status, body = fetch(server.url + "/metrics", timeout=60)
         assert status == 200
-        families = {f.name: f for f in text_string_to_metric_families(body.decode())}
+        families = {f.name: f for f in text_string_to_metric_families(body)}
         assert {"dashapp_alert", "dashapp_drift_psi", "dashapp_http_request_duration_seconds"} <= set(families)
         return sum(
             s.value
@@ -64,7 +54,7 @@ def test_metrics_sum_every_workers_requests_and_parse_as_prometheus_text(server)
 
     before = healthz_count()
     for _ in range(12):  # spread over both workers by gunicorn
-        get(server.url + "/healthz")
+        fetch(server.url + "/healthz")
     assert healthz_count() - before == 12  # whichever worker answers the scrape, it counts all of them
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from flask_caching.backends import FileSystemCache
 
@@ -49,26 +50,103 @@ BROKEN_FILES = {
 }
 
 
+BROKEN = "predictions/dt=2024-03-02/part-0.parquet"
+
+
 @pytest.mark.parametrize("breakage", list(BROKEN_FILES))
-def test_a_broken_parquet_file_makes_its_table_unavailable_and_others_keep_working(db, data_dir, breakage):
-    broken = data_dir / "predictions" / "dt=2024-03-02" / "part-0.parquet"
+def test_a_broken_parquet_file_is_skipped_loudly_and_the_rest_of_its_table_is_read(db, data_dir, breakage, caplog):
+    broken = data_dir / BROKEN
+    left = 11 - len(pd.read_parquet(broken))  # every row of the fixture but that day's
     broken.write_bytes(BROKEN_FILES[breakage](broken.read_bytes()))
-    with pytest.raises(DataUnavailable) as raised:
-        db.run("ops_requests", **REQUESTS)
-    assert raised.value.table == "predictions"
-    assert "predictions/dt=2024-03-02/part-0.parquet" in raised.value.reason
-    assert str(data_dir.resolve()) not in raised.value.message  # a public message carries no absolute path
+    assert total(db.run("ops_requests", **REQUESTS)) == left == 7
+    (note,) = db.skipped_notes(("predictions", "outcomes"))
+    assert note.startswith(f"partial data: predictions skips 1 of 3 files ({BROKEN}: ")
+    assert str(data_dir.resolve()) not in note  # a public message carries no absolute path
+    assert sum(BROKEN in r.message for r in caplog.records) == 1  # logged once, not on every query
+    db.run("ops_requests", **REQUESTS)
+    assert sum(BROKEN in r.message for r in caplog.records) == 1
     assert len(db.run("ops_pipeline_runs", **ALL)) == 7
 
 
+def test_a_file_of_another_schema_is_skipped_naming_the_column(db, data_dir):
+    broken = data_dir / BROKEN
+    pd.read_parquet(broken).assign(sentiment_score="high").to_parquet(broken, index=False)  # a type changed
+    assert total(db.run("ops_requests", **REQUESTS)) == 7
+    (note,) = db.skipped_notes(("predictions",))
+    assert "column sentiment_score is large_string, expected number" in note
+
+
+def test_a_table_whose_every_file_is_broken_is_unavailable_naming_one(db, data_dir):
+    for path in (data_dir / "predictions").rglob("*.parquet"):
+        path.write_bytes(b"garbage")
+    with pytest.raises(DataUnavailable) as raised:
+        db.run("ops_requests", **REQUESTS)
+    assert raised.value.table == "predictions"
+    assert "no readable parquet file: predictions/dt=2024-03-01/part-0.parquet: not a readable parquet" in (
+        raised.value.reason
+    )
+    assert raised.value.reason.endswith("and 2 more")
+
+
+def test_a_file_corrupt_inside_makes_its_table_unavailable_naming_why(db, data_dir):
+    """A damaged page passes the footer probe; DuckDB's error names no file, so the table says it cannot be read."""
+    broken = data_dir / BROKEN
+    good = broken.read_bytes()
+    column = pq.ParquetFile(broken).metadata.row_group(0).column(0)
+    damaged = bytearray(good)
+    damaged[
+        column.data_page_offset + column.total_compressed_size // 2 : column.data_page_offset
+        + column.total_compressed_size
+    ] = b"\xff" * (column.total_compressed_size - column.total_compressed_size // 2)
+    broken.write_bytes(bytes(damaged))
+    with pytest.raises(DataUnavailable) as raised:
+        db.run("ops_requests", **REQUESTS)
+    assert raised.value.table == "predictions" and raised.value.reason.startswith("could not be read: ")
+    assert len(db.run("ops_pipeline_runs", **ALL)) == 7
+    broken.write_bytes(good)
+    assert total(db.run("ops_requests", **REQUESTS)) == 11
+
+
+def test_a_file_deleted_after_the_scan_is_dropped_and_the_query_rerun(db, data_dir, monkeypatch):
+    """The race of a file removed between listing and reading: DuckDB names it, it is skipped, the query reruns."""
+    views = Database._ensure_views
+
+    def delete_then_build(self, sources):
+        (data_dir / BROKEN).unlink(missing_ok=True)
+        return views(self, sources)
+
+    monkeypatch.setattr(Database, "_ensure_views", delete_then_build)
+    assert total(db.run("ops_requests", **REQUESTS)) == 7
+
+
 def test_the_table_recovers_without_a_restart_once_the_broken_file_is_replaced(db, data_dir):
-    path = data_dir / "predictions" / "dt=2024-03-02" / "part-0.parquet"
+    path = data_dir / BROKEN
     good = path.read_bytes()
     path.write_bytes(b"garbage")
-    with pytest.raises(DataUnavailable):
-        db.run("ops_requests", **REQUESTS)
+    assert total(db.run("ops_requests", **REQUESTS)) == 7
     path.write_bytes(good)
     assert total(db.run("ops_requests", **REQUESTS)) == 11
+    assert db.skipped_notes(("predictions",)) == []
+
+
+def test_a_file_being_published_under_a_temporary_name_is_never_read(db, data_dir):
+    """Publishers write to .name or _name (or name.tmp) and rename; the half-written file is invisible until then.
+
+    Markers like _SUCCESS.parquet are not read either.
+    """
+    final = data_dir / "predictions" / "dt=2024-03-04" / "part-0.parquet"
+    final.parent.mkdir()
+    full = new_partition(data_dir, "2024-03-04").read_bytes()
+    final.unlink()
+    window = {**REQUESTS, "end": datetime(2024, 3, 10)}
+    for temporary in (".part-0.parquet", "_part-0.parquet", "part-0.parquet.tmp"):
+        (final.parent / temporary).write_bytes(full[: len(full) // 2])  # half written
+        assert total(db.run("ops_requests", **window)) == 11 and db.skipped_notes(("predictions",)) == []
+        (final.parent / temporary).unlink()
+    (final.parent / "_SUCCESS.parquet").write_bytes(b"")
+    (final.parent / ".part-0.parquet").write_bytes(full)
+    (final.parent / ".part-0.parquet").rename(final)
+    assert total(db.run("ops_requests", **window)) == 12
 
 
 def test_a_file_without_the_optional_cache_hit_column_reads_as_unknown(db, data_dir, tmp_path):
@@ -184,22 +262,14 @@ def test_predictions_with_a_wrong_column_type_are_unavailable_with_a_hint(db, da
     with pytest.raises(DataUnavailable) as raised:
         db.run("ops_requests", **REQUESTS)
     assert raised.value.table == "predictions"
-    assert "wrong type" in raised.value.reason
+    assert "column status is large_string, expected integer" in raised.value.reason
 
 
-def test_a_stray_file_outside_the_dt_folders_makes_the_table_unavailable_not_a_crash(db, data_dir):
+def test_a_stray_file_outside_the_dt_folders_is_skipped_naming_what_it_lacks(db, data_dir):
     pd.DataFrame({"x": [1]}).to_parquet(data_dir / "predictions" / "stray.parquet")
-    with pytest.raises(DataUnavailable) as raised:
-        db.run("ops_requests", **REQUESTS)
-    assert raised.value.table == "predictions"
-
-
-def test_files_being_published_under_a_dot_or_underscore_name_are_not_read(db, data_dir):
-    folder = data_dir / "predictions" / "dt=2024-03-04"
-    folder.mkdir()
-    (folder / ".part-0.parquet.tmp.parquet").write_bytes(b"half written")
-    (folder / "_SUCCESS.parquet").write_bytes(b"")
     assert total(db.run("ops_requests", **REQUESTS)) == 11
+    (note,) = db.skipped_notes(("predictions",))
+    assert "predictions/stray.parquet: lacks confidence, label, " in note and "which the other files have" in note
 
 
 def test_a_table_folder_wins_over_the_single_file_even_when_empty(db, data_dir):
