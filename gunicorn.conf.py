@@ -52,8 +52,10 @@ timeout = int(_config.query_timeout) + 30
 graceful_timeout = 30
 keepalive = 5
 # Recycle workers now and then (memory hygiene); jitter keeps them from restarting together.
-max_requests = 2000
-max_requests_jitter = 200
+# Not too often: a new worker re-imports Dash, plotly and pandas (about 3 s of a core); at 2,000 the load
+# test's 125 requests/s per worker restarted one every 8 s and spent a third of a core on it.
+max_requests = 20000
+max_requests_jitter = 2000
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
