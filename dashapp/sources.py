@@ -66,8 +66,7 @@ class TableSource:
             return ""
         path, reason = self.skipped[0]
         total = len(self.files) + len(self.skipped)
-        count = f"{len(self.skipped)} of {total} files" if len(self.skipped) > 1 else f"1 of {total} files"
-        return f"partial data: {self.table.name} skips {count} ({path}: {reason})"
+        return f"partial data: {self.table.name} skips {len(self.skipped)} of {total} files ({path}: {reason})"
 
 
 def scan_table(data_dir: Path, table: Table) -> TableSource | None:
