@@ -75,6 +75,21 @@ def test_oversized_requests_are_refused_and_the_next_one_is_served(server):
     assert fetch(server.url + "/healthz")[0] == 200
 
 
+@pytest.mark.parametrize(
+    ("query", "param", "says"),
+    [
+        ("start=2016-01-01&end=2026-01-01&bucket=1m", "start", "at most 1098 days"),
+        ("start=2025-01-01&end=2026-01-01&bucket=1m", "bucket", "the finest allowed is 6h"),
+        ("bins=1000000", "bins", "is not a parameter of ops.latency"),
+        ("symbol=" + "&symbol=".join(f"S{i}" for i in range(51)), "symbol", "at most 50 values"),
+    ],
+)
+def test_expensive_requests_are_refused_naming_what_to_change(server, query, param, says):
+    status, body = fetch(f"{server.url}/api/charts/ops.latency?{query}")
+    error = json.loads(body)
+    assert status == 400 and error["param"] == param and says in error["error"], body
+
+
 def test_a_slow_view_is_stopped_at_the_deadline_and_the_worker_keeps_serving(million, tmp_path):
     server = started(million, tmp_path / "cache", DASHAPP_QUERY_TIMEOUT="0.05", DASHAPP_WORKERS="1")
     try:
