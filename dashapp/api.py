@@ -21,7 +21,7 @@ from .alerts.rules import configured_rules
 from .charts import REGISTRY, get_chart, render
 from .charts.backtests import tearsheet
 from .charts.drift import drift_results
-from .db import SANDBOX_CHECKS
+from .db import sandbox_problems
 from .errors import BadParameter, DashappError, DataUnavailable, QueryRefused
 from .timerange import parse_instant, utc_now
 
@@ -50,8 +50,7 @@ def readyz():
     """
     db = _db()
     try:
-        settings = db.settings()
-        duckdb_ok = all(str(settings.get(k)).lower() == v for k, v in SANDBOX_CHECKS.items())
+        duckdb_ok = not sandbox_problems(db.settings())
     except Exception:
         log.exception("readiness: DuckDB check failed")
         duckdb_ok = False

@@ -236,6 +236,11 @@ SANDBOX_CHECKS = {
 }
 
 
+def sandbox_problems(found: dict) -> dict:
+    """The walls in SANDBOX_CHECKS that settings read back from DuckDB show down: {name: value found}."""
+    return {k: found.get(k) for k, v in SANDBOX_CHECKS.items() if str(found.get(k)).lower() != v}
+
+
 class Database:
     """Runs named queries over the contract tables in DATA_DIR, memoized in `cache` when given."""
 
@@ -268,7 +273,7 @@ class Database:
             con.execute(f"SET {name} = {_setting_literal(value)}")
         # Self-test: refuse to serve on a connection whose walls did not go up (RELIABILITY.md).
         found = dict(con.execute(load_query("meta_settings").text, {"names": list(SANDBOX_CHECKS)}).fetchall())
-        wrong = {k: found.get(k) for k, v in SANDBOX_CHECKS.items() if str(found.get(k)).lower() != v}
+        wrong = sandbox_problems(found)
         if wrong:
             con.close()
             raise RuntimeError(f"DuckDB sandbox settings did not apply: {wrong}")

@@ -11,7 +11,7 @@ import pytest
 from dashapp import create_app
 from dashapp.config import PREFIX, Config
 from dashapp.db import Database
-from tests.fixtures import write_all
+from tests.fixtures import MILLION_END, write_all
 
 
 @pytest.fixture(autouse=True)
@@ -55,6 +55,16 @@ def app(config):
 @pytest.fixture
 def client(app):
     return app.server.test_client()
+
+
+@pytest.fixture(scope="session")
+def million(tmp_path_factory) -> Path:
+    """A million predictions over five days, written once: cold views take long enough to meet a deadline."""
+    from dashapp.demo import write_demo
+
+    out = tmp_path_factory.mktemp("million")
+    write_demo(out, rows=1_000_000, days=5, end=MILLION_END)
+    return out
 
 
 # -- read-only variants, built once per session (datasette's app_client): for tests that change no file --

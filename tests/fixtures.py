@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 DAY1, DAY2, DAY3, DAY4 = (datetime(2024, 3, d) for d in (1, 2, 3, 4))
+MILLION_END = datetime(2026, 11, 20)  # where the million-row demo (conftest.million) ends
 # A window that holds every fixture row.
 ALL = {"start": DAY1, "end": DAY4}
 

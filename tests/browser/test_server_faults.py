@@ -8,23 +8,10 @@ import socket
 import statistics
 import threading
 import time
-from datetime import datetime
-from pathlib import Path
 
 import pytest
 
-from dashapp.demo import write_demo
 from tests.browser.server import Server, fetch
-
-END = datetime(2026, 11, 20)
-
-
-@pytest.fixture(scope="module")
-def million(tmp_path_factory) -> Path:
-    """A million predictions: cold views take long enough here to meet a deadline and to load a worker."""
-    out = tmp_path_factory.mktemp("million")
-    write_demo(out, rows=1_000_000, days=5, end=END)
-    return out
 
 
 def started(*args, **kwargs) -> Server:

@@ -6,27 +6,17 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
 from dashapp import deadline
 from dashapp.config import Config
 from dashapp.db import Database, load_query
-from dashapp.demo import write_demo
 from dashapp.errors import QueryRefused
+from tests.fixtures import MILLION_END
 
-END = datetime(2026, 11, 20)
-WINDOW = {"start": datetime(2026, 11, 15), "end": END}
+WINDOW = {"start": datetime(2026, 11, 15), "end": MILLION_END}
 FILTERS = {**WINDOW, "symbol": [], "model_version": None}
-
-
-@pytest.fixture(scope="module")
-def million(tmp_path_factory) -> Path:
-    """A million predictions over five days: enough for a query to run long enough to interrupt."""
-    out = tmp_path_factory.mktemp("million")
-    write_demo(out, rows=1_000_000, days=5, end=END)
-    return out
 
 
 @pytest.fixture
