@@ -21,6 +21,7 @@ from .alerts.rules import configured_rules
 from .charts import REGISTRY, get_chart, render
 from .charts.backtests import tearsheet
 from .charts.drift import drift_results
+from .contract import TABLES
 from .db import sandbox_problems
 from .errors import BadParameter, DashappError, DataUnavailable, QueryRefused
 from .timerange import parse_instant, utc_now
@@ -46,7 +47,8 @@ def healthz():
 def readyz():
     """Readiness: DuckDB's sandbox reads back as configured and the data folder has a table to read; else 503.
 
-    Per table: ok, partial (files skipped), missing or unreadable, with file counts; no paths (it needs no login).
+    Per table: ok, partial (files skipped), missing, absent (optional) or unreadable, with file counts; no paths
+    (it needs no login).
     """
     db = _db()
     try:
@@ -56,15 +58,15 @@ def readyz():
         duckdb_ok = False
     data_dir = db.config.data_dir
     folder = "ok" if data_dir.is_dir() else "not a folder" if data_dir.exists() else "not there"
-    tables = {name: _table_state(source) for name, source in db.scan().items()} if folder == "ok" else {}
+    tables = {name: _table_state(name, source) for name, source in db.scan().items()} if folder == "ok" else {}
     ready = duckdb_ok and any(t["status"] in ("ok", "partial") for t in tables.values())
     body = {"ok": ready, "duckdb": "ok" if duckdb_ok else "failed", "data_folder": folder, "tables": tables}
     return jsonify(body), 200 if ready else 503
 
 
-def _table_state(source) -> dict:
-    if source is None:
-        return {"status": "missing", "files": 0, "skipped": 0}
+def _table_state(name: str, source) -> dict:
+    if source is None:  # absent: an optional table this deployment does not have (as `dashapp check` says)
+        return {"status": "absent" if TABLES[name].may_be_absent else "missing", "files": 0, "skipped": 0}
     status = "unreadable" if not source.files else "partial" if source.skipped else "ok"
     return {"status": status, "files": len(source.files), "skipped": len(source.skipped)}
 

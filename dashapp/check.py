@@ -23,10 +23,14 @@ class TableReport:
     """The verdict on one contract table."""
 
     table: str
-    status: str  # "ok", "missing" or "invalid"
+    status: str  # "ok", "missing", "invalid" or "absent" (missing, and the contract allows that)
     files: int
     rows: int
     problems: tuple[str, ...] = ()
+
+
+STATUSES = ("ok", "missing", "invalid", "absent")
+PASSING = ("ok", "absent")
 
 
 def check_data_dir(data_dir: Path) -> list[TableReport]:
@@ -44,6 +48,9 @@ def check_table(data_dir: Path, table: Table) -> TableReport:
     if not paths:
         where = f"{folder.name}/ holds no .parquet files" if folder.is_dir() else "not found"
         expected = f"expected {folder.name}/ or {single.name} with columns {table.expected_columns_text()}"
+        if table.may_be_absent:
+            optional = f"{where}; optional: its panels and alert rules stay empty"
+            return TableReport(table.name, "absent", 0, 0, (optional,))
         return TableReport(table.name, "missing", 0, 0, (f"{where}; {expected}",))
     problems = Problems(data_dir)
     if folder.is_dir() and single.is_file():
@@ -107,9 +114,9 @@ def format_report(reports: list[TableReport]) -> str:
         files = f"{report.files} file{'' if report.files == 1 else 's'}"
         lines.append(f"{report.table:<{width}}  {report.status:<7}  {files:>9}  {report.rows:>13,} rows")
         lines += [f"    - {problem}" for problem in report.problems]
-    counts = {status: [r.table for r in reports if r.status == status] for status in ("ok", "missing", "invalid")}
+    counts = {status: [r.table for r in reports if r.status == status] for status in STATUSES}
     summary = f"{len(counts['ok'])} of {len(reports)} tables ok"
-    for status in ("missing", "invalid"):
+    for status in ("missing", "invalid", "absent"):
         if counts[status]:
             summary += f"; {status}: {', '.join(counts[status])}"
     return "\n".join([*lines, summary])

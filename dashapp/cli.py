@@ -1,4 +1,4 @@
-"""The `dashapp` command: demo logs, data checks, drift, backtest metrics, alerts, cache warming, serving."""
+"""The `dashapp` command: demo logs, data checks, drift, backtests, alerts, cache warming, serving, MLflow import."""
 
 from __future__ import annotations
 
@@ -33,11 +33,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .check import check_data_dir, format_report
+    from .check import PASSING, check_data_dir, format_report
 
     reports = check_data_dir(args.data)
     print(format_report(reports))
-    return 0 if all(r.status == "ok" for r in reports) else 1
+    return 0 if all(r.status in PASSING for r in reports) else 1
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
@@ -231,6 +231,19 @@ def cmd_sign_url(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_mlflow(args: argparse.Namespace) -> int:
+    """Copy an MLflow experiment's finished runs and metric histories into --out (MLflow is an optional extra)."""
+    from .mlflow_import import ImportFailed, import_experiment, metric_keys
+
+    try:
+        summary = import_experiment(args.tracking_uri, args.experiment, args.out, metric_keys(args.metric))
+    except ImportFailed as exc:
+        print(f"dashapp import-mlflow: {exc.message}", file=sys.stderr)
+        return 2
+    print("\n".join(summary.lines()))
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Replace this process with gunicorn, configured by gunicorn.conf.py and DASHAPP_* variables."""
     from .config import Config
@@ -309,6 +322,21 @@ def parser() -> argparse.ArgumentParser:
     sign.add_argument("--api", action="store_true", help="sign the chart's API URL (/api/charts/<id>) instead")
     sign.add_argument("--json", action="store_true", help="print url, chart, params and expires as JSON")
     sign.set_defaults(run=cmd_sign_url)
+
+    mlflow = sub.add_parser(
+        "import-mlflow", help="copy an MLflow experiment's runs into training_runs and training_metrics parquet"
+    )
+    mlflow.add_argument("--tracking-uri", required=True, help="e.g. sqlite:///mlflow.db or http://mlflow:5000")
+    mlflow.add_argument("--experiment", required=True, help="the experiment's name")
+    mlflow.add_argument("--out", type=Path, required=True, help="the data folder to write the two tables into")
+    mlflow.add_argument(
+        "--metric",
+        type=_pair,
+        action="append",
+        default=[],
+        help="column=mlflow_key when a metric is logged under another name, e.g. accuracy=val_acc; repeat for each",
+    )
+    mlflow.set_defaults(run=cmd_import_mlflow)
 
     serve = sub.add_parser("serve", help="serve the portal with gunicorn (DASHAPP_* variables configure it)")
     serve.set_defaults(run=cmd_serve)

@@ -75,6 +75,17 @@ class Config:
     drift_prediction_kl: float = field(
         default=0.15, metadata={"help": "KL divergence of the label mix from which prediction drift is a warning"}
     )
+    slo_availability: float = field(
+        default=0.999, metadata={"help": "availability objective: the share of a service's samples that are up"}
+    )
+    slo_latency_p95_ms: float = field(
+        default=2000.0, metadata={"help": "latency objective: p95 under this many ms (95% of requests faster)"}
+    )
+    slo_accuracy: float = field(default=0.75, metadata={"help": "accuracy objective: the share of predictions right"})
+    slo_cache_hit_rate: float = field(
+        default=0.90, metadata={"help": "feature-store cache objective: the share of lookups that hit"}
+    )
+    slo_window_days: int = field(default=30, metadata={"help": "the rolling window of the error budgets, in days"})
     alert_rules: Path = field(
         default=Path(__file__).resolve().parent / "alerts" / "default_rules.toml",
         metadata={"help": "TOML file of alert rules (default: the rules shipped with dashapp)"},
@@ -184,6 +195,15 @@ class Config:
                 f"{env_name('drift_psi_warning')} must be below {env_name('drift_psi_critical')}"
                 f" ({self.drift_psi_warning} >= {self.drift_psi_critical})"
             )
+        for name in ("slo_availability", "slo_accuracy", "slo_cache_hit_rate"):
+            if not 0 < getattr(self, name) < 1:
+                raise ConfigError(
+                    f"{env_name(name)} must be a share between 0 and 1, like 0.999; got {getattr(self, name)}"
+                )
+        if not 0 < self.slo_latency_p95_ms <= 3_600_000:
+            raise ConfigError(f"{env_name('slo_latency_p95_ms')} must be above 0 ms, got {self.slo_latency_p95_ms}")
+        if not 1 <= self.slo_window_days <= 365:
+            raise ConfigError(f"{env_name('slo_window_days')} must be between 1 and 365, got {self.slo_window_days}")
         if self.cache_redis_url and not _redis_url_ok(self.cache_redis_url):
             raise ConfigError(
                 f"{env_name('cache_redis_url')} must be a redis://host:port/db, rediss://... or unix:///path URL,"

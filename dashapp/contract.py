@@ -29,6 +29,8 @@ class Table:
     partitioned: bool = False
     # How often new rows are expected; a table older than this is stale (None: written irregularly).
     cadence: timedelta | None = None
+    # A deployment may not log it: absent is no fault (`dashapp check` passes, its alert rules have no data).
+    may_be_absent: bool = False
 
     @property
     def required_names(self) -> tuple[str, ...]:
@@ -124,6 +126,29 @@ TABLES: dict[str, Table] = {
             _cols("run_id:string", "model_version:string", "finished_at:timestamp", "accuracy:number", "f1:number"),
             _cols("precision:number", "recall:number"),
             time_column="finished_at",
+        ),
+        # Every logged point of each training run's metrics (`dashapp import-mlflow`); written rarely, read whole.
+        Table(
+            "training_metrics",
+            _cols("run_id:string", "key:string", "step:integer", "ts:timestamp", "value:number"),
+            may_be_absent=True,
+        ),
+        Table(
+            "service_metrics",
+            _cols(
+                "ts:timestamp",
+                "service:string",
+                "instance:string",
+                "up:integer",
+                "cpu_pct:number",
+                "memory_pct:number",
+                "disk_pct:number",
+            ),
+            _cols("probe_ms:number"),
+            time_column="ts",
+            partitioned=True,
+            cadence=timedelta(minutes=5),
+            may_be_absent=True,
         ),
     )
 }

@@ -41,6 +41,7 @@ from .dayslices import (
     split_rows,
 )
 from .errors import DataUnavailable, QueryRefused
+from .querycount import count_query
 from .singleflight import single_flight
 from .sources import TableSource, mark_broken, scan_table
 
@@ -502,6 +503,7 @@ class Database:
             self._ensure_views(sources)
             with self._slot(query):
                 cursor = self._connection().cursor()
+                count_query(query.name)
                 with deadline.watchdog(cursor):
                     return cursor.execute(*query.render(params)).df()
         except duckdb.OutOfMemoryException as exc:

@@ -51,6 +51,8 @@ LATENT_SD, LATENT_PHI = 0.35, 0.75
 SENTIMENT_RETURN_CORR = 0.18
 OUTCOME_SHARE = 0.70
 DRIFT_RAMP = timedelta(hours=6)
+OUTAGE = timedelta(minutes=25)
+MEMORY_CLIMB = timedelta(hours=36)
 MAX_CHUNK_ROWS = 1_000_000
 SECOND = 1_000_000  # timestamps are int64 microseconds until they become arrow arrays
 MINUTE, HOUR, DAY = 60 * SECOND, 3600 * SECOND, 86400 * SECOND
@@ -68,8 +70,9 @@ RANDOM_ERRORS = (
 class Timeline:
     """The demo period and its incident windows, as naive UTC datetimes and dates.
 
-    Incidents sit at fixed distances before `end` (drift 3 d, canary 5 d, spike ~10 d, failed
-    pipeline 12 d); periods shorter than 14 days squeeze them proportionally so each still fits.
+    Incidents sit at fixed distances before `end` (drift 3 d, canary 5 d, database outage 6 d, spike
+    ~10 d after a memory climb, failed pipeline 12 d); periods shorter than 14 days squeeze them
+    proportionally so each still fits.
     Without `incidents` (a clean demo) every incident check says no, and no default alert rule fires.
     """
 
@@ -110,6 +113,20 @@ class Timeline:
     @property
     def spike_end(self) -> datetime:
         return self.spike_start + timedelta(hours=3)
+
+    @property
+    def outage_start(self) -> datetime:
+        """The database's outage: 03:10 UTC, six days before end."""
+        return self._before_end(6, 0.45).replace(hour=3, minute=10)
+
+    @property
+    def outage_end(self) -> datetime:
+        return self.outage_start + OUTAGE
+
+    @property
+    def memory_climb_start(self) -> datetime:
+        """model-server-0 leaks memory from here until it is restarted when the latency spike ends."""
+        return self.spike_end - MEMORY_CLIMB
 
     @property
     def pipeline_incident_start(self) -> datetime:
@@ -166,7 +183,7 @@ def write_demo(
     progress: Callable[[str], None] | None = None,
     incidents: bool = True,
 ) -> dict[str, int]:
-    """Write all nine contract tables under `out`; return rows written per table.
+    """Write the contract tables under `out` (not training_metrics: import-mlflow's); return rows per table.
 
     `incidents=False` writes a clean data set: the same kind of data with no incident in it.
     """
@@ -176,6 +193,8 @@ def write_demo(
     latent = Latent.generate(seed, min(tl.market_start, tl.start.date()), tl.end.date())
     _remove_tables(out)
     counts = _write_logs(out, tl, rows, seed, latent, say)
+    counts["service_metrics"] = _write_service_metrics(out, tl, seed)
+    say(f"service_metrics: {counts['service_metrics']:,} rows")
     market = Market.generate(seed, tl, latent)
     runs, returns, trades = backtest_tables(seed, tl, market, latent)
     singles = {
@@ -190,7 +209,7 @@ def write_demo(
     for name, table in singles.items():
         counts[name] = _write(table, out / f"{name}.parquet")
         say(f"{name}: {counts[name]:,} rows")
-    return {name: counts[name] for name in TABLES}
+    return {name: counts[name] for name in TABLES if name in counts}
 
 
 def _rng(seed: int, *keys: str | int) -> np.random.Generator:
@@ -746,3 +765,91 @@ def training_runs_table(seed: int, tl: Timeline) -> pa.Table:
             "recall": np.round(recall, 4),
         }
     )
+
+
+# --- services around the model ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Service:
+    """A service the model depends on, as a monitoring agent samples each instance once a minute."""
+
+    name: str
+    instances: tuple[str, ...]
+    cpu: tuple[float, float]  # CPU % when idle and in the busiest minute
+    memory: float
+    disk: float
+    probe_ms: float  # median health-check round trip
+
+
+SERVICES = (
+    Service("model-server", ("model-server-0", "model-server-1"), (12, 55), 52, 38, 8),
+    Service("feature-store-cache", ("feature-cache-0",), (6, 30), 71, 22, 1.2),
+    Service("database", ("db-0",), (10, 40), 64, 58, 4),
+    Service("model-registry", ("registry-0",), (2, 6), 35, 41, 15),
+    Service("pipeline-runner", ("runner-0",), (8, 10), 40, 30, 6),
+)
+RESTART = timedelta(minutes=3)  # model-server-0 is down this long when it is restarted after its memory climb
+LEAKED_TO = 93.0  # model-server-0's memory % when it is restarted
+
+
+def _instance_samples(
+    rng: np.random.Generator, tl: Timeline, minutes: np.ndarray, load: np.ndarray, service: Service, instance: str
+) -> dict[str, np.ndarray | pa.Array]:
+    """One instance's samples at the given minutes: health check, resources and the check's round trip."""
+    n = len(minutes)
+    busy = (load - load.min()) / np.ptp(load)
+    cpu = service.cpu[0] + (service.cpu[1] - service.cpu[0]) * busy + rng.normal(0, 2, n)
+    memory = service.memory + rng.normal(0, 0.8, n)
+    disk = np.full(n, service.disk) + rng.normal(0, 0.05, n)
+    probe = service.probe_ms * rng.lognormal(0, 0.3, n)
+    down = np.zeros(n, bool)
+    if service.name == "pipeline-runner":
+        minute_of_hour = (minutes % HOUR) // MINUTE
+        cpu += np.where((minute_of_hour >= 5) & (minute_of_hour < 8), 45, 0)  # news_ingest runs from :05
+    if service.name == "model-server":
+        spike = tl.during(minutes, tl.spike_start, tl.spike_end)
+        cpu = np.where(spike, 88 + rng.normal(0, 3, n), cpu)
+        probe = np.where(spike, probe * 6, probe)
+    if service.name == "database":
+        disk += 5 * (minutes - minutes[0]) / (minutes[-1] - minutes[0])  # the logs it stores grow
+        down = tl.during(minutes, tl.outage_start, tl.outage_end)
+    if instance == "model-server-0":
+        climb = tl.during(minutes, tl.memory_climb_start, tl.spike_end)
+        share = (minutes - _us(tl.memory_climb_start)) / (MEMORY_CLIMB / timedelta(microseconds=1))
+        memory = np.where(climb, memory + (LEAKED_TO - service.memory) * share, memory)
+        down = tl.during(minutes, tl.spike_end, tl.spike_end + RESTART)
+
+    # Down, the host's agent still reports: the crashed process uses next to no CPU or memory, and the
+    # health check that failed has no round trip.
+    cpu = np.where(down, rng.uniform(0.5, 2, n), cpu)
+    memory = np.where(down, rng.uniform(3, 6, n), memory)
+    return {
+        "up": pa.array((~down).astype(np.int8)),
+        "cpu_pct": np.round(np.clip(cpu, 0, 100), 1),
+        "memory_pct": np.round(np.clip(memory, 0, 100), 1),
+        "disk_pct": np.round(disk, 2),
+        "probe_ms": pa.array(np.round(probe, 2), pa.float64(), mask=down),
+    }
+
+
+def _write_service_metrics(out: Path, tl: Timeline, seed: int) -> int:
+    """Sample every instance once a minute over the period and write one dt= partition per day."""
+    minutes = _us(tl.start) + np.arange(tl.days * 1440, dtype=np.int64) * MINUTE
+    load = _traffic_weights(tl, seed)
+    parts = []
+    for service in SERVICES:
+        for number, instance in enumerate(service.instances):
+            rng = _rng(seed, "service", instance)
+            samples = _instance_samples(rng, tl, minutes, load, service, instance)
+            n = len(minutes)
+            labels = {"service": pa.array([service.name] * n), "instance": pa.array([instance] * n)}
+            # Each instance's agent reports a few seconds past the minute.
+            parts.append(pa.table({"ts": _timestamps(minutes + (3 + 7 * number) * SECOND), **labels, **samples}))
+    table = pa.concat_tables(parts).sort_by([("ts", "ascending"), ("instance", "ascending")])
+    days = table["ts"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    written = 0
+    for day in np.unique(days):
+        path = _day_folder(out, "service_metrics", int(day)) / "part-0.parquet"
+        written += _write(table.filter(pa.array(days == day)), path)
+    return written

@@ -7,6 +7,7 @@ Errors answer as a message in the frame, never as JSON or a traceback.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import logging
 import uuid
@@ -16,11 +17,12 @@ from urllib.parse import urlsplit
 
 import plotly
 import plotly.io as pio
-from flask import Blueprint, current_app, render_template, request, send_from_directory
+from flask import Blueprint, current_app, make_response, render_template, request, send_from_directory
 from plotly.io.json import to_json_plotly
 from werkzeug.exceptions import HTTPException
 
 from .charts import get_chart, render
+from .charts.registry import chart_version, refresh_seconds
 from .errors import BadParameter, DashappError, DataUnavailable
 
 log = logging.getLogger(__name__)
@@ -47,18 +49,33 @@ def plotly_js(version: str):
 
 @blueprint.get("/embed/<path:chart_id>")
 def embed(chart_id: str):
-    """The chart's page for an iframe: `theme=light|dark`, `title=` (empty: no title line)."""
+    """The chart's page for an iframe: `theme=light|dark`, `title=` (empty: no title line), `refresh=5s` ...
+
+    Its ETag is the chart's data version (and the query string): with refresh=, embed.js asks again with
+    If-None-Match every period and redraws in place only when the answer is not a 304.
+    """
     spec = get_chart(chart_id)
     theme = _theme(request.args.get("theme", "light"))
     title = _title(request.args.get("title"), spec.title)
+    args = request.args.to_dict(flat=False)
+    refresh = refresh_seconds(args)
+    db = current_app.extensions["dashapp"].db
+    etag = hashlib.sha256(f"{chart_version(spec, args, db)}?{request.query_string.decode()}".encode()).hexdigest()[:20]
+    if request.if_none_match.contains(etag):
+        return "", 304  # nothing it draws from has moved: an idle refresh costs a file listing
+    live = {"title": title, "theme": theme, "refresh": refresh, "etag": f'"{etag}"'}
     try:
-        rendered = render(spec, request.args.to_dict(flat=False), current_app.extensions["dashapp"].db)
+        rendered = render(spec, args, db)
     except DataUnavailable as exc:
-        return _page(exc.message, title=title, theme=theme, detail=_expected(exc), kind="empty"), 200
-    footer = " · ".join(part for part in (rendered.coverage, *rendered.notes) if part)
-    figure = _for_frame(rendered.figure, theme)
-    # Escaping '<' keeps "</script>" or "<!--" in any label from ending the JSON's script element.
-    return _page(footer, title=title, theme=theme, figure=to_json_plotly(figure).replace("<", "\\u003c"))
+        page = _page(exc.message, detail=_expected(exc), kind="empty", **live)
+    else:
+        footer = " · ".join(part for part in (rendered.coverage, *rendered.notes) if part)
+        figure = _for_frame(rendered.figure, theme)
+        # Escaping '<' keeps "</script>" or "<!--" in any label from ending the JSON's script element.
+        page = _page(footer, figure=to_json_plotly(figure).replace("<", "\\u003c"), **live)
+    response = make_response(page)
+    response.set_etag(etag)
+    return response
 
 
 def _theme(raw: str) -> str:
@@ -111,7 +128,17 @@ def plotly_version() -> str:
     return plotly.offline.get_plotlyjs_version()
 
 
-def _page(message: str, *, title: str = "", theme: str = "light", figure: str = "", detail: str = "", kind: str = ""):
+def _page(
+    message: str,
+    *,
+    title: str = "",
+    theme: str = "light",
+    figure: str = "",
+    detail: str = "",
+    kind: str = "",
+    refresh: int | None = None,
+    etag: str = "",
+):
     return render_template(
         "embed.html",
         title=title,
@@ -120,6 +147,8 @@ def _page(message: str, *, title: str = "", theme: str = "light", figure: str = 
         message=message,
         detail=detail,
         kind=kind,
+        refresh=refresh,
+        etag=etag,
         plotly_version=plotly_version(),
     )
 

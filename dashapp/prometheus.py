@@ -1,4 +1,5 @@
-"""GET /metrics in the Prometheus text format: the named metrics now, the alert states, and the app's requests.
+"""GET /metrics in the Prometheus text format: the named metrics now, the alert states, the app's requests and the
+DuckDB queries they ran (querycount.py).
 
 Prometheus, Grafana and Alertmanager stacks scrape this instead of re-deriving what the portal
 computes. Under gunicorn every worker counts its own requests into files in
@@ -8,6 +9,7 @@ answers, the counts are the whole server's.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
@@ -22,9 +24,11 @@ from .alerts.evaluate import evaluate
 from .alerts.metrics import METRICS, Span
 from .alerts.rules import configured_rules
 from .db import Database
-from .errors import DataUnavailable
+from .errors import DataUnavailable, QueryRefused
+from .querycount import ROUTE, queries_counter
 from .timerange import BUCKETS, utc_now
 
+log = logging.getLogger(__name__)
 REQUESTS = Counter("dashapp_http_requests", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram(
     "dashapp_http_request_duration_seconds",
@@ -59,6 +63,9 @@ class PortalCollector:
                 frame = metric.compute(self.db, Span(now - LOOKBACK, now, BUCKETS[bucket]))
             except DataUnavailable:
                 continue  # its table is missing: the alert rules report the error
+            except QueryRefused as exc:  # past the scrape's deadline: a partial scrape beats a failed one
+                log.warning("metric %s left out of this scrape: %s", metric.name, exc.message)
+                continue
             frame = frame.sort_values("bucket")
             newest = frame.groupby(list(metric.labels)).tail(1) if metric.labels else frame.tail(1)
             for _, row in newest.iterrows():
@@ -88,20 +95,25 @@ def init_metrics(server: Flask, db: Database) -> None:
     else:
         registry.register(REQUESTS)
         registry.register(LATENCY)
+        registry.register(queries_counter())
     registry.register(PortalCollector(db))
 
     @server.before_request
     def _start_timer():
         g.dashapp_started = time.perf_counter()
+        ROUTE.set(_route())
 
     @server.after_request
     def _count(response):
-        route = request.url_rule.rule if request.url_rule else "unmatched"  # a template: bounded labels
+        route = _route()
         REQUESTS.labels(request.method, route, str(response.status_code)).inc()
         started = g.get("dashapp_started")
         if started is not None:
             LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
         return response
+
+    def _route() -> str:
+        return request.url_rule.rule if request.url_rule else "unmatched"  # a template: bounded labels
 
     @server.get("/metrics")
     def metrics():

@@ -139,6 +139,22 @@ def write_single(data_dir: Path, table: str, frame: pd.DataFrame) -> Path:
     return path
 
 
+def publish_day(data_dir: Path, day: datetime, rows: int = 12) -> Path:
+    """Publish a new dt= partition of predictions as a pipeline would: write a dot-name, then rename it in.
+
+    `rows` requests spread over the day's first hours, every one a 200 from v1 on AAPL.
+    """
+    frame = predictions().iloc[[0]].loc[[0] * rows].reset_index(drop=True)
+    frame["ts"] = [pd.Timestamp(day) + pd.Timedelta(minutes=20 * i) for i in range(rows)]
+    frame["ts"] = frame["ts"].astype("datetime64[us]")
+    frame["request_id"] = [f"new-{day:%m%d}-{i}" for i in range(rows)]
+    folder = data_dir / "predictions" / f"dt={day:%Y-%m-%d}"
+    folder.mkdir(parents=True, exist_ok=True)
+    temporary = folder / ".part-0.parquet"
+    frame.to_parquet(temporary, index=False)
+    return temporary.rename(folder / "part-0.parquet")
+
+
 # Backtests: seeded, not hand-picked (their numbers are checked against QuantStats, not on paper).
 BACKTEST_DAYS = pd.bdate_range("2023-01-02", "2024-03-29")
 BACKTEST_PERIOD = {"from": ["2023-01-02"], "to": ["2024-03-29"]}
@@ -193,7 +209,29 @@ def write_all(data_dir: Path) -> Path:
     for table, frame in backtests().items():
         write_single(data_dir, table, frame)
     write_single(data_dir, "training_runs", training_runs())
+    write_partitioned(data_dir, "service_metrics", service_metrics())
     return data_dir
+
+
+SERVICE_DOWN_AT = datetime(2024, 3, 2, 6)  # db-0's one failed health check
+
+
+def service_metrics() -> pd.DataFrame:
+    """Three instances of two services sampled every 6 hours over the three days; db-0 is down once.
+
+    db-0's CPU and memory climb by 1 a sample, model-server-0's by 2; model-server-1 stays flat.
+    """
+    rows = []
+    for i, ts in enumerate(pd.date_range(DAY1, periods=12, freq="6h")):
+        down = ts == SERVICE_DOWN_AT
+        rows += [
+            (ts, "database", "db-0", 0 if down else 1, 10.0 + i, 50.0 + i, 40.0, None if down else 4.0 + i),
+            (ts, "model-server", "model-server-0", 1, 30.0 + 2 * i, 60.0 + 2 * i, 38.0, 8.0),
+            (ts, "model-server", "model-server-1", 1, 30.0, 55.0, 38.0, 9.0),
+        ]
+    columns = ["ts", "service", "instance", "up", "cpu_pct", "memory_pct", "disk_pct", "probe_ms"]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.assign(ts=frame["ts"].astype("datetime64[us]"), probe_ms=frame["probe_ms"].astype(float))
 
 
 def training_runs() -> pd.DataFrame:

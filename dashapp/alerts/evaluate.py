@@ -10,8 +10,9 @@ from urllib.parse import urlencode
 
 import pandas as pd
 
+from ..contract import TABLES
 from ..db import Database
-from ..errors import DataUnavailable
+from ..errors import DataUnavailable, QueryRefused
 from ..timerange import align_up
 from .metrics import METRICS, Span
 from .rules import Rule
@@ -84,7 +85,12 @@ def _evaluate_rule(db: Database, rule: Rule, start: datetime, end: datetime) -> 
     try:
         frame = METRICS[rule.metric].compute(db, Span(first, end, rule.bucket_seconds))
     except DataUnavailable as exc:
-        return [Alert(rule, dict(rule.labels), error=f"{exc.table} unavailable: {exc.reason}")]
+        if not _absent_by_design(db, exc.table):
+            return [Alert(rule, dict(rule.labels), error=f"{exc.table} unavailable: {exc.reason}")]
+        frame = pd.DataFrame(columns=["bucket", *METRICS[rule.metric].labels, "value"])
+    except QueryRefused as exc:  # the request's deadline or memory: expected under load, no traceback
+        log.warning("alert rule %s not evaluated: %s", rule.name, exc.message)
+        return [Alert(rule, dict(rule.labels), error=exc.message)]
     except Exception:
         error_id = uuid.uuid4().hex[:8]
         log.exception("alert rule %s failed (error id %s)", rule.name, error_id)
@@ -104,6 +110,11 @@ def _evaluate_rule(db: Database, rule: Rule, start: datetime, end: datetime) -> 
         steps = run(rule.thresholds, [(b.to_pydatetime(), None) for b in buckets])
         alerts.append(Alert(rule, dict(rule.labels), steps, []))
     return alerts
+
+
+def _absent_by_design(db: Database, table: str) -> bool:
+    """An optional table that is not there at all: its rules have no data, not an error (a broken one is)."""
+    return TABLES[table].may_be_absent and db.scan([table])[table] is None
 
 
 def worst(alerts: list[Alert]) -> str | None:

@@ -22,6 +22,7 @@ from ..drift.engine import MIN_BUCKET_VALUES, Window, drift_over_time, reference
 from ..drift.stats import kl_divergence
 from ..errors import DataUnavailable
 from ..sentiment.metrics import classification_by
+from ..slo import STEP, TIERS, multiwindow_burn, objectives, stream_events
 
 MIN_OUTCOMES = 100  # fewer predictions with an outcome in a day give no accuracy worth alerting on
 MIN_REQUESTS = 50  # a bucket with fewer requests gives no rate or percentile worth paging for (1 of 7 is 14%)
@@ -245,11 +246,65 @@ def cardinality_growth(db: Database, span: Span) -> pd.DataFrame:
     return _frame(rows, ("feature",), rows["cardinality_growth"])
 
 
+def _service_usage(db: Database, span: Span) -> pd.DataFrame:
+    return db.run("service_usage", start=span.start, end=span.end, bucket=span.bucket_seconds)
+
+
+def service_up(db: Database, span: Span) -> pd.DataFrame:
+    """Per instance and bucket, the share of its samples that found it up."""
+    rows = _service_usage(db, span)
+    return _frame(rows, ("service", "instance"), rows["up_samples"] / rows["samples"])
+
+
+def service_cpu(db: Database, span: Span) -> pd.DataFrame:
+    rows = _service_usage(db, span)
+    return _frame(rows, ("service", "instance"), rows["cpu_pct"])
+
+
+def service_memory(db: Database, span: Span) -> pd.DataFrame:
+    rows = _service_usage(db, span)
+    return _frame(rows, ("service", "instance"), rows["memory_pct"])
+
+
+def slo_burn(tier: str) -> Callable[[Database, Span], pd.DataFrame]:
+    """Per objective, service and bucket: the highest burn rate that both of the tier's windows reach at a 5-minute
+    step ending in the bucket (min of the two windows; the SRE workbook's multiwindow condition).
+
+    The steps stay 5 minutes whatever the rule's bucket, so a 15-minute bucket still sees a 5-minute burst; the
+    bucket only sets how many states the alert keeps. Accuracy is left out: its outcomes arrive up to a day late,
+    so an hour's accuracy is not settled; the low_accuracy rule watches it per day.
+    """
+    long, short = TIERS[tier]
+
+    def compute(db: Database, span: Span) -> pd.DataFrame:
+        events = stream_events(db, span.start - long, span.end, int(STEP.total_seconds()))
+        parts = [
+            multiwindow_burn(events, objective, long, short, STEP).assign(slo=objective.slo)
+            for objective in objectives(db.config).values()
+            if not objective.daily
+        ]
+        steps = pd.concat(parts, ignore_index=True)
+        steps = steps.assign(bucket=pd.to_datetime(steps["bucket"]))
+        steps = steps[steps["bucket"] >= span.start]
+        rows = (
+            steps.assign(bucket=steps["bucket"].dt.floor(f"{span.bucket_seconds}s"))
+            .groupby(["bucket", "slo", "service"], as_index=False)["value"]
+            .max()
+        )
+        return _frame(rows, ("slo", "service"), rows["value"])
+
+    compute.__doc__ = f"{tier} burn: the {long} and {short} windows"
+    return compute
+
+
 SUB_DAY = ("5m", "15m", "30m", "1h", "3h", "6h", "12h", "1d")
 HOURS = ("1h", "3h", "6h", "12h", "1d")  # drift needs 100 values a bucket; pipelines run a few times a day
 DAILY = ("1d",)
 OPS, OUTCOMES, DRIFT = ("predictions",), ("predictions", "outcomes"), ("predictions", "reference")
 RUNS, PIPELINES = ("backtest_runs", "backtest_returns"), ("pipeline_runs",)
+SERVICES, SLO_STREAMS = ("service_metrics",), ("service_metrics", "predictions")
+BURN_BUCKETS = ("5m", "15m", "30m", "1h")
+INSTANCE = ("service", "instance")
 CADENCED = tuple(name for name, table in TABLES.items() if table.cadence)
 TIMED = tuple(name for name, table in TABLES.items() if table.time_column)
 METRICS: dict[str, Metric] = {
@@ -269,6 +324,36 @@ METRICS: dict[str, Metric] = {
         Metric("agent.drawdown", ("run_id",), "/backtests", DAILY, agent_drawdown, "paper run's drawdown (≤ 0)", RUNS),
         Metric(
             "quality.missing_rate", ("table", "column"), "/quality", HOURS, missing_rate, "rows without a value", TIMED
+        ),
+        Metric("service.up", INSTANCE, "/operations", SUB_DAY, service_up, "share of samples up", SERVICES),
+        Metric("service.cpu_pct", INSTANCE, "/operations", SUB_DAY, service_cpu, "mean CPU %", SERVICES),
+        Metric("service.memory_pct", INSTANCE, "/operations", SUB_DAY, service_memory, "mean memory %", SERVICES),
+        Metric(
+            "slo.burn_fast",
+            ("slo", "service"),
+            "/operations",
+            BURN_BUCKETS,
+            slo_burn("fast"),
+            "error-budget burn rate over both the last hour and the last 5 minutes",
+            SLO_STREAMS,
+        ),
+        Metric(
+            "slo.burn_medium",
+            ("slo", "service"),
+            "/operations",
+            BURN_BUCKETS,
+            slo_burn("medium"),
+            "error-budget burn rate over both the last 6 hours and the last 30 minutes",
+            SLO_STREAMS,
+        ),
+        Metric(
+            "slo.burn_slow",
+            ("slo", "service"),
+            "/operations",
+            BURN_BUCKETS + ("3h", "6h"),
+            slo_burn("slow"),
+            "error-budget burn rate over both the last 3 days and the last 6 hours",
+            SLO_STREAMS,
         ),
         Metric(
             "drift.cardinality_growth",

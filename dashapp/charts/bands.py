@@ -72,9 +72,13 @@ def merge(alerts: list[Alert]) -> list[Band]:
 def firing_bands(db: Database, start: datetime, end: datetime) -> list[Band]:
     """Every configured rule's firing periods over [start, end), merged; memoized as one entry."""
     rules = configured_rules(db.config)
-    tables = tuple(sorted({t for rule in rules for t in METRICS[rule.metric].tables}))
     key = {"start": start, "end": end, "rules": [repr(rule) for rule in rules]}
-    return db.memoize("alerts.bands", key, tables, lambda: merge(evaluate(db, rules, start, end)))
+    return db.memoize("alerts.bands", key, rule_tables(rules), lambda: merge(evaluate(db, rules, start, end)))
+
+
+def rule_tables(rules) -> tuple[str, ...]:
+    """The tables the rules' metrics read: the bands change when their files do."""
+    return tuple(sorted({t for rule in rules for t in METRICS[rule.metric].tables}))
 
 
 def chart_span(time_axis: str, params: dict, frame: pd.DataFrame) -> tuple[datetime, datetime] | None:

@@ -20,7 +20,12 @@ from .registry import WINDOW, ChartSpec, register
 
 DAY = 86400  # seconds
 REQUEST_IDS = ("predictions", "outcomes")  # the tables keyed by request_id
-STATUS_TINTS = {"ok": DRIFT_TINTS["ok"], "missing": DRIFT_TINTS["warning"], "invalid": DRIFT_TINTS["critical"]}
+STATUS_TINTS = {
+    "ok": DRIFT_TINTS["ok"],
+    "absent": DRIFT_TINTS["no data"],
+    "missing": DRIFT_TINTS["warning"],
+    "invalid": DRIFT_TINTS["critical"],
+}
 WARN_BELOW, CRITICAL_BELOW = 0.99, 0.9  # completeness of a column
 FRESHNESS_BUCKET = 900  # seconds: the stale-data rule's bucket
 FRESHNESS_TINTS = {

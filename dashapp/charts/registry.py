@@ -6,6 +6,8 @@ in exactly one place and parses its parameters the same way everywhere.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -14,6 +16,7 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..alerts.rules import RulesError, configured_rules
 from ..backtest.runs import known_runs
 from ..contract import TABLES
 from ..db import Database, load_query
@@ -28,12 +31,13 @@ from ..timerange import (
     parse_instant,
     utc_now,
 )
-from .bands import add_bands
+from .bands import add_bands, rule_tables
 
 _TEXT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$")
 MAX_VALUES = 50
-# Query-string names that belong to the API or the embed page, not to a chart (width ... image_scale: images).
-RESERVED = frozenset({"format", "theme", "title", "token", "width", "height", "image_scale"})
+# Query-string names that belong to the API, the embed page or every page, not to a chart (width ... image_scale:
+# images; refresh: auto-refresh, which a copied page link carries along).
+RESERVED = frozenset({"format", "theme", "title", "token", "width", "height", "image_scale", "refresh"})
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,9 @@ WINDOW = (START, END)
 FILTERS = (START, END, SYMBOL, MODEL_VERSION)
 # Every chart with a time axis takes it (register() adds it), so a URL or an embed can hide the bands.
 ALERTS = Param("alerts", "choice", "show", choices=("show", "hide"), help="shade when alert rules fired: show or hide")
+# Auto-refresh, as Grafana's refresh=: a page redraws a chart when its data version changes (pages/refresh.py).
+REFRESH_SECONDS = {"off": None, "5s": 5, "30s": 30, "1m": 60, "5m": 300}
+REFRESH = Param("refresh", "choice", "off", choices=tuple(REFRESH_SECONDS), help="auto-refresh interval of a page")
 
 
 @dataclass(frozen=True)
@@ -195,6 +202,14 @@ def parse_params(
     return values, notes
 
 
+def refresh_seconds(args: Mapping[str, Sequence[str]]) -> int | None:
+    """The refresh= interval in seconds, None when off; a value not offered is a BadParameter naming refresh."""
+    raw = [v for v in args.get(REFRESH.name, ()) if v != ""]
+    if len(raw) > 1:
+        raise BadParameter(REFRESH.name, "may be given once")
+    return REFRESH_SECONDS[_parse_scalar(REFRESH, raw[0])] if raw else None
+
+
 def _filter_options(kind: str) -> Callable[[Database], set[str]]:
     def values(db: Database) -> set[str]:
         frame = db.run("meta_filter_options")
@@ -208,6 +223,12 @@ KNOWN: dict[str, Callable[[Database], set[str]]] = {
     "symbol": _filter_options("symbol"),
     "model_version": _filter_options("model_version"),
     "run": lambda db: set(known_runs(db)["run_id"]),
+}
+# The tables each KNOWN list is read from (meta_filter_options.sql, backtest_runs.sql), for chart_version().
+KNOWN_TABLES = {
+    "symbol": load_query("meta_filter_options").tables,
+    "model_version": load_query("meta_filter_options").tables,
+    "run": load_query("backtest_runs").tables,
 }
 
 
@@ -311,6 +332,28 @@ def render(spec: ChartSpec, args: Mapping[str, Sequence[str]], db: Database, str
     notes += db.skipped_notes(spec.tables)
     coverage = coverage_text(db, spec, params)
     return Rendered(spec, params, frame, figure, coverage, notes)
+
+
+def chart_version(spec: ChartSpec, args: Mapping[str, Sequence[str]], db: Database) -> str:
+    """A short hash of everything render() draws a chart from: equal versions draw the same chart.
+
+    That is the chart's parameters as parsed (a relative window moves when its bucket-aligned end does),
+    and the files of each table it reads: its own, the lists its identifiers are checked against, and the
+    alert rules' (and the rules file) when it shows bands. Skipped files count too: its notes name them.
+    Only lists files (cached per file version), never queries: auto-refresh asks it of every panel each tick.
+    """
+    params, _ = parse_params(spec, args)
+    named = [p.known for p in spec.params if p.known and params.get(p.name)]
+    tables = set(spec.tables) | {t for known in named for t in KNOWN_TABLES[known]}
+    try:
+        rules = configured_rules(db.config) if params.get(ALERTS.name) == "show" else []
+        rule_text = [repr(rule) for rule in rules]
+    except RulesError as exc:  # edited into a bad state: the panel fails saying so, and fixing it redraws
+        rules, rule_text = [], [str(exc)]
+    tables |= set(rule_tables(rules))
+    files = {t: (s.fingerprint, s.skipped) if s else None for t, s in db.scan(sorted(tables)).items()}
+    payload = json.dumps([spec.id, params, files, rule_text], sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
 def _draw(spec: ChartSpec, db: Database, params: dict) -> tuple[pd.DataFrame, dict]:

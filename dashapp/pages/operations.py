@@ -1,8 +1,9 @@
-"""Operations: serving throughput, latency, errors, cache, traffic split and pipelines."""
+"""Operations: SLOs and error budgets, serving, the services around the model, and pipelines."""
 
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
+from dash import html
 
 from . import Page
 from .panels import chart_card
@@ -12,12 +13,23 @@ def _row(*chart_ids: str) -> dbc.Row:
     return dbc.Row([dbc.Col(chart_card(c), lg=12 // len(chart_ids)) for c in chart_ids], className="g-3 mb-3")
 
 
+def _heading(text: str) -> html.H5:
+    return html.H5(text, className="mt-2 mb-2 text-secondary")
+
+
 def layout(args: dict) -> list:
     return [
+        _heading("Objectives"),
+        _row("ops.slos"),
+        _row("ops.error_budget", "ops.service_uptime"),
+        _heading("Serving"),
         _row("ops.throughput", "ops.latency"),
         _row("ops.error_rate", "ops.cache_hit"),
-        _row("ops.traffic_split", "ops.pipeline_runs"),
-        _row("ops.pipeline_health"),
+        _row("ops.traffic_split", "ops.memory_latency"),
+        _heading("Services"),
+        _row("ops.service_resources", "ops.dependency_health"),
+        _heading("Pipelines"),
+        _row("ops.pipeline_runs", "ops.pipeline_health"),
     ]
 
 

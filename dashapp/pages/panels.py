@@ -12,7 +12,7 @@ import uuid
 from urllib.parse import parse_qs
 
 import dash_bootstrap_components as dbc
-from dash import MATCH, Dash, Input, Output, State, dcc, html
+from dash import MATCH, Dash, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from ..charts import REGISTRY, get_chart, render
@@ -20,6 +20,7 @@ from ..charts.figures import empty_figure
 from ..db import Database
 from ..embed import share_links
 from ..errors import BadParameter, DataUnavailable, QueryRefused, UnknownChart
+from .refresh import DRAWN, STALE, panel_version
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,8 @@ def chart_card(chart_id: str) -> html.Div:
         ],
         className="h-100 shadow-sm",
     )
-    return html.Div(card, className="h-100 chart-card", **{"data-chart": chart_id})
+    stores = [dcc.Store(id={"type": DRAWN, "chart": chart_id}), dcc.Store(id={"type": STALE, "chart": chart_id})]
+    return html.Div([card, *stores], className="h-100 chart-card", **{"data-chart": chart_id})
 
 
 def share_button(chart_id: str) -> html.Div:
@@ -126,25 +128,47 @@ def controls_card(*rows: list) -> dbc.Card:
 
 def update_chart(search: str | None, graph_id: dict, db: Database):
     """Render one panel from the URL's query string: (figure, footer)."""
+    return render_panel(search, graph_id, db)[:2]
+
+
+def render_panel(search: str | None, graph_id: dict, db: Database) -> tuple[object, object, bool]:
+    """(figure, footer, settled): not settled when the server would not draw it just now (busy, too slow),
+    so that auto-refresh tries again on its next tick."""
     try:
         # Both inputs are client-controlled (anyone can POST a callback): forged shapes are no chart, no filters.
         spec = get_chart(str(graph_id.get("chart") if isinstance(graph_id, dict) else None))
         rendered = render(spec, parse_qs(search.lstrip("?") if isinstance(search, str) else ""), db)
     except BadParameter as exc:
-        return empty_figure("Invalid filter"), dbc.Alert(exc.message, color="warning", className="mb-0 py-1")
+        return empty_figure("Invalid filter"), dbc.Alert(exc.message, color="warning", className="mb-0 py-1"), True
     except DataUnavailable as exc:
-        return empty_figure(f"{exc.table} unavailable"), empty_state(exc)
+        return empty_figure(f"{exc.table} unavailable"), empty_state(exc), True
     except QueryRefused as exc:
-        return empty_figure("Not drawn"), dbc.Alert(exc.message, color="warning", className="mb-0 py-1")
+        return empty_figure("Not drawn"), dbc.Alert(exc.message, color="warning", className="mb-0 py-1"), False
     except UnknownChart as exc:
-        return empty_figure("Unknown chart"), exc.message
+        return empty_figure("Unknown chart"), exc.message, True
     except Exception:
         error_id = uuid.uuid4().hex[:8]
         log.exception("panel %s failed (error id %s)", graph_id, error_id)
         message = f"This panel failed; the error is logged with id {error_id}."
-        return empty_figure("Panel failed"), dbc.Alert(message, color="danger", className="mb-0 py-1")
+        return empty_figure("Panel failed"), dbc.Alert(message, color="danger", className="mb-0 py-1"), True
     notes = " · ".join(rendered.notes)
-    return rendered.figure, " · ".join(part for part in (rendered.coverage, notes) if part)
+    return rendered.figure, " · ".join(part for part in (rendered.coverage, notes) if part), True
+
+
+def redraw_chart(search, graph_id, drawn, triggered, db: Database):
+    """Render a panel and say which data version it drew: (figure, footer, version).
+
+    A URL change that leaves the chart's version as drawn (refresh=, another chart's parameter) redraws
+    nothing. A panel the server would not draw just now is drawn as no version (""), so the next tick
+    retries it. The figure keeps the user's zoom and legend choices while the URL stays (uirevision).
+    """
+    version = panel_version(graph_id.get("chart") if isinstance(graph_id, dict) else None, search, db)
+    if triggered == "url" and version is not None and version == drawn:
+        raise PreventUpdate
+    figure, footer, settled = render_panel(search, graph_id, db)
+    if isinstance(figure, dict):
+        figure = {**figure, "layout": {**figure.get("layout", {}), "uirevision": str(search)}}
+    return figure, footer, version if settled or version is None else ""
 
 
 def empty_state(exc: DataUnavailable) -> html.Div:
@@ -159,11 +183,14 @@ def register_callbacks(app: Dash, db: Database) -> None:
     @app.callback(
         Output({"type": GRAPH, "chart": MATCH}, "figure"),
         Output({"type": STATUS, "chart": MATCH}, "children"),
+        Output({"type": DRAWN, "chart": MATCH}, "data"),
         Input("url", "search"),
+        Input({"type": STALE, "chart": MATCH}, "data"),
         State({"type": GRAPH, "chart": MATCH}, "id"),
+        State({"type": DRAWN, "chart": MATCH}, "data"),
     )
-    def _update_chart(search, graph_id):
-        return update_chart(search, graph_id, db)
+    def _update_chart(search, _stale, graph_id, drawn):
+        return redraw_chart(search, graph_id, drawn, ctx.triggered_id, db)
 
     @app.callback(
         Output({"type": SHARE_BODY, "chart": MATCH}, "children"),

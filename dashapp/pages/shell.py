@@ -17,7 +17,7 @@ from ..charts import REGISTRY
 from ..db import Database
 from ..errors import DataUnavailable
 from ..timerange import parse_instant, utc_now
-from . import PAGE_PARAM, PAGES, page_for
+from . import PAGE_PARAM, PAGES, page_for, refresh
 
 PRESETS = {
     "24h": "Last 24 hours",
@@ -45,6 +45,7 @@ def layout() -> html.Div:
                         dbc.NavbarBrand("dashapp", href="/", className="fw-bold"),
                         dbc.Nav(id="nav-links", navbar=True, className="me-auto"),
                         html.Span("sentiment model · RL agent monitoring", className="navbar-text small"),
+                        refresh.refresh_picker(),
                     ],
                     fluid=True,
                 ),
@@ -52,7 +53,9 @@ def layout() -> html.Div:
                 dark=True,
                 className="mb-3",
             ),
-            dbc.Container([filter_bar(), html.Div(id="page-content")], fluid=True, className="pb-4"),
+            dbc.Container(
+                [refresh.refresh_notice(), filter_bar(), html.Div(id="page-content")], fluid=True, className="pb-4"
+            ),
         ]
     )
 
@@ -265,6 +268,7 @@ def register_callbacks(app: Dash, db: Database) -> None:
         Output("filter-symbol", "options"),
         Output("filter-model-version", "options"),
         Output({"type": PAGE_PARAM, "name": ALL}, "value"),
+        Output(refresh.PICKER, "value"),
         Input("url", "search"),
         Input("filter-range", "value"),
         Input("filter-dates", "start_date"),
@@ -272,12 +276,23 @@ def register_callbacks(app: Dash, db: Database) -> None:
         Input("filter-symbol", "value"),
         Input("filter-model-version", "value"),
         Input({"type": PAGE_PARAM, "name": ALL}, "value"),
+        Input(refresh.PICKER, "value"),
     )
-    def _sync(search, preset, start_date, end_date, symbols, version, page_values):
-        names = [item["id"]["name"] for item in ctx.inputs_list[-1]]
+    def _sync(search, preset, start_date, end_date, symbols, version, page_values, refresh_value):
+        if ctx.triggered_id == refresh.PICKER:
+            return (
+                refresh.search_with_refresh(search, refresh_value),
+                *[no_update] * 7,
+                [no_update] * len(page_values),
+                no_update,
+            )
+        names = [item["id"]["name"] for item in ctx.inputs_list[-2]]
         page_params = dict(zip(names, page_values, strict=True))
         triggered = "page-param" if isinstance(ctx.triggered_id, dict) else ctx.triggered_id
-        return sync_filters(search, preset, start_date, end_date, symbols, version, page_params, triggered, db)
+        synced = sync_filters(search, preset, start_date, end_date, symbols, version, page_params, triggered, db)
+        return (*synced, refresh.refresh_state(search)[0] if triggered in (None, "url") else no_update)
+
+    refresh.register_callbacks(app, db)
 
     @app.callback(Output("nav-links", "children"), Input("url", "pathname"), Input("url", "search"))
     def _nav(pathname, search):

@@ -81,6 +81,36 @@ def test_the_latency_spike_fires_latency_errors_and_cache_misses_inside_its_wind
     assert alerts[("latency_p95", "sent-v1.4.2")].state == "ok"  # history, not now
 
 
+def test_the_database_outage_fires_the_availability_burn_rate_rules_and_service_down(alerts):
+    quarter = timedelta(minutes=15)  # the rules' bucket: the outage (03:10-03:35) fires in buckets 03:00 .. 03:30
+    start, end = TL.outage_start - timedelta(minutes=10), TL.outage_end + timedelta(minutes=10)
+    # 25 minutes down: at its last minute the last hour's burn rate is 25 / 60 / 0.001 = 417, far above 14.4.
+    (fast,) = alerts[("slo_fast_burn", "availability", "database")].periods
+    assert (fast.start, fast.end, fast.severity) == (start, end, "critical")
+    assert fast.peak == pytest.approx(25 / 60 / 0.001)
+    (medium,) = alerts[("slo_medium_burn", "availability", "database")].periods
+    assert (medium.start, medium.end) == (start, end + quarter)  # its 30-minute window holds the outage longer
+    (slow,) = alerts[("slo_slow_burn", "availability", "database")].periods
+    assert slow.severity == "warning" and slow.peak == pytest.approx(25 / 4320 / 0.001)  # 3 days of minutes
+    (down,) = alerts[("service_down", "database", "db-0")].periods
+    assert (down.start, down.end, down.severity) == (start, end, "critical")
+    # model-server-0's 3-minute restart is 3 of 120 instance-minutes in the hour: burn 25, a page too.
+    assert firing(alerts, "slo_fast_burn") == {("availability", "database"), ("availability", "model-server")}
+    assert firing(alerts, "slo_medium_burn") == firing(alerts, "slo_slow_burn") == {("availability", "database")}
+    assert firing(alerts, "service_down") == {("database", "db-0"), ("model-server", "model-server-0")}
+
+
+def test_the_memory_climb_fires_the_memory_rule_on_the_leaking_instance_only(alerts):
+    assert firing(alerts, "memory_high") == {("model-server", "model-server-0")}
+    (period,) = alerts[("memory_high", "model-server", "model-server-0")].periods
+    assert period.severity == "warning" and 85 < period.peak < 95
+    assert TL.memory_climb_start < period.start < TL.spike_end and period.end == TL.spike_end  # the restart
+    # The spike's load runs both model servers hot, and nothing else.
+    assert firing(alerts, "cpu_high") == {("model-server", "model-server-0"), ("model-server", "model-server-1")}
+    for key in (("cpu_high", "model-server", "model-server-0"), ("cpu_high", "model-server", "model-server-1")):
+        assert all(TL.spike_start <= p.start < TL.spike_end for p in alerts[key].periods)
+
+
 def test_the_failed_pipelines_fire_critical_on_their_days(alerts):
     critical = [p for p in alerts[("pipeline_failing", "feature_build")].periods if p.severity == "critical"]
     assert [p.start.date() for p in critical] == [TL.pipeline_incident_start.date()]

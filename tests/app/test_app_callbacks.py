@@ -151,16 +151,24 @@ def test_a_forged_graph_id_is_an_unknown_chart_not_an_error(shared_db, forged_id
 def post_panel_callback(client, search, state_id):
     """POST what the browser sends for one panel, with whatever search and id a forger likes."""
     real = {"chart": "ops.latency", "type": GRAPH}
-    output = '..{"chart":["MATCH"],"type":"chart-graph"}.figure...{"chart":["MATCH"],"type":"chart-status"}.children..'
+    drawn = {"chart": "ops.latency", "type": "chart-drawn"}
+    output = (
+        '..{"chart":["MATCH"],"type":"chart-graph"}.figure...{"chart":["MATCH"],"type":"chart-status"}.children'
+        '...{"chart":["MATCH"],"type":"chart-drawn"}.data..'
+    )
     body = {
         "output": output,
         "outputs": [
             {"id": real, "property": "figure"},
             {"id": {"chart": "ops.latency", "type": "chart-status"}, "property": "children"},
+            {"id": drawn, "property": "data"},
         ],
-        "inputs": [{"id": "url", "property": "search", "value": search}],
+        "inputs": [
+            {"id": "url", "property": "search", "value": search},
+            {"id": {"chart": "ops.latency", "type": "chart-stale"}, "property": "data", "value": None},
+        ],
         "changedPropIds": ["url.search"],
-        "state": [{"id": real, "property": "id", "value": state_id}],
+        "state": [{"id": real, "property": "id", "value": state_id}, {"id": drawn, "property": "data", "value": None}],
     }
     return client.post("/_dash-update-component", json=body)
 

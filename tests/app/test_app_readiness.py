@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dashapp.contract import TABLES
 from tests.fixtures import ALL
 
 WINDOW = f"start={ALL['start']:%Y-%m-%d}&end={ALL['end']:%Y-%m-%d}"
@@ -22,7 +23,8 @@ def test_ready_with_every_table_readable_and_still_ready_when_one_is_missing(cli
     assert response.status_code == 200 and body["ok"] is True
     assert body["duckdb"] == "ok" and body["data_folder"] == "ok"
     assert body["tables"]["predictions"] == {"status": "ok", "files": 3, "skipped": 0}
-    assert {t["status"] for t in body["tables"].values()} == {"ok"}
+    assert {t["status"] for t in body["tables"].values()} == {"ok", "absent"}
+    assert body["tables"]["training_metrics"]["status"] == "absent"  # optional: the fixtures leave it out
     (data_dir / "trades.parquet").unlink()
     body = client.get("/readyz").get_json()
     assert body["ok"] is True and body["tables"]["trades"]["status"] == "missing"
@@ -52,7 +54,8 @@ def test_an_empty_data_folder_fails_readiness_and_each_table_says_it_has_no_file
         shutil.rmtree(child) if child.is_dir() else child.unlink()
     response = client.get("/readyz")
     assert response.status_code == 503 and response.get_json()["data_folder"] == "ok"
-    assert {t["status"] for t in response.get_json()["tables"].values()} == {"missing"}
+    statuses = {name: t["status"] for name, t in response.get_json()["tables"].items()}
+    assert statuses == {name: "absent" if TABLES[name].may_be_absent else "missing" for name in TABLES}
     error = client.get(f"/api/charts/ops.latency?{WINDOW}").get_json()["error"]
     assert "no parquet files at predictions/ or predictions.parquet" in error
 
