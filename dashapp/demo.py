@@ -7,7 +7,6 @@ predictions take about half a minute in under 0.5 GiB. The same seed and end giv
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import zlib
 from collections.abc import Callable, Iterator
@@ -18,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from .contract import LABELS, TABLES
+from .sources import publish
 
 SYMBOLS = ("AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "JPM", "XOM", "JNJ", "BAC", "WMT")
 SYMBOL_SHARE = np.array([16, 12, 15, 10, 8, 7, 13, 5, 4, 3, 4, 3], float) / 100
@@ -207,7 +206,7 @@ def write_demo(
         "training_runs": training_runs_table(seed, tl),
     }
     for name, table in singles.items():
-        counts[name] = _write(table, out / f"{name}.parquet")
+        counts[name] = publish(table, out / f"{name}.parquet")
         say(f"{name}: {counts[name]:,} rows")
     return {name: counts[name] for name in TABLES if name in counts}
 
@@ -237,15 +236,6 @@ def _remove_tables(out: Path) -> None:
             shutil.rmtree(folder)
         single.unlink(missing_ok=True)
         single.with_name(f".{single.name}.tmp").unlink(missing_ok=True)
-
-
-def _write(table: pa.Table, path: Path) -> int:
-    """Write under a hidden temporary name, then rename into place so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, temporary, compression="zstd")
-    os.replace(temporary, path)
-    return table.num_rows
 
 
 @dataclass(frozen=True)
@@ -434,7 +424,7 @@ def _write_logs(
         ts = np.sort(np.repeat(minutes, counts) + rng.integers(0, MINUTE, int(counts.sum())))
         predictions, version = _prediction_chunk(rng, tl, latent, ts, written["predictions"])
         if predictions.num_rows:
-            _write(predictions, _day_folder(out, "predictions", epoch_day) / f"part-{part}.parquet")
+            publish(predictions, _day_folder(out, "predictions", epoch_day) / f"part-{part}.parquet")
             part += 1
         written["predictions"] += predictions.num_rows
         outcomes = _outcome_chunk(rng, tl, predictions, version)
@@ -451,7 +441,7 @@ def _flush_outcomes(out: Path, pending: dict[int, list[pa.Table]], before: int |
     """Write the outcome days that can no longer grow (all of them when `before` is None)."""
     rows = 0
     for day in sorted(d for d in pending if before is None or d < before):
-        rows += _write(
+        rows += publish(
             pa.concat_tables(pending.pop(day)).sort_by("ts"), _day_folder(out, "outcomes", day) / "part-0.parquet"
         )
     return rows
@@ -851,5 +841,5 @@ def _write_service_metrics(out: Path, tl: Timeline, seed: int) -> int:
     written = 0
     for day in np.unique(days):
         path = _day_folder(out, "service_metrics", int(day)) / "part-0.parquet"
-        written += _write(table.filter(pa.array(days == day)), path)
+        written += publish(table.filter(pa.array(days == day)), path)
     return written

@@ -19,9 +19,8 @@ from urllib.parse import urlparse
 import pyarrow as pa
 
 from .contract import TABLES
-from .demo import _write
 from .errors import DashappError
-from .sources import first_line
+from .sources import first_line, publish
 
 METRICS = ("accuracy", "f1", "precision", "recall")  # training_runs' metric columns
 REQUIRED = ("accuracy", "f1")
@@ -95,8 +94,8 @@ def import_experiment(tracking_uri: str, experiment: str, out: Path, keys: dict[
         raise ImportFailed(
             f"MLflow is not installed (no module named {exc.name!r}); install it with: {INSTALL}"
         ) from exc
-    _write(pa.Table.from_pylist(points, POINTS_SCHEMA), out / "training_metrics.parquet")
-    _write(pa.Table.from_pylist(runs, RUNS_SCHEMA), out / "training_runs.parquet")
+    publish(pa.Table.from_pylist(points, POINTS_SCHEMA), out / "training_metrics.parquet")
+    publish(pa.Table.from_pylist(runs, RUNS_SCHEMA), out / "training_runs.parquet")
     return summary
 
 

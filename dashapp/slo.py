@@ -71,18 +71,18 @@ def objectives(config: Config) -> dict[str, Objective]:
 # -- the arithmetic (tests/test_slo.py checks it against hand-computed figures) -------------------
 
 
-def burn_rate(bad: float, total: float, objective: Objective) -> float:
-    """The bad share over the error budget; NaN without enough events."""
-    if total < max(objective.min_events, 1):
-        return float("nan")
-    return (bad / total) / objective.budget
+def burn_rate(bad, total, objective: Objective):
+    """The bad share over the error budget; NaN without enough events. Numbers or arrays."""
+    bad, total = np.asarray(bad, dtype=float), np.asarray(total, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total >= max(objective.min_events, 1), bad / total / objective.budget, np.nan)[()]
 
 
-def budget_left(bad: float, total: float, objective: Objective) -> float:
+def budget_left(bad, total, objective: Objective):
     """The share of the window's error budget not yet spent: 1 untouched, 0 spent, below 0 overspent."""
-    if total <= 0:
-        return float("nan")
-    return 1 - bad / (objective.budget * total)
+    bad, total = np.asarray(bad, dtype=float), np.asarray(total, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total > 0, 1 - bad / (objective.budget * total), np.nan)[()]
 
 
 def rolling(series: pd.DataFrame, window: timedelta, step: timedelta) -> pd.DataFrame:
@@ -105,17 +105,11 @@ def multiwindow_burn(
     for service, part in events[events["slo"] == objective.slo].groupby("service", sort=True):
         series = part.groupby("bucket")[["good", "total"]].sum()
         sums = {w: rolling(series, w, step) for w in (long, short)}
-        burns = [_burns(sums[w], objective) for w in (long, short)]
+        burns = [burn_rate(sums[w]["total"] - sums[w]["good"], sums[w]["total"], objective) for w in (long, short)]
         value = np.minimum(*burns)  # NaN (too few events) in either window: no value
         parts.append(pd.DataFrame({"bucket": sums[long].index, "service": service, "value": value}))
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["bucket", "service", "value"])
     return frame.dropna(subset=["value"])
-
-
-def _burns(sums: pd.DataFrame, objective: Objective) -> np.ndarray:
-    bad, total = (sums["total"] - sums["good"]).to_numpy(), sums["total"].to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(total >= max(objective.min_events, 1), bad / total / objective.budget, np.nan)
 
 
 # -- events from the data ------------------------------------------------------------------------
@@ -234,8 +228,8 @@ def budget_over_time(db: Database, start: datetime, end: datetime, bucket_second
         objective = objectives(config)[slo]
         series = part.groupby("bucket")[["good", "total"]].sum()
         sums = rolling(series, window, DAY if objective.daily else step)
-        left = 1 - (sums["total"] - sums["good"]) / (objective.budget * sums["total"])
-        frame = pd.DataFrame({"bucket": sums.index, "slo": slo, "service": service, "budget_left": left.to_numpy()})
+        left = budget_left(sums["total"] - sums["good"], sums["total"], objective)
+        frame = pd.DataFrame({"bucket": sums.index, "slo": slo, "service": service, "budget_left": left})
         parts.append(frame[(frame["bucket"] >= start) & (frame["bucket"] < end)])
     columns = ["bucket", "slo", "service", "budget_left"]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)

@@ -112,6 +112,18 @@ def scan_table(data_dir: Path, table: Table) -> TableSource | None:
     return TableSource(table, tuple(files), hive, tuple(skipped))
 
 
+def publish(table: pa.Table, path: Path) -> int:
+    """Write a table as parquet under a hidden temporary name, then rename it into place; return its rows.
+
+    How the demo and `import-mlflow` publish, and how a pipeline should: readers never see half a file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, temporary, compression="zstd")
+    os.replace(temporary, path)
+    return table.num_rows
+
+
 def mark_broken(data_dir: Path, entry: FileEntry, reason: str) -> None:
     """Remember that DuckDB failed reading this file version: scans skip it from now on."""
     with _PROBED_LOCK:
