@@ -16,7 +16,6 @@ from .registry import BUCKET, WINDOW, ChartSpec, from_query, register
 
 NO_SAMPLES = "No service samples in this window"
 SERVICES, SLO_TABLES = ("service_metrics",), ("service_metrics", "predictions", "outcomes")
-MODEL_SERVER = "model-server"
 SLO_NAMES = {
     "availability": "Availability",
     "latency": "Latency",
@@ -70,7 +69,7 @@ def slo_table_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         "name": "SLO",
         "promise": "Objective",
         "now_text": "Now",
-        "sli_text": "Window",
+        "sli_text": "SLO window",
         "budget_text": "Budget left",
         "burns": "Burn 1 h / 6 h / 3 d",
         "status": "Status",
@@ -224,7 +223,7 @@ def memory_latency_data(db: Database, params: dict) -> pd.DataFrame:
     """The model server's memory per instance and the p95 latency per model version, in one long frame."""
     window = {k: params[k] for k in ("start", "end", "bucket")}
     usage = db.run("service_usage", **window)
-    usage = usage[usage["service"] == MODEL_SERVER]
+    usage = usage[usage["service"] == slo.MODEL_SERVER]
     latency = db.run("ops_latency_quantiles", **window, symbol=[], model_version=None)
     return pd.concat(
         [
