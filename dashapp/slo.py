@@ -203,7 +203,7 @@ def status_table(db: Database, end: datetime) -> pd.DataFrame:
             short = objective.daily and w < DAY  # a daily count cannot say how an hour went
             row[name] = np.nan if short else burn_rate(sums[w][1] - sums[w][0], sums[w][1], objective)
         rows.append(row)
-    table = pd.DataFrame(rows, columns=[*STATUS_COLUMNS[:-1]])
+    table = pd.DataFrame(rows, columns=STATUS_COLUMNS[:-1])
     latency = table["slo"] == "latency"
     p95 = db.run("slo_latency_p95", start=end - NOW, end=end)["p95_ms"].iloc[0] if latency.any() else np.nan
     return table.assign(p95_ms=np.where(latency, p95, np.nan))

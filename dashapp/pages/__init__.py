@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import parse_qs
 
 # Pages' own controls (e.g. the Drift page's feature) have ids {"type": PAGE_PARAM, "name": <URL parameter>};
 # the shell keeps their values in the URL with the global filters.
 PAGE_PARAM = "page-param"
+
+
+def query_args(search) -> dict[str, list[str]]:
+    """The URL's query string as name -> values; anything but a string (a forged callback input) is no filters."""
+    return parse_qs(search.lstrip("?")) if isinstance(search, str) else {}
 
 
 @dataclass(frozen=True)

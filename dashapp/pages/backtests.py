@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs
-
 import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Dash, Input, Output, State, dcc, html, no_update
@@ -13,7 +11,7 @@ from ..backtest.runs import known_runs
 from ..charts.backtests import ROLLING, selected_runs, tearsheet
 from ..db import Database
 from ..errors import DashappError
-from . import PAGE_PARAM, Page
+from . import PAGE_PARAM, Page, query_args
 from .panels import chart_card, control_col, controls_card
 
 WINDOW_LABELS = {"21": "1 month", "63": "3 months", "126": "6 months", "252": "1 year"}
@@ -165,7 +163,7 @@ def register_callbacks(app: Dash, db: Database) -> None:
 
 def download_tearsheet(search: str | None, db: Database):
     """Build the focus run's tearsheet for the period in the URL: (download, status text)."""
-    args = parse_qs((search or "").lstrip("?")) if isinstance(search, str) else {}
+    args = query_args(search)
     try:
         runs = selected_runs(db, {"run": args.get("run", [])})["run_id"].tolist()
         run_id = (args.get("focus") or runs[:1] or [None])[0]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from urllib.parse import parse_qs
 
 import dash_bootstrap_components as dbc
 from dash import MATCH, Dash, Input, Output, State, ctx, dcc, html
@@ -20,6 +19,7 @@ from ..charts.figures import empty_figure
 from ..db import Database
 from ..embed import share_links
 from ..errors import BadParameter, DataUnavailable, QueryRefused, UnknownChart
+from . import query_args
 from .refresh import DRAWN, STALE, panel_version
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ def render_panel(search: str | None, graph_id: dict, db: Database) -> tuple[obje
     try:
         # Both inputs are client-controlled (anyone can POST a callback): forged shapes are no chart, no filters.
         spec = get_chart(str(graph_id.get("chart") if isinstance(graph_id, dict) else None))
-        rendered = render(spec, parse_qs(search.lstrip("?") if isinstance(search, str) else ""), db)
+        rendered = render(spec, query_args(search), db)
     except BadParameter as exc:
         return empty_figure("Invalid filter"), dbc.Alert(exc.message, color="warning", className="mb-0 py-1"), True
     except DataUnavailable as exc:

@@ -9,7 +9,7 @@ so that it is there on every page (Backtests hides the filter bar) and where Gra
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 import dash_bootstrap_components as dbc
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
@@ -19,6 +19,7 @@ from ..charts import get_chart
 from ..charts.registry import REFRESH, REFRESH_SECONDS, chart_version, refresh_seconds
 from ..db import Database
 from ..errors import BadParameter, DashappError
+from . import query_args
 
 PICKER, INTERVAL, PICKER_ERROR = "refresh-picker", "refresh-interval", "refresh-error"
 # Per chart card: the version its panel drew, and the mark a tick sets when the data moved on (panels.py).
@@ -49,13 +50,9 @@ def refresh_notice() -> html.Div:
     return html.Div(id=PICKER_ERROR)
 
 
-def _args(search) -> dict[str, list[str]]:
-    return parse_qs(search.lstrip("?")) if isinstance(search, str) else {}
-
-
 def refresh_state(search) -> tuple[str, int | None, str]:
     """From the URL: the picker's value, the interval in seconds (None: off), and the message for a bad refresh=."""
-    args = _args(search)
+    args = query_args(search)
     try:
         seconds = refresh_seconds(args)
     except BadParameter as exc:
@@ -74,7 +71,7 @@ def search_with_refresh(search, value):
     """The query string with refresh= set to the picker's value (off: left out); no_update if that changes nothing."""
     if not isinstance(value, str) or value not in REFRESH_SECONDS:  # client-controlled: a forged value changes nothing
         return no_update
-    args = {k: v for k, v in _args(search).items() if k != REFRESH.name}
+    args = {k: v for k, v in query_args(search).items() if k != REFRESH.name}
     if value != REFRESH.default:
         args[REFRESH.name] = [value]
     query = urlencode(args, doseq=True)
@@ -85,7 +82,7 @@ def search_with_refresh(search, value):
 def panel_version(chart_id, search, db: Database) -> str | None:
     """The version of the data a panel draws from the URL, None when its parameters draw nothing (it says why)."""
     try:
-        return chart_version(get_chart(str(chart_id)), _args(search), db)
+        return chart_version(get_chart(str(chart_id)), query_args(search), db)
     except DashappError:
         return None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 import dash_bootstrap_components as dbc
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
@@ -17,7 +17,7 @@ from ..charts import REGISTRY
 from ..db import Database
 from ..errors import DataUnavailable
 from ..timerange import parse_instant, utc_now
-from . import PAGE_PARAM, PAGES, page_for, refresh
+from . import PAGE_PARAM, PAGES, page_for, query_args, refresh
 
 PRESETS = {
     "24h": "Last 24 hours",
@@ -130,7 +130,7 @@ def _labelled(label: str, control) -> html.Div:
 
 def controls_from_search(search: str | None) -> tuple:
     """Read the filter controls' values from a query string: (preset, start_date, end_date, symbols, version)."""
-    args = parse_qs((search or "").lstrip("?"))
+    args = query_args(search)
     start, end = _first(args, "start"), _first(args, "end")
     now = utc_now()
     match = _PRESET_START.match(start or "")
@@ -161,7 +161,7 @@ def search_from_controls(
     """
     page_params = page_params or {}
     drop = set(FILTER_KEYS) | set(page_params)
-    args = {k: v for k, v in parse_qs((search or "").lstrip("?")).items() if k not in drop}
+    args = {k: v for k, v in query_args(search).items() if k not in drop}
     for name, value in page_params.items():
         if name in REPEATABLE:
             if isinstance(value, list) and all(isinstance(v, str) and v for v in value) and value:
@@ -209,7 +209,7 @@ def sync_filters(search, preset, start_date, end_date, symbols, version, page_pa
         symbol_options, version_options = filter_options(db)
         symbol_options = sorted(set(symbol_options) | set(controls[3]))
         version_options = sorted(set(version_options) | ({controls[4]} if controls[4] else set()))
-        args = parse_qs((search or "").lstrip("?"))
+        args = query_args(search)
         page_values = [args.get(name, []) if name in REPEATABLE else _first(args, name) for name in page_params]
         return (no_update, *controls, symbol_options, version_options, page_values)
     if triggered == "page-param":
@@ -316,5 +316,5 @@ def register_callbacks(app: Dash, db: Database) -> None:
         if page is None:
             return dbc.Alert(f"No page at {pathname}. Use the navigation above.", color="warning")
         # Page controls start from the URL, so their first firing does not overwrite it.
-        args = parse_qs((search or "").lstrip("?"))
+        args = query_args(search)
         return page.layout({k: v if k in REPEATABLE else v[0] for k, v in args.items()})
