@@ -63,7 +63,7 @@ def create_app(config: Config | None = None) -> dash.Dash:
     server.extensions["dashapp"] = AppState(config, db)
     server.register_blueprint(api.blueprint)
     server.register_blueprint(embed.blueprint)
-    init_metrics(server, db)
+    init_metrics(server, config)
     app.layout = shell.layout
     shell.register_callbacks(app, db)
     panels.register_callbacks(app, db)

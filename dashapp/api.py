@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from dash.exceptions import DashException
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -16,8 +16,9 @@ from plotly.io.json import to_json_plotly
 from werkzeug.exceptions import HTTPException
 
 from . import export
-from .alerts.evaluate import as_json, evaluate, worst
+from .alerts.evaluate import as_json, worst
 from .alerts.rules import configured_rules
+from .alerts.store import as_of, open_store
 from .charts import REGISTRY, get_chart, render
 from .charts.backtests import tearsheet
 from .charts.drift import drift_results
@@ -61,6 +62,11 @@ def readyz():
     tables = {name: _table_state(name, source) for name, source in db.scan().items()} if folder == "ok" else {}
     ready = duckdb_ok and any(t["status"] in ("ok", "partial") for t in tables.values())
     body = {"ok": ready, "duckdb": "ok" if duckdb_ok else "failed", "data_folder": folder, "tables": tables}
+    try:  # reported, not required: the pages serve without fresh alert states, and say so
+        body["alerts"] = evaluation(open_store(db.config).load())
+    except Exception:
+        log.exception("readiness: the alert store could not be read")
+        body["alerts"] = {"note": "the alert store could not be read"}
     return jsonify(body), 200 if ready else 503
 
 
@@ -108,11 +114,34 @@ def chart(chart_id: str):
 
 @blueprint.get("/api/alerts")
 def alerts():
-    """Every rule's alerts as of `at` (default now), evaluated over the `days` before it (default 7)."""
+    """Every rule's alerts as of `at` (default: the scheduler's last evaluation), with the firing periods of the
+    `days` before it (default 7), read from the alert store."""
     db = _db()
-    at, days = _instant(request.args.get("at", "now")), _days(request.args.get("days", "7"))
-    found = evaluate(db, configured_rules(db.config), at - timedelta(days=days), at)
-    return jsonify({"ok": True, "at": at.isoformat(), "worst": worst(found), "alerts": [as_json(a, at) for a in found]})
+    snapshot = open_store(db.config).load()
+    days = _days(request.args.get("days", "7"))
+    at = _instant(request.args["at"]) if request.args.get("at", "now") != "now" else None
+    if not snapshot.evaluated:
+        return jsonify({"ok": False, "error": as_of(snapshot), "reason": "not evaluated", "status": 503}), 503
+    at = min(at or snapshot.evaluated_at, snapshot.evaluated_at)
+    found = snapshot.alerts(configured_rules(db.config), at)
+    since = at - timedelta(days=days)
+    shown = [as_json(a, at) for a in found]
+    for alert in shown:
+        alert["periods"] = [p for p in alert["periods"] if p["end"] is None or p["end"] > since.isoformat()]
+    body = {"ok": True, "at": at.isoformat(), "worst": worst(found), "evaluation": evaluation(snapshot)}
+    return jsonify(body | {"alerts": shown})
+
+
+def evaluation(snapshot) -> dict:
+    """The last evaluation: the instant it evaluated, when it finished and how long it took, and whether it is late."""
+    late = snapshot.late_seconds()
+    return {
+        "evaluated_at": snapshot.evaluated_at.isoformat() if snapshot.evaluated else None,
+        "finished": datetime.fromtimestamp(snapshot.finished, UTC).isoformat() if snapshot.finished else None,
+        "duration_seconds": snapshot.duration,
+        "late": late is not None,
+        "note": as_of(snapshot),
+    }
 
 
 def _instant(raw: str) -> datetime:

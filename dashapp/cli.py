@@ -100,41 +100,42 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
-    """Evaluate the alert rules once, as of --at; exit 0 (all quiet), 1 (a warning) or 2 (a critical)."""
+    """Print every rule's state from the alert store (--evaluate: evaluate first); exit 0 ok, 1 warning, 2 critical."""
     import json
     from datetime import timedelta
 
-    from flask import Flask
-
-    from .alerts.evaluate import as_json, evaluate, exit_code
+    from .alerts.evaluate import as_json, exit_code
     from .alerts.rules import RulesError, configured_rules
-    from .alerts.webhook import notify
-    from .cache import cache, init_cache
-    from .config import Config
-    from .db import Database
+    from .alerts.store import as_of, open_store
     from .errors import DashappError
-    from .timerange import parse_instant, utc_now
+    from .runner import precise_now, tick, worker_database
+    from .timerange import parse_instant
 
-    config = Config.from_env(data_dir=args.data)
     try:
+        config = _config(args)
         rules = configured_rules(config)
-        at = parse_instant(args.at, utc_now())
+        at = parse_instant(args.at, precise_now()) if args.at else None
     except (RulesError, DashappError, ValueError) as exc:
         print(f"dashapp alerts: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return 2
-    # The portal's results cache: a cron run reuses the days computed before (by the portal or the last run).
-    server = Flask("dashapp-alerts")
-    init_cache(server, config)
-    with server.app_context():
-        alerts = evaluate(Database(config, cache=cache), rules, at - timedelta(days=args.days), at)
-    if config.alert_webhook:
-        try:
-            sent = notify(config.alert_webhook, alerts, at, config.alert_states_file)
-            print(f"dashapp alerts: {sent} state change(s) sent to the webhook", file=sys.stderr)
-        except OSError as exc:
-            print(f"dashapp alerts: webhook failed, will resend: {exc}", file=sys.stderr)
+    if args.evaluate:  # for cron users who run no scheduler: the scheduler's own evaluation, once
+        server, db = worker_database(config)
+        with server.app_context():
+            outcome = tick(db, rules, at or precise_now(), wait=EVALUATION_WAIT)
+        for problem in (*outcome.problems, *([] if outcome.evaluated else [f"not evaluated now: {outcome.reason}"])):
+            print(f"dashapp alerts: {problem}", file=sys.stderr)
+    snapshot = open_store(config).load()
+    print(f"dashapp alerts: {as_of(snapshot)}", file=sys.stderr)
+    if not snapshot.evaluated:
+        return 1
+    at = at or snapshot.evaluated_at
+    alerts = snapshot.alerts(rules, at)
     if args.json:
-        print(json.dumps([as_json(a, at) for a in alerts], indent=2))
+        shown = [as_json(a, at) for a in alerts]
+        since = (at - timedelta(days=args.days)).isoformat()
+        for alert in shown:  # the firing periods of the --days before --at
+            alert["periods"] = [p for p in alert["periods"] if p["end"] is None or p["end"] > since]
+        print(json.dumps(shown, indent=2))
     else:
         print(f"{'rule':28} {'labels':36} {'state':10} {'severity':9} {'value':>10}  since")
         for alert in alerts:
@@ -145,6 +146,43 @@ def cmd_alerts(args: argparse.Namespace) -> int:
             if alert.error:
                 print(f"  {alert.error}")
     return exit_code(alerts)
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    """Evaluate the alert rules every DASHAPP_ALERT_INTERVAL seconds into the state store (--once: once)."""
+    import logging
+    import signal
+    import threading
+
+    from .alerts.rules import RulesError, configured_rules
+    from .alerts.store import as_of
+    from .errors import DashappError
+    from .runner import precise_now, run_forever, tick, worker_database
+    from .timerange import parse_instant
+
+    try:
+        config = _config(args)
+        rules = configured_rules(config)
+        at = parse_instant(args.at, precise_now()) if args.at else None
+    except (RulesError, DashappError, ValueError) as exc:
+        print(f"dashapp scheduler: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 2
+    if (at or args.rebuild) and not args.once:
+        print("dashapp scheduler: --at and --rebuild go with --once", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.once:
+        server, db = worker_database(config)
+        with server.app_context():
+            outcome = tick(db, rules, at or precise_now(), rebuild=args.rebuild, wait=EVALUATION_WAIT)
+        done = "evaluated" if outcome.evaluated else f"not evaluated ({outcome.reason})"
+        print(f"dashapp scheduler: {done}; {as_of(outcome.snapshot)}")
+        return 0 if outcome.evaluated or outcome.reason.startswith("already") else 1
+    stop = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stop.set())
+    run_forever(config, stop)
+    return 0
 
 
 def cmd_warm(args: argparse.Namespace) -> int:
@@ -177,6 +215,18 @@ def cmd_warm(args: argparse.Namespace) -> int:
                     outcome = f"skipped: {exc.message}"
                 print(f"{spec.id:24} {f'{days}d' if windowed else 'all':>4}  {outcome}")
     return 1 if failed and args.strict else 0
+
+
+# How long a one-off evaluation waits for one that is under way (it then finds this interval done).
+EVALUATION_WAIT = 120
+
+
+def _config(args: argparse.Namespace):
+    """The configuration from DASHAPP_* variables, with --data on top when the command takes it."""
+    from .config import Config
+
+    data = getattr(args, "data", None)
+    return Config.from_env(**({"data_dir": data} if data else {}))
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -245,9 +295,10 @@ def cmd_import_mlflow(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Replace this process with gunicorn, configured by gunicorn.conf.py and DASHAPP_* variables."""
+    """Serve the portal with gunicorn and, beside it, the alert scheduler; stop both together."""
     from .config import Config
     from .errors import ConfigError
+    from .supervise import supervise
 
     try:
         Config.from_env()
@@ -255,8 +306,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"dashapp: {exc}", file=sys.stderr)
         return 2
     gunicorn = shutil.which("gunicorn") or str(Path(sys.executable).parent / "gunicorn")
-    os.execv(gunicorn, [gunicorn, "--config", str(ROOT / "gunicorn.conf.py")])
-    return 0  # not reached
+    web = [gunicorn, "--config", str(ROOT / "gunicorn.conf.py")]
+    if args.no_scheduler:
+        os.execv(gunicorn, web)
+    return supervise(web, [sys.executable, "-m", "dashapp.cli", "scheduler"])
 
 
 def parser() -> argparse.ArgumentParser:
@@ -296,12 +349,32 @@ def parser() -> argparse.ArgumentParser:
     backtest.add_argument("--json", action="store_true", help="print one JSON object: the run, its metrics, notes")
     backtest.set_defaults(run=cmd_backtest)
 
-    alerts = sub.add_parser("alerts", help="evaluate the alert rules once; exit 0 ok, 1 warning, 2 critical")
-    alerts.add_argument("--data", type=Path, required=True, help="the data folder")
-    alerts.add_argument("--at", default="now", help="evaluate as of this moment: ISO date/datetime (UTC) or now")
-    alerts.add_argument("--days", type=_positive, default=7, help="history evaluated before --at (default 7)")
+    alerts = sub.add_parser(
+        "alerts", help="print the alert states the scheduler stored; exit 0 ok, 1 warning, 2 critical"
+    )
+    alerts.add_argument("--data", type=Path, help="the data folder (default DASHAPP_DATA_DIR)")
+    alerts.add_argument(
+        "--at", help="states at this moment, from the history: ISO date/datetime (UTC) (default: the last evaluation)"
+    )
+    alerts.add_argument("--days", type=_positive, default=7, help="firing periods of the days before --at (default 7)")
     alerts.add_argument("--json", action="store_true", help="print a JSON list, one object per rule and series")
+    alerts.add_argument(
+        "--evaluate",
+        action="store_true",
+        help="evaluate first (as of --at, default now) and send notifications, for cron without a scheduler",
+    )
     alerts.set_defaults(run=cmd_alerts)
+
+    scheduler = sub.add_parser(
+        "scheduler", help="evaluate the alert rules every DASHAPP_ALERT_INTERVAL seconds (foreground)"
+    )
+    scheduler.add_argument("--data", type=Path, help="the data folder (default DASHAPP_DATA_DIR)")
+    scheduler.add_argument("--once", action="store_true", help="evaluate once, notify, and exit")
+    scheduler.add_argument("--at", help="with --once: evaluate as of this moment (ISO, UTC) instead of now")
+    scheduler.add_argument(
+        "--rebuild", action="store_true", help="with --once: forget the states and evaluate the whole history again"
+    )
+    scheduler.set_defaults(run=cmd_scheduler)
 
     warm = sub.add_parser("warm", help="fill the cache with every chart's default views (for a cron job)")
     warm.add_argument("--days", type=_positive, nargs="+", default=[7, 30], help="windows, in days (default 7 30)")
@@ -338,7 +411,12 @@ def parser() -> argparse.ArgumentParser:
     )
     mlflow.set_defaults(run=cmd_import_mlflow)
 
-    serve = sub.add_parser("serve", help="serve the portal with gunicorn (DASHAPP_* variables configure it)")
+    serve = sub.add_parser(
+        "serve", help="serve the portal with gunicorn and run the alert scheduler beside it (DASHAPP_* configure both)"
+    )
+    serve.add_argument(
+        "--no-scheduler", action="store_true", help="gunicorn only: the scheduler runs elsewhere (another host, Celery)"
+    )
     serve.set_defaults(run=cmd_serve)
     return top
 

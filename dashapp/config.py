@@ -34,6 +34,11 @@ def _default_cache_dir() -> Path:
     return Path(tempfile.gettempdir()) / "dashapp-cache"
 
 
+def _default_state_dir() -> Path:
+    """$XDG_STATE_HOME/dashapp: state that must outlive restarts, unlike a cache (the XDG base directory spec)."""
+    return Path(os.environ.get("XDG_STATE_HOME") or "~/.local/state").expanduser() / "dashapp"
+
+
 @dataclass(frozen=True)
 class Config:
     """Settings for one app process. Each field is DASHAPP_<FIELD> in the environment."""
@@ -91,7 +96,23 @@ class Config:
         metadata={"help": "TOML file of alert rules (default: the rules shipped with dashapp)"},
     )
     alert_webhook: str = field(
-        default="", metadata={"help": "http(s) URL that `dashapp alerts` POSTs alert state changes to; empty = none"}
+        default="", metadata={"help": "http(s) URL the scheduler POSTs alert state changes to (JSON); empty = none"}
+    )
+    alert_interval: int = field(
+        default=60, metadata={"help": "seconds between two evaluations of the alert rules by the scheduler"}
+    )
+    alert_history_days: int = field(
+        default=90, metadata={"help": "days of alert history (firing periods, state changes) the store keeps"}
+    )
+    state_dir: Path = field(
+        default_factory=_default_state_dir,
+        metadata={"help": "folder of the alert state store on one host: keep it on a durable volume"},
+    )
+    # Left out of repr: the URL may carry Redis's password.
+    state_redis_url: str = field(
+        default="",
+        repr=False,
+        metadata={"help": "redis://, rediss:// or unix:// URL: the alert state store lives in Redis (several hosts)"},
     )
     # Access control (issue 7): dashapp/auth.py. The secret is left out of repr, so it never reaches a log.
     embed_secret: str = field(
@@ -128,11 +149,6 @@ class Config:
     @property
     def duckdb_temp_dir(self) -> Path:
         return self.cache_dir / "duckdb-tmp"
-
-    @property
-    def alert_states_file(self) -> Path:
-        """The alert states last sent to the webhook."""
-        return self.cache_dir / "alert-states-sent.json"
 
     @property
     def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -209,6 +225,15 @@ class Config:
                 f"{env_name('cache_redis_url')} must be a redis://host:port/db, rediss://... or unix:///path URL,"
                 f" got {redacted_url(self.cache_redis_url)[:80]!r}"
             )
+        if self.state_redis_url and not _redis_url_ok(self.state_redis_url):
+            raise ConfigError(
+                f"{env_name('state_redis_url')} must be a redis://host:port/db, rediss://... or unix:///path URL,"
+                f" got {redacted_url(self.state_redis_url)[:80]!r}"
+            )
+        if not 1 <= self.alert_interval <= 3600:
+            raise ConfigError(f"{env_name('alert_interval')} must be 1 to 3600 seconds, got {self.alert_interval}")
+        if not 1 <= self.alert_history_days <= 3660:
+            raise ConfigError(f"{env_name('alert_history_days')} must be 1 to 3660 days, got {self.alert_history_days}")
         if self.alert_webhook and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", self.alert_webhook):
             raise ConfigError(f"{env_name('alert_webhook')} must be an http(s) URL, got {self.alert_webhook[:80]!r}")
         if not _frame_ancestors_ok(self.frame_ancestors):

@@ -1,34 +1,34 @@
-"""GET /metrics in the Prometheus text format: the named metrics now, the alert states, the app's requests and the
-DuckDB queries they ran (querycount.py).
+"""GET /metrics in the Prometheus text format: the named metrics now, the alert states and the scheduler's
+evaluations (all read from the alert store, never computed here), the app's requests and the DuckDB
+queries they ran (querycount.py).
 
 Prometheus, Grafana and Alertmanager stacks scrape this instead of re-deriving what the portal
-computes. Under gunicorn every worker counts its own requests into files in
-PROMETHEUS_MULTIPROC_DIR (set by gunicorn.conf.py), and a scrape sums them, so whichever worker
-answers, the counts are the whole server's.
+computes. A scrape is a read: the scheduler evaluated the metrics and the rules, so it answers in
+milliseconds, far inside Prometheus' scrape timeout. Under gunicorn every worker counts its own
+requests into files in PROMETHEUS_MULTIPROC_DIR (set by gunicorn.conf.py), and a scrape sums them, so
+whichever worker answers, the counts are the whole server's.
+
+Names follow Prometheus' conventions: base units (seconds; ratios from 0 to 1), so
+`ops.latency_p95_ms` is exported as `dashapp_ops_latency_p95_seconds`.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import time
-from datetime import timedelta
 
 from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from .alerts.evaluate import evaluate
-from .alerts.metrics import METRICS, Span
+from .alerts.metrics import METRICS
 from .alerts.rules import configured_rules
-from .db import Database
-from .errors import DataUnavailable, QueryRefused
+from .alerts.store import open_store
+from .config import Config
 from .querycount import ROUTE, queries_counter
-from .timerange import BUCKETS, utc_now
 
-log = logging.getLogger(__name__)
 REQUESTS = Counter("dashapp_http_requests", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram(
     "dashapp_http_request_duration_seconds",
@@ -36,44 +36,44 @@ LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
-LOOKBACK = timedelta(days=7)  # alert history evaluated before now, as `dashapp alerts` does by default
-METRIC_BUCKET = "1h"  # each named metric's current value: its newest hourly (or daily) value
+# A metric's unit suffix -> (the base unit's suffix, the factor to it).
+BASE_UNITS = {"_ms": ("_seconds", 0.001), "_minutes": ("_seconds", 60.0), "_pct": ("_ratio", 0.01)}
 
 
-def prometheus_name(metric: str) -> str:
-    return "dashapp_" + re.sub(r"[^a-zA-Z0-9_]", "_", metric)
+def prometheus_name(metric: str) -> tuple[str, float]:
+    """The exported name of a named metric in base units, and the factor its values are multiplied by."""
+    name = "dashapp_" + re.sub(r"[^a-zA-Z0-9_]", "_", metric)
+    for suffix, (base, factor) in BASE_UNITS.items():
+        if name.endswith(suffix):
+            return name[: -len(suffix)] + base, factor
+    return name, 1.0
 
 
 class PortalCollector:
-    """Collects at scrape time, from the cached queries: every named metric's newest value and every alert."""
+    """Collects at scrape time from the alert store: every named metric's newest value, every alert, the evaluations."""
 
-    def __init__(self, db: Database):
-        self.db = db
+    def __init__(self, config: Config):
+        self.config = config
 
     def collect(self):
-        now = utc_now().replace(second=0, microsecond=0)  # one minute's scrapes share their cache entries
-        yield from self._metrics(now)
-        yield from self._alerts(now)
+        snapshot = open_store(self.config).load()
+        yield from self._metrics(snapshot)
+        yield from self._alerts(snapshot)
+        yield from self._evaluations(snapshot)
 
-    def _metrics(self, now):
+    def _metrics(self, snapshot):
+        values: dict[str, list[dict]] = {}
+        for row in snapshot.metric_values():
+            values.setdefault(row["metric"], []).append(row)
         for metric in METRICS.values():
-            bucket = METRIC_BUCKET if METRIC_BUCKET in metric.buckets else metric.buckets[-1]
-            family = GaugeMetricFamily(prometheus_name(metric.name), metric.help, labels=list(metric.labels))
-            try:
-                frame = metric.compute(self.db, Span(now - LOOKBACK, now, BUCKETS[bucket]))
-            except DataUnavailable:
-                continue  # its table is missing: the alert rules report the error
-            except QueryRefused as exc:  # past the scrape's deadline: a partial scrape beats a failed one
-                log.warning("metric %s left out of this scrape: %s", metric.name, exc.message)
-                continue
-            frame = frame.sort_values("bucket")
-            newest = frame.groupby(list(metric.labels)).tail(1) if metric.labels else frame.tail(1)
-            for _, row in newest.iterrows():
-                family.add_metric([str(row[label]) for label in metric.labels], float(row["value"]))
+            name, factor = prometheus_name(metric.name)
+            family = GaugeMetricFamily(name, metric.help, labels=list(metric.labels))
+            for row in values.get(metric.name, ()):
+                family.add_metric([row["labels"].get(label, "") for label in metric.labels], row["value"] * factor)
             yield family
 
-    def _alerts(self, now):
-        alerts = evaluate(self.db, configured_rules(self.db.config), now - LOOKBACK, now)
+    def _alerts(self, snapshot):
+        alerts = snapshot.alerts(configured_rules(self.config))
         names = sorted({label for alert in alerts for label in alert.labels})
         labels = ["alertname", "alertstate", "severity", *names]
         state = GaugeMetricFamily("dashapp_alert", "One series per alert rule and label set; its state", labels=labels)
@@ -86,8 +86,24 @@ class PortalCollector:
         yield state
         yield value
 
+    def _evaluations(self, snapshot):
+        yield CounterMetricFamily(
+            "dashapp_alert_evaluations", "Evaluations of the alert rules by the scheduler", value=snapshot.evaluations
+        )
+        if snapshot.evaluated:
+            yield GaugeMetricFamily(
+                "dashapp_alert_last_evaluation_timestamp_seconds",
+                "When the last evaluation of the alert rules finished (Unix time)",
+                value=snapshot.finished,
+            )
+            yield GaugeMetricFamily(
+                "dashapp_alert_last_evaluation_duration_seconds",
+                "How long the last evaluation of the alert rules took",
+                value=snapshot.duration,
+            )
 
-def init_metrics(server: Flask, db: Database) -> None:
+
+def init_metrics(server: Flask, config: Config) -> None:
     """Time every request, and serve /metrics from a registry of the portal's collector and the request counts."""
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -96,7 +112,7 @@ def init_metrics(server: Flask, db: Database) -> None:
         registry.register(REQUESTS)
         registry.register(LATENCY)
         registry.register(queries_counter())
-    registry.register(PortalCollector(db))
+    registry.register(PortalCollector(config))
 
     @server.before_request
     def _start_timer():

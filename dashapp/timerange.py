@@ -52,6 +52,12 @@ def align_up(moment: datetime, seconds: int) -> datetime:
     return datetime(1970, 1, 1) + steps * timedelta(seconds=seconds)
 
 
+def align_down(moment: datetime, seconds: int) -> datetime:
+    """Round a moment down to a multiple of `seconds` since the epoch: the start of the bucket that holds it."""
+    since_epoch = moment - datetime(1970, 1, 1)
+    return datetime(1970, 1, 1) + since_epoch // timedelta(seconds=seconds) * timedelta(seconds=seconds)
+
+
 def auto_bucket(start: datetime, end: datetime) -> str:
     """Return the finest bucket that keeps (end - start) under MAX_POINTS points."""
     seconds = (end - start).total_seconds()

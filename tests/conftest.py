@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,15 +12,20 @@ import pytest
 from dashapp import create_app
 from dashapp.config import PREFIX, Config
 from dashapp.db import Database
-from tests.fixtures import MILLION_END, write_all
+from tests.fixtures import MILLION_END, evaluate_alerts, write_all
+
+# The alert state store's default folder is under XDG_STATE_HOME: never the developer's own.
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="dashapp-test-state-")
 
 
 @pytest.fixture(autouse=True)
-def _no_dashapp_environment(monkeypatch):
-    """Keep the developer's DASHAPP_* variables out of every test (Flask's _reset_os_environ)."""
+def _no_dashapp_environment(monkeypatch, tmp_path):
+    """Keep the developer's DASHAPP_* variables out of every test (Flask's _reset_os_environ), and give each
+    test a state folder of its own."""
     for key in list(os.environ):
         if key.startswith(PREFIX):
             monkeypatch.delenv(key)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +44,13 @@ def data_dir(_fixture_tables, tmp_path) -> Path:
 
 @pytest.fixture
 def config(data_dir, tmp_path) -> Config:
-    return Config(data_dir=data_dir, cache_type="filesystem", cache_dir=tmp_path / "cache", workers=1)
+    return Config(
+        data_dir=data_dir,
+        cache_type="filesystem",
+        cache_dir=tmp_path / "cache",
+        state_dir=tmp_path / "state",
+        workers=1,
+    )
 
 
 @pytest.fixture
@@ -74,7 +86,11 @@ def million(tmp_path_factory) -> Path:
 def shared_config(_fixture_tables, tmp_path_factory) -> Config:
     root = tmp_path_factory.mktemp("shared")
     data = Path(shutil.copytree(_fixture_tables, root / "data"))
-    return Config(data_dir=data, cache_type="filesystem", cache_dir=root / "cache", workers=1)
+    config = Config(
+        data_dir=data, cache_type="filesystem", cache_dir=root / "cache", state_dir=root / "state", workers=1
+    )
+    evaluate_alerts(config)  # what the scheduler would have stored: the alert charts and bands read it
+    return config
 
 
 @pytest.fixture(scope="session")

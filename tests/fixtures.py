@@ -256,6 +256,17 @@ def chart_args(chart_id: str, empty: bool = False) -> dict[str, list[str]]:
     )
 
 
+def evaluate_alerts(config, at: datetime = DAY4) -> None:
+    """Run the alert scheduler once as of `at` into the config's state store, which the alert readers read."""
+    from dashapp.alerts.rules import configured_rules
+    from dashapp.runner import tick, worker_database
+
+    server, db = worker_database(config)
+    with server.app_context():
+        outcome = tick(db, configured_rules(config), at, rebuild=True)
+    assert outcome.evaluated, outcome.reason
+
+
 def new_partition(data_dir: Path, day: str, request_id: str = "r12") -> Path:
     """Publish one more prediction (a copy of r01 at noon on `day`) as a new dt= partition."""
     row = predictions().iloc[[0]].assign(ts=pd.Timestamp(f"{day} 12:00").as_unit("us"), request_id=request_id)

@@ -25,6 +25,14 @@ def test_defaults_apply_when_no_variable_is_set():
     assert config.duckdb_memory_limit == "768MiB"
     assert config.log_level == "INFO"
     assert config.duckdb_threads >= 1
+    assert (config.alert_interval, config.alert_history_days) == (60, 90)
+
+
+def test_the_alert_state_lives_under_xdg_state_home_not_in_the_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert Config.from_env({}).state_dir == tmp_path / "dashapp"
+    monkeypatch.delenv("XDG_STATE_HOME")
+    assert Config.from_env({}).state_dir == Path.home() / ".local" / "state" / "dashapp"
 
 
 @pytest.mark.parametrize(
@@ -64,6 +72,15 @@ def test_defaults_apply_when_no_variable_is_set():
         ("DASHAPP_SLO_WINDOW_DAYS", "28", "slo_window_days", 28),
         ("DASHAPP_ALERT_RULES", "ops/rules.toml", "alert_rules", Path("ops/rules.toml")),
         ("DASHAPP_ALERT_WEBHOOK", "https://hooks.example/x", "alert_webhook", "https://hooks.example/x"),
+        ("DASHAPP_ALERT_INTERVAL", "30", "alert_interval", 30),
+        ("DASHAPP_ALERT_HISTORY_DAYS", "30", "alert_history_days", 30),
+        ("DASHAPP_STATE_DIR", "/var/lib/dashapp", "state_dir", Path("/var/lib/dashapp")),
+        (
+            "DASHAPP_STATE_REDIS_URL",
+            "redis://:pw@state.internal:6379/1",
+            "state_redis_url",
+            "redis://:pw@state.internal:6379/1",
+        ),
         ("DASHAPP_FRAME_ANCESTORS", "'self' https://wiki.example", "frame_ancestors", "'self' https://wiki.example"),
         ("DASHAPP_BROWSER_PATH", "/opt/chromium/chrome", "browser_path", "/opt/chromium/chrome"),
         ("DASHAPP_EMBED_SECRET", "s" * 32, "embed_secret", "s" * 32),
@@ -103,6 +120,10 @@ def test_every_field_is_covered_by_the_variable_test():
         "slo_window_days",
         "alert_rules",
         "alert_webhook",
+        "alert_interval",
+        "alert_history_days",
+        "state_dir",
+        "state_redis_url",
         "frame_ancestors",
         "browser_path",
         "embed_secret",
@@ -156,6 +177,10 @@ def test_variables_without_the_prefix_are_ignored():
         ("DASHAPP_QUERY_TIMEOUT", "0", "must be above 0 and at most 600 seconds"),
         ("DASHAPP_QUERY_TIMEOUT", "forever", "must be a number"),
         ("DASHAPP_HEAVY_QUERIES", "0", "must be between 1 and 64"),
+        ("DASHAPP_ALERT_INTERVAL", "0", "must be 1 to 3600 seconds"),
+        ("DASHAPP_ALERT_INTERVAL", "1m", "must be an integer"),
+        ("DASHAPP_ALERT_HISTORY_DAYS", "0", "must be 1 to 3660 days"),
+        ("DASHAPP_STATE_DIR", "", "must be a path"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(variable, raw, expects):
@@ -180,15 +205,17 @@ def test_a_bad_value_stops_start_up_naming_the_variable(variable, raw, expects):
         "redis://user:hunter2@cache.internal:6379/x",
     ],
 )
-def test_a_bad_redis_url_stops_start_up_naming_the_variable_and_never_the_password(url):
+@pytest.mark.parametrize("variable", ["DASHAPP_CACHE_REDIS_URL", "DASHAPP_STATE_REDIS_URL"])
+def test_a_bad_redis_url_stops_start_up_naming_the_variable_and_never_the_password(url, variable):
     with pytest.raises(ConfigError) as raised:
-        Config.from_env({"DASHAPP_CACHE_REDIS_URL": url})
+        Config.from_env({variable: url})
     message = str(raised.value)
-    assert message.startswith("DASHAPP_CACHE_REDIS_URL must be a redis://")
+    assert message.startswith(f"{variable} must be a redis://")
     assert "hunter2" not in message
 
 
-def test_the_redis_url_stays_out_of_repr_as_it_may_carry_a_password():
+def test_the_redis_urls_stay_out_of_repr_as_they_may_carry_a_password():
+    assert "hunter2" not in repr(Config(state_redis_url="redis://:hunter2@state.internal:6379/0"))
     config = Config(cache_redis_url="redis://:hunter2@cache.internal:6379/0")
     assert "hunter2" not in repr(config) and "cache_redis_url" not in repr(config)
 

@@ -1,4 +1,9 @@
-"""Evaluate alert rules over a time range: every series of each rule's metric, bucket by bucket."""
+"""Evaluate alert rules: every series of each rule's metric, bucket by bucket, from where its state left off.
+
+`run_rule` is the one evaluation: the scheduler calls it with the carries it kept in the state store
+and only the buckets that are new (scheduler.py); `evaluate` calls it from scratch over a window, for
+`dashapp alerts --evaluate`'s first run, the tests and the benchmarks.
+"""
 
 from __future__ import annotations
 
@@ -13,108 +18,180 @@ import pandas as pd
 from ..contract import TABLES
 from ..db import Database
 from ..errors import DataUnavailable, QueryRefused
-from ..timerange import align_up
-from .metrics import METRICS, Span
+from ..timerange import align_down
+from .metrics import METRICS, Span, metric_frame
 from .rules import Rule
-from .states import ACTIVE, Period, Step, periods, run
+from .states import ACTIVE, SEVERITY_RANK, Carry, Period, Step, advance
 
 log = logging.getLogger(__name__)
-SEVERITY_RANK = {None: 0, "warning": 1, "critical": 2}
+Labels = tuple[tuple[str, str], ...]  # a series' labels, sorted: hashable, and one key for every reader
 
 
 @dataclass(frozen=True)
 class Alert:
-    """One rule on one series of its metric (one label set): its history and where it stands now."""
+    """One rule on one series of its metric (one label set): where it stands and when it fired."""
 
     rule: Rule
     labels: dict[str, str]
-    steps: list[Step] = field(default_factory=list)
+    state: str  # ok, pending, firing, recovering, nodata, error
+    severity: str | None = None
+    value: float | None = None  # the newest value (as the thresholds see it); a firing alert's last through gaps
+    since: datetime | None = None  # when the state began: a firing alert's true start, however long ago
     periods: list[Period] = field(default_factory=list)
     error: str | None = None
+    steps: list[Step] = field(default_factory=list)  # each bucket, when evaluated from scratch (evaluate())
 
-    @property
-    def state(self) -> str:
-        if self.error:
-            return "error"
-        return self.steps[-1].state if self.steps else "nodata"
-
-    @property
-    def severity(self) -> str | None:
-        return self.steps[-1].severity if self.steps and self.state in ACTIVE else None
-
-    @property
-    def value(self) -> float | None:
-        """The newest value (as the thresholds see it): a firing alert's last measured one through missing data."""
-        if self.state not in ACTIVE:
-            return self.steps[-1].value if self.steps else None
-        return next((step.value for step in reversed(self.steps) if step.value is not None), None)
-
-    @property
-    def since(self) -> datetime | None:
-        """When the current state began: a firing alert's period start, else the current run of its state."""
-        if self.state in ACTIVE and self.periods:
-            return self.periods[-1].start
-        if not self.steps:
-            return None
-        since = self.steps[-1].bucket
-        for step in reversed(self.steps):
-            if step.state != self.state:
-                break
-            since = step.bucket
-        return since
+    @classmethod
+    def from_carry(cls, rule: Rule, labels: dict, carry: Carry, periods: list[Period], steps=()) -> Alert:
+        severity = carry.severity if carry.state in ACTIVE else None
+        return cls(rule, labels, carry.state, severity, carry.value, carry.since, periods, steps=list(steps))
 
 
-def evaluate(db: Database, rules: list[Rule], start: datetime, end: datetime) -> list[Alert]:
-    """Every rule's alerts over [start, end); buckets align to the rule's bucket, the last one may be partial.
+@dataclass
+class SeriesRun:
+    """One series stepped through the buckets: the carry after the committed ones and after all of them."""
 
-    Each rule's evaluation is cached per fingerprint of the tables its metric reads (and the rule itself).
-    """
-    alerts = []
-    for rule in rules:
-        key = {"rule": repr(rule), "start": start, "end": end}
-        tables = METRICS[rule.metric].tables
-        alerts += db.memoize(f"alert.{rule.name}", key, tables, lambda r=rule: _evaluate_rule(db, r, start, end))
-    return alerts
+    labels: dict[str, str]
+    committed: Carry
+    display: Carry
+    steps: list[Step]
+    committed_steps: int  # steps[:committed_steps] are settled; the others are evaluated again next time
+    closed: list[tuple[Period, bool]]  # the periods these steps closed, and whether provisionally
 
 
-def _evaluate_rule(db: Database, rule: Rule, start: datetime, end: datetime) -> list[Alert]:
+@dataclass
+class RuleRun:
+    series: list[SeriesRun]
+    error: str | None = None
+
+
+def labels_key(labels: dict[str, str]) -> Labels:
+    return tuple(sorted(labels.items()))
+
+
+def bucket_range(rule: Rule, first: datetime, end: datetime) -> list[datetime]:
+    """The rule's buckets from `first` (aligned down) up to the one holding the last moment before `end`."""
     step = timedelta(seconds=rule.bucket_seconds)
-    first = align_up(start, rule.bucket_seconds)
-    first = first - step if first > start else first  # the bucket that holds `start`
-    buckets = pd.date_range(first, end - timedelta(microseconds=1), freq=step)
+    first = align_down(first, rule.bucket_seconds)
+    return [first + i * step for i in range(max(0, -(-(end - first) // step)))]
+
+
+def run_rule(
+    db: Database,
+    rule: Rule,
+    buckets: list[datetime],
+    now: datetime,
+    carries: dict[Labels, Carry],
+    commit_before: datetime,
+) -> RuleRun:
+    """Step every series of the rule through `buckets`, each from its carry; buckets from `commit_before` on
+    are provisional (partial, or their data may still arrive) and are evaluated again next time."""
+    if not buckets:
+        return RuleRun([])
+    frame = _metric_frame(db, rule, buckets, now)
+    if isinstance(frame, str):
+        return RuleRun([], error=frame)
+    metric = METRICS[rule.metric]
+    for name, value in rule.labels.items():
+        frame = frame[frame[name] == value]
+    found: dict[Labels, dict[datetime, float]] = {}
+    if metric.labels:
+        for key, part in frame.groupby(list(metric.labels), sort=True):
+            names = dict(zip(metric.labels, map(str, key if isinstance(key, tuple) else (key,)), strict=True))
+            found[labels_key(names)] = _by_bucket(part)
+    elif not frame.empty:
+        found[()] = _by_bucket(frame)
+    keys = set(found) | set(carries)
+    placeholder = labels_key(rule.labels)  # the rule's own row while its metric has no series at all
+    if len(rule.labels) < len(metric.labels):  # then no real series has the placeholder's labels
+        keys.discard(placeholder)
+    keys = keys or {placeholder}
+    return RuleRun(
+        [
+            _step_series(
+                rule,
+                _ordered(key, metric.labels),
+                buckets,
+                found.get(key, {}),
+                carries.get(key, Carry()),
+                commit_before,
+            )
+            for key in sorted(keys)
+        ]
+    )
+
+
+def _by_bucket(rows: pd.DataFrame) -> dict[datetime, float]:
+    return dict(zip(pd.to_datetime(rows["bucket"]).dt.to_pydatetime(), rows["value"].tolist(), strict=True))
+
+
+def _ordered(key: Labels, names: tuple[str, ...]) -> dict[str, str]:
+    """A series' labels in its metric's order, as pages and the API show them."""
+    labels = dict(key)
+    return {name: labels[name] for name in names if name in labels}
+
+
+def _step_series(
+    rule: Rule, labels: dict, buckets: list[datetime], values: dict, carry: Carry, commit_before: datetime
+) -> SeriesRun:
+    steps, closed, committed, settled = [], [], carry, 0
+    for bucket in buckets:
+        value = values.get(bucket)
+        if value is None and carry.state == "nodata" and carry.period is None and carry.since is not None:
+            step = Step(bucket, None, "nodata", None)  # nothing to remember: the common case of a gap, made cheap
+        else:
+            step, carry, ended = advance(rule.thresholds, carry, bucket, rule.measure(value))
+            if ended is not None:
+                closed.append((ended, bucket >= commit_before))
+        steps.append(step)
+        if bucket < commit_before:
+            committed, settled = carry, len(steps)
+    return SeriesRun(labels, committed, carry, steps, settled, closed)
+
+
+def _metric_frame(db: Database, rule: Rule, buckets: list[datetime], now: datetime) -> pd.DataFrame | str:
+    """The rule's metric over the buckets, or why it could not be read (the rule is then in error)."""
+    metric = METRICS[rule.metric]
+    span = Span(buckets[0], buckets[-1] + timedelta(seconds=rule.bucket_seconds), rule.bucket_seconds, now)
     try:
-        frame = METRICS[rule.metric].compute(db, Span(first, end, rule.bucket_seconds))
+        return metric_frame(db, metric.name, span)
     except DataUnavailable as exc:
         if not _absent_by_design(db, exc.table):
-            return [Alert(rule, dict(rule.labels), error=f"{exc.table} unavailable: {exc.reason}")]
-        frame = pd.DataFrame(columns=["bucket", *METRICS[rule.metric].labels, "value"])
-    except QueryRefused as exc:  # the request's deadline or memory: expected under load, no traceback
+            return f"{exc.table} unavailable: {exc.reason}"
+        return pd.DataFrame(columns=["bucket", *metric.labels, "value"])
+    except QueryRefused as exc:  # a deadline or the memory limit: expected under load, no traceback
         log.warning("alert rule %s not evaluated: %s", rule.name, exc.message)
-        return [Alert(rule, dict(rule.labels), error=exc.message)]
+        return exc.message
     except Exception:
         error_id = uuid.uuid4().hex[:8]
         log.exception("alert rule %s failed (error id %s)", rule.name, error_id)
-        return [Alert(rule, dict(rule.labels), error=f"evaluation failed; logged with id {error_id}")]
-
-    labels = list(METRICS[rule.metric].labels)
-    for name, value in rule.labels.items():
-        frame = frame[frame[name] == value]
-    series = frame.groupby(labels, sort=True) if labels else [((), frame)]
-    alerts = []
-    for key, part in series:
-        values = dict(zip(pd.to_datetime(part["bucket"]), part["value"], strict=True))
-        steps = run(rule.thresholds, [(b.to_pydatetime(), rule.measure(values.get(b))) for b in buckets])
-        names = dict(zip(labels, map(str, key if isinstance(key, tuple) else (key,)), strict=True))
-        alerts.append(Alert(rule, names, steps, periods(rule.thresholds, steps)))
-    if not alerts:  # no series at all in the range: the rule has no data
-        steps = run(rule.thresholds, [(b.to_pydatetime(), None) for b in buckets])
-        alerts.append(Alert(rule, dict(rule.labels), steps, []))
-    return alerts
+        return f"evaluation failed; logged with id {error_id}"
 
 
 def _absent_by_design(db: Database, table: str) -> bool:
     """An optional table that is not there at all: its rules have no data, not an error (a broken one is)."""
     return TABLES[table].may_be_absent and db.scan([table])[table] is None
+
+
+def evaluate(db: Database, rules: list[Rule], start: datetime, end: datetime) -> list[Alert]:
+    """Every rule's alerts over [start, end) from scratch, each bucket settled; the last one may be partial."""
+    return [alert for rule in rules for alert in _evaluate_rule(db, rule, start, end)]
+
+
+def _evaluate_rule(db: Database, rule: Rule, start: datetime, end: datetime) -> list[Alert]:
+    outcome = run_rule(db, rule, bucket_range(rule, start, end), end, {}, commit_before=end)
+    if outcome.error:
+        return [Alert(rule, dict(rule.labels), "error", error=outcome.error)]
+    return [
+        Alert.from_carry(
+            rule,
+            run.labels,
+            run.display,
+            [period for period, _ in run.closed] + ([run.display.period] if run.display.period else []),
+            run.steps,
+        )
+        for run in outcome.series
+    ]
 
 
 def worst(alerts: list[Alert]) -> str | None:
@@ -126,14 +203,19 @@ def worst(alerts: list[Alert]) -> str | None:
 LABEL_PARAMS = {"model_version": "model_version", "feature": "feature", "run_id": "run"}
 
 
-def as_json(alert: Alert, end: datetime) -> dict:
-    """One alert as /api/alerts and `dashapp alerts --json` give it, with a link to the page that shows its cause."""
-    rule, severity = alert.rule, alert.severity
-    threshold = rule.thresholds.critical if severity == "critical" else rule.thresholds.warning
+def page_link(alert: Alert, end: datetime) -> str:
+    """The page and filters that show the alert's cause: from its start (at least a day back) to `end`."""
     since = alert.since
     link_start = min(since, end - timedelta(days=1)) if since else end - timedelta(days=7)
     query = {"start": f"{link_start:%Y-%m-%dT%H:%M}", "end": f"{end:%Y-%m-%dT%H:%M}"}
     query |= {LABEL_PARAMS[k]: v for k, v in alert.labels.items() if k in LABEL_PARAMS}
+    return METRICS[alert.rule.metric].page + "?" + urlencode(query, safe=":")
+
+
+def as_json(alert: Alert, end: datetime) -> dict:
+    """One alert as /api/alerts and `dashapp alerts --json` give it, with a link to the page that shows its cause."""
+    rule, severity = alert.rule, alert.severity
+    threshold = rule.thresholds.critical if severity == "critical" else rule.thresholds.warning
     return {
         "rule": rule.name,
         "metric": rule.metric,
@@ -146,11 +228,11 @@ def as_json(alert: Alert, end: datetime) -> dict:
         "warning": rule.thresholds.warning,
         "critical": rule.thresholds.critical,
         "target": rule.target,
-        "since": since.isoformat() if since else None,
+        "since": alert.since.isoformat() if alert.since else None,
         "error": alert.error,
         "description": rule.description,
         "recommendation": rule.recommendation,
-        "link": METRICS[rule.metric].page + "?" + urlencode(query, safe=":"),
+        "link": page_link(alert, end),
         "periods": [
             {
                 "start": p.start.isoformat(),

@@ -24,6 +24,7 @@ from ..errors import DataUnavailable
 from ..sentiment.metrics import classification_by
 from ..slo import STEP, TIERS, multiwindow_burn, objectives, stream_events
 
+LATE_OUTCOMES = timedelta(days=1)  # an outcome arrives up to a day after its prediction
 MIN_OUTCOMES = 100  # fewer predictions with an outcome in a day give no accuracy worth alerting on
 MIN_REQUESTS = 50  # a bucket with fewer requests gives no rate or percentile worth paging for (1 of 7 is 14%)
 ALL_VERSIONS = {"symbol": [], "model_version": None}
@@ -32,8 +33,13 @@ ALL_VERSIONS = {"symbol": [], "model_version": None}
 @dataclass(frozen=True)
 class Span:
     start: datetime
-    end: datetime
+    end: datetime  # a bucket boundary at or after `now`: no row lies later, and the queries' cache keys hold
     bucket_seconds: int
+    now: datetime | None = None  # the evaluation instant, for metrics that measure time itself (freshness)
+
+    @property
+    def until(self) -> datetime:
+        return self.end if self.now is None else min(self.now, self.end)
 
     def params(self) -> dict:
         return {"start": self.start, "end": self.end, **ALL_VERSIONS}
@@ -48,6 +54,19 @@ class Metric:
     compute: Callable[[Database, Span], pd.DataFrame]
     help: str
     tables: tuple[str, ...]  # what compute reads: its evaluation is cached per their fingerprints
+    # How long after a bucket ends its data may still arrive (outcomes, daily returns): until then the scheduler
+    # evaluates the bucket again each time instead of settling it.
+    settle: timedelta = timedelta(0)
+    clocked: bool = False  # its values depend on the moment of evaluation, not only on the data (freshness)
+
+
+def metric_frame(db: Database, name: str, span: Span) -> pd.DataFrame:
+    """A metric's rows over the span, cached per fingerprint of the tables it reads: an evaluation that finds
+    no new data reads them back instead of deriving them again from the cached queries."""
+    metric = METRICS[name]
+    key = {"start": span.start, "end": span.end, "bucket": span.bucket_seconds}
+    key |= {"now": span.now} if metric.clocked else {}
+    return db.memoize(f"metric.{name}", key, metric.tables, lambda: metric.compute(db, span))
 
 
 def _frame(rows: pd.DataFrame, labels: tuple[str, ...], value: pd.Series) -> pd.DataFrame:
@@ -93,14 +112,17 @@ def cache_hit_rate(db: Database, span: Span) -> pd.DataFrame:
 
 def traffic_share(db: Database, span: Span) -> pd.DataFrame:
     rows = _requests(db, span)
-    return _frame(rows, ("model_version",), rows["requests"] / rows.groupby("bucket")["requests"].transform("sum"))
+    total = rows.groupby("bucket")["requests"].transform("sum")
+    rows, total = rows[total >= MIN_REQUESTS], total[total >= MIN_REQUESTS]
+    return _frame(rows, ("model_version",), rows["requests"] / total)
 
 
 def canary_share(db: Database, span: Span) -> pd.DataFrame:
     """Per bucket served by two versions or more, the share of requests not served by the busiest one."""
     rows = _requests(db, span)
     totals = rows.groupby("bucket")["requests"].agg(["sum", "max", "count"]).reset_index()
-    totals = totals[totals["count"] > 1]  # one version alone: no canary, no split to check
+    # One version alone: no canary, no split to check; a quiet bucket: a share of a handful of requests.
+    totals = totals[(totals["count"] > 1) & (totals["sum"] >= MIN_REQUESTS)]
     return _frame(totals, (), 1 - totals["max"] / totals["sum"])
 
 
@@ -156,7 +178,7 @@ def freshness(db: Database, span: Span) -> pd.DataFrame:
     """Per table with an expected cadence and per bucket: minutes from its newest row to the bucket's end."""
     step = timedelta(seconds=span.bucket_seconds)
     starts = pd.date_range(span.start, span.end - timedelta(microseconds=1), freq=step)
-    ends = np.minimum(starts + step, pd.Timestamp(span.end))
+    ends = np.minimum(starts + step, pd.Timestamp(span.until))
     parts = []
     # A missing table is the Data quality page's to name; here it has no series.
     for name, rows in each_table(db, CADENCED, "quality_rows", span.start, span.end, [], bucket=span.bucket_seconds):
@@ -315,13 +337,40 @@ METRICS: dict[str, Metric] = {
         Metric("ops.cache_hit_rate", (), "/operations", SUB_DAY, cache_hit_rate, "feature-store hits per lookup", OPS),
         Metric("ab.traffic_share", ("model_version",), "/operations", SUB_DAY, traffic_share, "requests' share", OPS),
         Metric("ab.canary_share", (), "/operations", SUB_DAY, canary_share, "share not served by the busiest", OPS),
-        Metric("model.accuracy", ("model_version",), "/sentiment", DAILY, accuracy, "accuracy per day", OUTCOMES),
+        Metric(
+            "model.accuracy",
+            ("model_version",),
+            "/sentiment",
+            DAILY,
+            accuracy,
+            "accuracy per day",
+            OUTCOMES,
+            settle=LATE_OUTCOMES,
+        ),
         Metric("drift.psi", ("feature",), "/drift", HOURS, feature_psi, "PSI against the reference", DRIFT),
         Metric("drift.share_drifted", (), "/drift", HOURS, share_drifted, "share of features at the warning", DRIFT),
         Metric("prediction.label_kl", (), "/drift", DAILY, label_kl, "KL of the label mix from the reference", DRIFT),
-        Metric("data.freshness_minutes", ("table",), "/quality", SUB_DAY, freshness, "minutes since newest", CADENCED),
+        Metric(
+            "data.freshness_minutes",
+            ("table",),
+            "/quality",
+            SUB_DAY,
+            freshness,
+            "minutes since newest",
+            CADENCED,
+            clocked=True,
+        ),
         Metric("pipeline.failure_rate", ("pipeline",), "/operations", HOURS, failure_rate, "failed runs", PIPELINES),
-        Metric("agent.drawdown", ("run_id",), "/backtests", DAILY, agent_drawdown, "paper run's drawdown (≤ 0)", RUNS),
+        Metric(
+            "agent.drawdown",
+            ("run_id",),
+            "/backtests",
+            DAILY,
+            agent_drawdown,
+            "paper run's drawdown (≤ 0)",
+            RUNS,
+            settle=timedelta(days=1),  # a day's return is logged after the close
+        ),
         Metric(
             "quality.missing_rate", ("table", "column"), "/quality", HOURS, missing_rate, "rows without a value", TIMED
         ),

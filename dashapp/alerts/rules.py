@@ -29,11 +29,15 @@ FIELDS = {
     "target": float,
     "for": int,
     "keep_firing_for": int,
+    "resolve_after_nodata": int,
     "bucket": str,
     "labels": dict,
     "description": str,
     "recommendation": str,
 }
+# Buckets without data after which a firing alert resolves: its series has gone (Grafana resolves a missing
+# series after 2 evaluations; 3 buckets ride out a weekend without daily returns).
+RESOLVE_AFTER_NODATA = 3
 REQUIRED = ("name", "metric", "comparison", "bucket", "description", "recommendation")
 
 
@@ -121,7 +125,7 @@ def _rule(table: dict, where: str) -> Rule:
         raise RulesError(f"{where}: comparison: must be one of {' '.join(COMPARISONS)}")
     if "warning" not in table and "critical" not in table:
         raise RulesError(f"{where}: warning: a rule needs a warning or a critical threshold")
-    for key in ("for", "keep_firing_for"):
+    for key in ("for", "keep_firing_for", "resolve_after_nodata"):
         if table.get(key, 0) < 0:
             raise RulesError(f"{where}: {key}: must be 0 or more buckets")
     if table["bucket"] not in metric.buckets:
@@ -136,6 +140,7 @@ def _rule(table: dict, where: str) -> Rule:
         _float(table.get("critical")),
         table.get("for", 0),
         table.get("keep_firing_for", 0),
+        table.get("resolve_after_nodata", RESOLVE_AFTER_NODATA),
     )
     return Rule(
         name=table["name"],

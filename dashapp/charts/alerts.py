@@ -1,4 +1,4 @@
-"""Alert charts: every rule's state now, and when each alert fired, from alerts/evaluate.py."""
+"""Alert charts: every rule's state now, and when each alert fired, as the scheduler stored them (alerts/store.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from datetime import timedelta
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..alerts.evaluate import as_json, evaluate
+from ..alerts.evaluate import as_json
 from ..alerts.metrics import METRICS
 from ..alerts.rules import configured_rules
+from ..alerts.store import open_store
 from ..db import Database
 from .figures import DRIFT_COLORS, DRIFT_TINTS, base_figure, empty_figure, table_figure
 from .registry import WINDOW, ChartSpec, register
@@ -31,20 +32,40 @@ def _series(labels: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in labels.items())
 
 
+COLUMNS = [
+    "rule",
+    "metric",
+    "series",
+    "state",
+    "severity",
+    "value",
+    "comparison",
+    "threshold",
+    "warning",
+    "critical",
+    "target",
+    "since",
+    "error",
+    "description",
+    "recommendation",
+    "link",
+]
+
+
 def current_data(db: Database, params: dict) -> pd.DataFrame:
     """One row per rule and series: its state at the window's end, value, threshold, since and what to do."""
-    alerts = evaluate(db, configured_rules(db.config), params["start"], params["end"])
-    rows = [
-        as_json(alert, params["end"]) | {"has_data": any(step.value is not None for step in alert.steps)}
-        for alert in alerts
-    ]
-    frame = pd.DataFrame(rows).drop(columns=["periods"])
+    snapshot = open_store(db.config).load()
+    at = min(params["end"], snapshot.evaluated_at) if snapshot.evaluated else params["end"]
+    alerts = snapshot.alerts(configured_rules(db.config), at)
+    if not alerts:
+        return pd.DataFrame(columns=COLUMNS)
+    frame = pd.DataFrame([as_json(alert, at) for alert in alerts]).drop(columns=["periods"])
     frame["series"] = frame["labels"].map(_series)
     frame["order"] = frame["state"].map(STATE_ORDER) - frame["severity"].eq("critical")
     frame = frame.sort_values(["order", "rule", "series"], kind="stable").drop(columns=["order", "labels"])
     firing = (frame["state"] == "firing").sum()
-    frame.attrs["notes"] = [f"{firing} firing of {len(frame)} rule series; states as of the window's end"]
-    return frame.reset_index(drop=True)
+    frame.attrs["notes"] = [f"{firing} firing of {len(frame)} rule series"]
+    return frame.reset_index(drop=True)[COLUMNS]
 
 
 def _value(row) -> str:
@@ -67,8 +88,8 @@ def _todo(error: str | None, advice: str, link: str) -> str:
 
 
 def current_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
-    if frame.empty or not frame["has_data"].any():
-        return empty_figure("No metric data in this window")
+    if frame.empty:
+        return empty_figure("No alert states yet: the scheduler has not evaluated the rules")
     shown = pd.DataFrame(
         {
             "state": [
@@ -103,19 +124,18 @@ def current_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
 
 def timeline_data(db: Database, params: dict) -> pd.DataFrame:
     """Every firing period in the window: rule, series, start, end (the window's end if still firing), severity."""
-    alerts = evaluate(db, configured_rules(db.config), params["start"], params["end"])
+    snapshot = open_store(db.config).load()
     rows = [
         {
-            "rule": alert.rule.name,
-            "series": _series(alert.labels),
+            "rule": rule.name,
+            "series": _series(labels),
             "start": period.start,
             "end": period.end or params["end"],
             "still_firing": period.end is None,
             "severity": period.severity,
             "peak": period.peak,
         }
-        for alert in alerts
-        for period in alert.periods
+        for rule, labels, period in snapshot.periods(configured_rules(db.config), params["start"], params["end"])
     ]
     columns = ["rule", "series", "start", "end", "still_firing", "severity", "peak"]
     return pd.DataFrame(rows, columns=columns)
@@ -197,18 +217,20 @@ register(
         data=latest_data,
         figure=latest_figure,
         tables=TABLES,
+        store_parts=("periods",),
         description="Firing periods of the alert rules, newest first (all symbols and versions).",
         height=300,
     )
 )
 
-for name, title, data, figure, height, description in (
+for name, title, data, figure, height, parts, description in (
     (
         "current",
         "Alert rules now",
         current_data,
         current_figure,
         520,
+        ("rules", "series", "transitions", "periods"),
         "Each rule on each series of its metric, worst first, with what to do and where to look.",
     ),
     (
@@ -217,6 +239,7 @@ for name, title, data, figure, height, description in (
         timeline_data,
         timeline_figure,
         360,
+        ("periods",),
         "Firing periods in the window, warning or critical; a bar that reaches the end still fires.",
     ),
 ):
@@ -229,6 +252,7 @@ for name, title, data, figure, height, description in (
             data=data,
             figure=figure,
             tables=TABLES,
+            store_parts=parts,
             description=description,
             height=height,
         )

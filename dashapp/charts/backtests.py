@@ -703,6 +703,8 @@ for name, title, data, figure, extra, height, description in CHARTS:
             description=description,
             height=height,
             time_axis=TIME_AXES.get(name),
+            # The agent trades on the model's sentiment: drift in its inputs or outputs belongs on the curves.
+            alert_areas=("drift", "prediction") if name in TIME_AXES else (),
         )
     )
 

@@ -1,9 +1,14 @@
-"""Alert bands: when alert rules fired, shaded on the time axis of the other pages' charts (issue 6).
+"""Alert bands: when alert rules fired, shaded on the time axis of the other pages' charts.
 
 A chart opts in with `ChartSpec.time_axis`; `render()` adds the bands to a copy of the chart's cached
-figure, so that cache never depends on the alert tables. The bands have their own cache entry, keyed
-on the evaluated span and the rules and fingerprinted on the tables the rules read: a warm lookup is
-one cache read, not an evaluation per rule.
+figure, so that cache never depends on the alert states. The periods come from the alert store, which
+the scheduler writes: a band costs one read of an in-memory document, never an evaluation.
+
+By default (`alerts=relevant`) a chart shades only the rules that concern it: those whose series are
+about one of its tables, whose metric reads one of them, whose labels its data carries (a chart per
+model version shows the latency rule per version), or whose metric area it names in
+`ChartSpec.alert_areas` (the agent trades on the model's sentiment, so its curves show drift).
+`alerts=all` shades every rule, `alerts=hide` none; the legend and the footer say what is shaded.
 """
 
 from __future__ import annotations
@@ -15,17 +20,12 @@ from itertools import groupby
 
 import pandas as pd
 
-from ..alerts.evaluate import SEVERITY_RANK, Alert, evaluate
 from ..alerts.metrics import METRICS
-from ..alerts.rules import configured_rules
-from ..db import Database
+from ..alerts.rules import Rule, configured_rules
+from ..alerts.states import SEVERITY_RANK, Period
+from ..alerts.store import Snapshot
 from .figures import DRIFT_COLORS, DRIFT_TINTS
 
-# Alerts are evaluated over at most the last 90 days of a chart's span: the most /api/alerts takes, and a
-# quarter of history behind a backtest's last day (the demo's paper run and its drawdown fit in it). The
-# cost follows the days evaluated, not the chart's span: a 10-year equity curve costs what 90 days do, and
-# its footer says that the bands cover less.
-MAX_SPAN = timedelta(days=90)
 # Labels go in lanes down from the top, each LANE (a share of the plot) high, at most MAX_LANES. Their width
 # is estimated for a half-width panel's plot and 10 px text, so that labels in one lane do not overlap.
 LANE, MAX_LANES, PLOT_PX, CHAR_PX = 0.075, 5, 600, 6
@@ -47,14 +47,14 @@ class Band:
         return " ".join(filter(None, [self.rule, ", ".join(filter(None, self.series))]))
 
 
-def merge(alerts: list[Alert]) -> list[Band]:
+def merge(periods: list[tuple[Rule, dict, Period]]) -> list[Band]:
     """Per rule, merge the periods that overlap (a drift on three features is one band); in time order."""
-    periods = sorted(
-        ((a.rule.name, p, " ".join(a.labels.values())) for a in alerts for p in a.periods),
+    ordered = sorted(
+        ((rule.name, period, " ".join(labels.values())) for rule, labels, period in periods),
         key=lambda item: (item[0], item[1].start),
     )
     bands: list[Band] = []
-    for rule, group in groupby(periods, key=lambda item: item[0]):
+    for rule, group in groupby(ordered, key=lambda item: item[0]):
         merged: list[Band] = []
         for _, period, series in group:
             last = merged[-1] if merged else None
@@ -69,16 +69,31 @@ def merge(alerts: list[Alert]) -> list[Band]:
     return sorted(bands, key=lambda band: (band.start, band.rule))
 
 
-def firing_bands(db: Database, start: datetime, end: datetime) -> list[Band]:
-    """Every configured rule's firing periods over [start, end), merged; memoized as one entry."""
-    rules = configured_rules(db.config)
-    key = {"start": start, "end": end, "rules": [repr(rule) for rule in rules]}
-    return db.memoize("alerts.bands", key, rule_tables(rules), lambda: merge(evaluate(db, rules, start, end)))
+@dataclass(frozen=True)
+class Scope:
+    """What a chart is about, to pick the rules whose bands concern it."""
+
+    tables: tuple[str, ...]
+    labels: frozenset[str]  # the columns of its data: the labels its series carry
+    areas: tuple[str, ...]  # metric areas (drift, agent, ...) it also shows
+
+    def concerns(self, rule: Rule, labels: dict) -> bool:
+        metric = METRICS[rule.metric]
+        if "table" in labels:  # a series about one table (freshness, missing values): that table's charts
+            return labels["table"] in self.tables
+        return (
+            bool(set(metric.tables) & set(self.tables))
+            or bool(set(metric.labels) & self.labels)
+            or metric.name.split(".")[0] in self.areas
+        )
 
 
-def rule_tables(rules) -> tuple[str, ...]:
-    """The tables the rules' metrics read: the bands change when their files do."""
-    return tuple(sorted({t for rule in rules for t in METRICS[rule.metric].tables}))
+def shaded_periods(
+    snapshot: Snapshot, rules: list[Rule], start: datetime, end: datetime, scope: Scope | None
+) -> list[tuple[Rule, dict, Period]]:
+    """The firing periods over [start, end) of every rule (scope None) or of those that concern the chart."""
+    found = snapshot.periods(rules, start, end)
+    return found if scope is None else [item for item in found if scope.concerns(item[0], item[1])]
 
 
 def chart_span(time_axis: str, params: dict, frame: pd.DataFrame) -> tuple[datetime, datetime] | None:
@@ -91,26 +106,32 @@ def chart_span(time_axis: str, params: dict, frame: pd.DataFrame) -> tuple[datet
     return times.min().to_pydatetime(), times.max().to_pydatetime()
 
 
-def add_bands(db: Database, time_axis: str, params: dict, frame: pd.DataFrame, figure: dict) -> tuple[dict, list]:
+def add_bands(
+    snapshot: Snapshot, config, time_axis: str, params: dict, frame: pd.DataFrame, figure: dict, scope: Scope | None
+) -> tuple[dict, list]:
     """The figure with the alert bands over its x range (a copy; the cached one stays as it is), and notes."""
     layout = figure.get("layout", {})
     empty = frame.empty or layout.get("xaxis", {}).get("visible") is False  # an empty state: no time axis
     span = None if empty else chart_span(time_axis, params, frame)
-    if span is None:
+    if span is None or not snapshot.evaluated:
         return figure, []
     left, right = span
     # A window is [start, end); a daily series' last point stands for its whole day.
     end = right if "start" in params else right + timedelta(days=1)
-    start = max(left, end - MAX_SPAN)
-    shown = [(band, max(band.start, left), min(band.end or right, right)) for band in firing_bands(db, start, end)]
+    periods = shaded_periods(snapshot, configured_rules(config), left, end, scope)
+    shown = [(band, max(band.start, left), min(band.end or right, right)) for band in merge(periods)]
     shown = [(band, x0, x1) for band, x0, x1 in shown if x0 < x1]
-    notes = [f"alert bands cover the last {MAX_SPAN.days} days only"] if start > left else []
+    kept_from = snapshot.evaluated_at - timedelta(days=config.alert_history_days)
+    notes = [f"alert history is kept for {config.alert_history_days} days"] if left < kept_from else []
     if not shown:
         return figure, notes
-    notes.append(f"shaded: {len(shown)} alert periods, hover a label for its series (alerts=hide hides them)")
+    rules = sorted({band.rule for band, _, _ in shown})
+    which = "every rule" if scope is None else "the rules about this chart, alerts=all for every rule"
+    notes.append(f"shaded: {len(shown)} alert periods of {', '.join(rules)} ({which}); hover a label for its series")
     subplots = _subplots(layout)
     critical_last = sorted(shown, key=lambda item: SEVERITY_RANK[item[0].severity])  # drawn over the warnings
     shapes = [shape for band, x0, x1 in critical_last for refs in subplots for shape in _shapes(band, x0, x1, *refs)]
+    shapes += _legend_entries(shown, left)
     # Labels are annotations, which widen an autoranged axis to fit their text: pin the range.
     axes = [f"xaxis{x[1:]}" for x, _ in subplots]  # x2 -> xaxis2
     return {
@@ -118,10 +139,46 @@ def add_bands(db: Database, time_axis: str, params: dict, frame: pd.DataFrame, f
         "layout": {
             **layout,
             **{axis: {"range": [left, right], **layout.get(axis, {})} for axis in axes},
+            "showlegend": layout.get("showlegend", True),
             "shapes": [*layout.get("shapes", ()), *shapes],
             "annotations": [*layout.get("annotations", ()), *_labels(shown, left, right)],
         },
     }, notes
+
+
+def _legend_entries(shown: list[tuple[Band, datetime, datetime]], left: datetime) -> list[dict]:
+    """One legend entry per severity, naming its rules; clicking it shows or hides that severity's bands.
+
+    The entry is an empty shape of the bands' legend group, so the bands keep their own names for hovering.
+    """
+    entries = []
+    for severity in ("critical", "warning"):
+        rules = sorted({band.rule for band, _, _ in shown if band.severity == severity})
+        if rules:
+            entries.append(
+                {
+                    "type": "rect",
+                    "xref": "x",
+                    "yref": "paper",
+                    "x0": left,
+                    "x1": left,
+                    "y0": 0,
+                    "y1": 0,
+                    "fillcolor": DRIFT_TINTS[severity],
+                    "line": {"color": DRIFT_COLORS[severity], "width": 1},
+                    "showlegend": True,
+                    "legendgroup": f"alerts-{severity}",
+                    "legendrank": 2000,
+                    "name": f"{severity} alert: {_listed(rules)}",
+                }
+            )
+    return entries
+
+
+def _listed(names: list[str], most: int = 3) -> str:
+    """Names for a legend entry: a few, and how many more (the footer names them all)."""
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def _subplots(layout: dict) -> list[tuple[str, str]]:
@@ -140,6 +197,8 @@ def _shapes(band: Band, x0: datetime, x1: datetime, xref: str, yref: str) -> lis
         "y1": 1,
         "layer": "below",
         "name": f"alert {band.severity}: {band.names}",
+        "legendgroup": f"alerts-{band.severity}",
+        "showlegend": False,
     }
     shapes = [
         {

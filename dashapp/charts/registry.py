@@ -17,6 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..alerts.rules import RulesError, configured_rules
+from ..alerts.store import as_of, open_store
 from ..backtest.runs import known_runs
 from ..contract import TABLES
 from ..db import Database, load_query
@@ -31,7 +32,7 @@ from ..timerange import (
     parse_instant,
     utc_now,
 )
-from .bands import add_bands, rule_tables
+from .bands import Scope, add_bands
 
 _TEXT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$")
 MAX_VALUES = 50
@@ -69,8 +70,15 @@ SYMBOL = Param("symbol", "text", [], multiple=True, help="ticker; repeat for sev
 MODEL_VERSION = Param("model_version", "text", None, help="one model version; none = all", known="model_version")
 WINDOW = (START, END)
 FILTERS = (START, END, SYMBOL, MODEL_VERSION)
-# Every chart with a time axis takes it (register() adds it), so a URL or an embed can hide the bands.
-ALERTS = Param("alerts", "choice", "show", choices=("show", "hide"), help="shade when alert rules fired: show or hide")
+# Every chart with a time axis takes it (register() adds it), so a URL or an embed can choose the bands.
+# "show" is the earlier spelling of "all", kept so that links made before still open.
+ALERTS = Param(
+    "alerts",
+    "choice",
+    "relevant",
+    choices=("relevant", "all", "hide", "show"),
+    help="shade when alert rules fired: the rules about this chart (relevant), all or hide",
+)
 # Auto-refresh, as Grafana's refresh=: a page redraws a chart when its data version changes (pages/refresh.py).
 REFRESH_SECONDS = {"off": None, "5s": 5, "30s": 30, "1m": 60, "5m": 300}
 REFRESH = Param("refresh", "choice", "off", choices=tuple(REFRESH_SECONDS), help="auto-refresh interval of a page")
@@ -92,6 +100,11 @@ class ChartSpec:
     # The data's time column when the x axis is time: render() shades the periods when alert rules
     # fired over the chart's window (or, without one, this column's span). None: tables, heatmaps, bins.
     time_axis: str | None = None
+    # The parts of the alert store's document its data reads (alerts/store.py): its cache entry and its
+    # auto-refresh version follow their content, since the scheduler, not the tables, moves them.
+    store_parts: tuple[str, ...] = ()
+    # Metric areas (drift, agent ...) whose alert bands it shows besides the rules about its tables and labels.
+    alert_areas: tuple[str, ...] = ()
 
     def describe(self) -> dict:
         return {
@@ -323,36 +336,46 @@ def render(spec: ChartSpec, args: Mapping[str, Sequence[str]], db: Database, str
     """
     params, notes = parse_params(spec, args, strict=strict)
     check_known(spec, params, db)
-    bands = params.pop(ALERTS.name, "hide") == "show"  # not the chart's: its cached figure is the same either way
-    frame, figure = db.memoize(f"chart.{spec.id}", params, spec.tables, lambda: _draw(spec, db, params))
+    bands = params.pop(ALERTS.name, "hide")  # not the chart's: its cached figure is the same either way
+    snapshot = open_store(db.config).load() if spec.store_parts or bands != "hide" else None
+    key = {**params, "store": snapshot.version(*spec.store_parts)} if spec.store_parts else params
+    frame, figure = db.memoize(f"chart.{spec.id}", key, spec.tables, lambda: _draw(spec, db, params))
     notes += frame.attrs.get("notes", ())
-    if bands:
-        figure, more = add_bands(db, spec.time_axis, params, frame, figure)
+    if bands != "hide":
+        scope = None if bands in ("all", "show") else _scope(spec, frame)
+        figure, more = add_bands(snapshot, db.config, spec.time_axis, params, frame, figure, scope)
         notes += more
+    if snapshot is not None:
+        notes.append(as_of(snapshot))
     notes += db.skipped_notes(spec.tables)
     coverage = coverage_text(db, spec, params)
     return Rendered(spec, params, frame, figure, coverage, notes)
+
+
+def _scope(spec: ChartSpec, frame: pd.DataFrame) -> Scope:
+    return Scope(spec.tables, frozenset(map(str, frame.columns)), spec.alert_areas)
 
 
 def chart_version(spec: ChartSpec, args: Mapping[str, Sequence[str]], db: Database) -> str:
     """A short hash of everything render() draws a chart from: equal versions draw the same chart.
 
     That is the chart's parameters as parsed (a relative window moves when its bucket-aligned end does),
-    and the files of each table it reads: its own, the lists its identifiers are checked against, and the
-    alert rules' (and the rules file) when it shows bands. Skipped files count too: its notes name them.
-    Only lists files (cached per file version), never queries: auto-refresh asks it of every panel each tick.
+    the files of each table it reads (its own, and the lists its identifiers are checked against), and
+    the alert store's parts it shows (its own, or the firing periods when it shows bands) with the rules
+    file. Skipped files count too: its notes name them. Only lists files (cached per file version) and
+    reads the store's document, never queries: auto-refresh asks it of every panel each tick.
     """
     params, _ = parse_params(spec, args)
     named = [p.known for p in spec.params if p.known and params.get(p.name)]
     tables = set(spec.tables) | {t for known in named for t in KNOWN_TABLES[known]}
+    parts = spec.store_parts + (("periods",) if params.get(ALERTS.name, "hide") != "hide" else ())
+    store = open_store(db.config).load().version(*parts) if parts else ""
     try:
-        rules = configured_rules(db.config) if params.get(ALERTS.name) == "show" else []
-        rule_text = [repr(rule) for rule in rules]
+        rule_text = [repr(rule) for rule in configured_rules(db.config)] if parts else []
     except RulesError as exc:  # edited into a bad state: the panel fails saying so, and fixing it redraws
-        rules, rule_text = [], [str(exc)]
-    tables |= set(rule_tables(rules))
+        rule_text = [str(exc)]
     files = {t: (s.fingerprint, s.skipped) if s else None for t, s in db.scan(sorted(tables)).items()}
-    payload = json.dumps([spec.id, params, files, rule_text], sort_keys=True, default=str)
+    payload = json.dumps([spec.id, params, files, store, rule_text], sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

@@ -15,6 +15,7 @@ from dashapp.alerts.rules import load_rules
 from dashapp.cli import main
 from dashapp.config import Config
 from dashapp.db import Database
+from dashapp.runner import tick, worker_database
 
 END = datetime(2024, 6, 28, 15, 30)
 DAYS = 30
@@ -26,7 +27,7 @@ def config(tmp_path_factory) -> Config:
     """200,000 predictions over 30 days: enough for a canary's daily accuracy and 15-minute rates."""
     out = tmp_path_factory.mktemp("alerts-demo")
     demo.write_demo(out / "data", rows=200_000, days=DAYS, seed=7, end=END)
-    return Config(data_dir=out / "data", cache_dir=out / "cache")
+    return Config(data_dir=out / "data", cache_dir=out / "cache", state_dir=out / "state")
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +40,15 @@ def alerts(db, config) -> dict:
     """Every default rule's alerts over the demo's 30 days, by (rule, the labels' values)."""
     found = evaluate(db, load_rules(config.alert_rules), END - timedelta(days=DAYS), END)
     return {(a.rule.name, *a.labels.values()): a for a in found}
+
+
+@pytest.fixture(scope="module")
+def evaluated(config) -> Config:
+    """The scheduler's evaluation as of END in the module's state store, for the readers (API, /metrics)."""
+    server, db = worker_database(config)
+    with server.app_context():
+        assert tick(db, load_rules(config.alert_rules), END).evaluated
+    return config
 
 
 def firing(alerts, rule: str) -> set:
@@ -144,7 +154,9 @@ def test_for_delays_firing_by_exactly_that_many_buckets_on_real_data(db, config,
 
 def test_the_cli_exits_2_on_a_critical_and_prints_json(config, capsys, monkeypatch):
     monkeypatch.setenv("DASHAPP_CACHE_DIR", str(config.cache_dir))
-    code = main(["alerts", "--data", str(config.data_dir), "--at", END.isoformat(), "--json"])
+    assert main(["alerts", "--data", str(config.data_dir), "--json"]) == 1  # nothing evaluated yet: says so
+    assert "has not evaluated the rules" in capsys.readouterr().err
+    code = main(["alerts", "--data", str(config.data_dir), "--at", END.isoformat(), "--json", "--evaluate"])
     printed = json.loads(capsys.readouterr().out)
     assert code == 2
     drift = next(a for a in printed if a["rule"] == "feature_drift" and a["labels"] == {"feature": "vix"})
@@ -161,16 +173,17 @@ def test_the_cli_exits_0_when_nothing_fires_and_2_on_a_bad_time(config, capsys, 
         'description = "d"\nrecommendation = "r"\n'
     )
     monkeypatch.setenv("DASHAPP_ALERT_RULES", str(quiet))
-    assert main(["alerts", "--data", str(config.data_dir), "--at", END.isoformat()]) == 0
+    assert main(["alerts", "--data", str(config.data_dir), "--at", END.isoformat(), "--evaluate"]) == 0
     assert "never" in capsys.readouterr().out
     assert main(["alerts", "--data", str(config.data_dir), "--at", "yesterday-ish"]) == 2
     assert "dashapp alerts:" in capsys.readouterr().err
 
 
 def test_the_cli_keeps_its_results_in_the_portals_cache(config, capsys, monkeypatch, tmp_path):
-    """A cron run fills the configured cache; the next run (or the portal) answers from it without querying."""
+    """A cron run fills the configured cache; another evaluation (or the portal) answers from it without querying."""
     monkeypatch.setenv("DASHAPP_CACHE_DIR", str(tmp_path / "cache"))
-    alerts = ["alerts", "--data", str(config.data_dir), "--at", END.isoformat(), "--json"]
+    monkeypatch.setenv("DASHAPP_STATE_DIR", str(tmp_path / "state-1"))
+    alerts = ["alerts", "--data", str(config.data_dir), "--at", END.isoformat(), "--json", "--evaluate"]
     assert main(alerts) == 2
     first = capsys.readouterr().out
     assert any((tmp_path / "cache" / "results").iterdir())
@@ -179,12 +192,13 @@ def test_the_cli_keeps_its_results_in_the_portals_cache(config, capsys, monkeypa
         raise AssertionError("a query ran although its result was cached")
 
     monkeypatch.setattr(Database, "_execute", no_queries)
+    monkeypatch.setenv("DASHAPP_STATE_DIR", str(tmp_path / "state-2"))  # a store that has evaluated nothing
     assert main(alerts) == 2
     assert capsys.readouterr().out == first
 
 
-def test_api_alerts_answers_json_and_names_a_bad_parameter(config):
-    client = create_app(config).server.test_client()
+def test_api_alerts_answers_json_and_names_a_bad_parameter(evaluated):
+    client = create_app(evaluated).server.test_client()
     body = client.get(f"/api/alerts?at={END.isoformat()}&days=30").get_json()
     assert body["ok"] and body["worst"] == "critical"
     states = {(a["rule"], tuple(a["labels"].values())): a["state"] for a in body["alerts"]}
@@ -215,13 +229,10 @@ def test_a_window_without_data_leaves_every_rule_without_data_not_in_error(db, c
     assert exit_code(found) == 0
 
 
-def test_metrics_exposes_the_named_metrics_and_the_alert_states_in_prometheus_text(config, monkeypatch):
+def test_metrics_exposes_the_named_metrics_and_the_alert_states_in_prometheus_text(evaluated):
     from prometheus_client.parser import text_string_to_metric_families
 
-    from dashapp import prometheus
-
-    monkeypatch.setattr(prometheus, "utc_now", lambda: END)
-    answer = create_app(config).server.test_client().get("/metrics")
+    answer = create_app(evaluated).server.test_client().get("/metrics")
     assert answer.status_code == 200 and answer.content_type.startswith("text/plain; version=")
     families = {f.name: f for f in text_string_to_metric_families(answer.get_data(as_text=True))}
     samples = {
@@ -281,7 +292,7 @@ def test_the_webhook_gets_each_state_change_once_and_a_failed_post_is_resent(
     monkeypatch.setenv("DASHAPP_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("DASHAPP_ALERT_WEBHOOK", receiver.url)
     during_spike = (TL.spike_start + timedelta(hours=1)).isoformat()
-    alerts = ["alerts", "--data", str(config.data_dir), "--days", "2", "--json", "--at"]
+    alerts = ["alerts", "--data", str(config.data_dir), "--days", "2", "--json", "--evaluate", "--at"]
 
     main([*alerts, during_spike])
     ((content_type, first),) = receiver.posts

@@ -16,7 +16,7 @@ from dashapp.db import Database
 from dashapp.pages import refresh, shell
 from dashapp.pages.panels import GRAPH, redraw_chart
 from dashapp.querycount import queries_counter
-from tests.fixtures import DAY4, publish_day
+from tests.fixtures import DAY4, evaluate_alerts, publish_day
 
 WINDOW = {"start": ["2024-03-01"], "end": ["2024-03-06"]}
 NO_BANDS = {**WINDOW, "alerts": ["hide"]}
@@ -54,10 +54,12 @@ def test_a_new_file_changes_the_version_of_the_charts_that_read_its_table_only(d
     assert chart_version(PIPELINES, NO_BANDS, db) == before[1]
 
 
-def test_with_alert_bands_a_chart_follows_the_tables_the_alert_rules_read(db, data_dir):
-    before = chart_version(PIPELINES, WINDOW, db)  # bands shown: the rules read predictions
-    publish_day(data_dir, DAY4)
-    assert chart_version(PIPELINES, WINDOW, db) != before
+def test_with_alert_bands_a_chart_follows_the_alert_store_and_without_them_it_does_not(config, db):
+    evaluate_alerts(config, at=datetime(2024, 3, 2))  # before db-0's failed health check
+    before = chart_version(PIPELINES, WINDOW, db), chart_version(PIPELINES, NO_BANDS, db)
+    evaluate_alerts(config, at=DAY4)  # service_down fired since: a new firing period
+    assert chart_version(PIPELINES, WINDOW, db) != before[0]
+    assert chart_version(PIPELINES, NO_BANDS, db) == before[1]
 
 
 def test_a_file_left_out_changes_the_version_since_the_footer_names_it(db, data_dir):

@@ -48,7 +48,7 @@ def demo_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def server(demo_dir, tmp_path_factory):
-    srv = Server(demo_dir, tmp_path_factory.mktemp("cache")).wait()
+    srv = Server(demo_dir, tmp_path_factory.mktemp("cache"), scheduler=True).wait()
     yield srv
     srv.stop()
     if "Traceback" in srv.log.read_text():

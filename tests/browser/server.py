@@ -33,16 +33,18 @@ def free_port() -> int:
 class Server:
     """A real gunicorn serving dashapp on a free loopback port (datasette's wait_for_server)."""
 
-    def __init__(self, data_dir: Path, cache_dir: Path, app: str | None = None, **env):
-        """`app`: another WSGI target than gunicorn.conf.py's (module:variable); `env`: DASHAPP_* and others."""
+    def __init__(self, data_dir: Path, cache_dir: Path, app: str | None = None, scheduler: bool = False, **env):
+        """`app`: another WSGI target than gunicorn.conf.py's (module:variable); `scheduler`: run the alert scheduler
+        beside it, as `dashapp serve` does; `env`: DASHAPP_* and others."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = cache_dir / "gunicorn.log"
         cache_dir.mkdir(parents=True, exist_ok=True)
-        environ = {k: v for k, v in os.environ.items() if not k.startswith("DASHAPP_")}
-        environ |= {
+        self.environ = {k: v for k, v in os.environ.items() if not k.startswith("DASHAPP_")}
+        self.environ |= {
             "DASHAPP_DATA_DIR": str(data_dir),
             "DASHAPP_CACHE_DIR": str(cache_dir),
+            "DASHAPP_STATE_DIR": str(cache_dir.parent / f"{cache_dir.name}-state"),
             "DASHAPP_BIND": f"127.0.0.1:{self.port}",
             "DASHAPP_WORKERS": "2",
         } | env
@@ -51,30 +53,43 @@ class Server:
         self.process = subprocess.Popen(
             [gunicorn, "--config", str(ROOT / "gunicorn.conf.py"), "--no-control-socket", *([app] if app else [])],
             cwd=ROOT,
-            env=environ,
+            env=self.environ,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
         )
+        self.scheduler = self.start_scheduler() if scheduler else None
 
-    def wait(self, timeout: float = 30) -> Server:
+    def start_scheduler(self, *args: str) -> subprocess.Popen:
+        """A `dashapp scheduler` process on the server's settings, logging into the server's log."""
+        command = [sys.executable, "-m", "dashapp.cli", "scheduler", *args]
+        return subprocess.Popen(command, cwd=ROOT, env=self.environ, stdout=self._log_file, stderr=subprocess.STDOUT)
+
+    def wait(self, timeout: float = 60) -> Server:
+        """Until /healthz answers, and, with a scheduler, until /readyz reports its first evaluation."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 break
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
-                    if response.status == 200:
+                    if response.status == 200 and (self.scheduler is None or self.evaluated()):
                         return self
             except OSError:
-                time.sleep(0.2)
+                pass
+            time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"gunicorn did not become healthy:\n{self.log.read_text()}")
 
+    def evaluated(self) -> bool:
+        status, body = fetch(self.url + "/readyz", timeout=5)
+        return '"evaluated_at":"' in body.replace(" ", "")
+
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        for process in filter(None, (self.scheduler, self.process)):
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
         self._log_file.close()

@@ -1,4 +1,5 @@
-"""Alert bands on the charts over time: the demo's incidents shade the equity curve and a sentiment chart (issue 6)."""
+"""Alert bands on the charts over time, read from the alert store: the demo's incidents shade the equity curve and a
+sentiment chart; each chart shades the rules that concern it."""
 
 from __future__ import annotations
 
@@ -12,13 +13,13 @@ import pytest
 from cachelib import SimpleCache
 from plotly.io.json import to_json_plotly
 
-from dashapp import charts, create_app, demo
-from dashapp.alerts.evaluate import evaluate
+from dashapp import create_app, demo
 from dashapp.alerts.rules import load_rules
+from dashapp.alerts.store import open_store
 from dashapp.charts import REGISTRY, get_chart, render
-from dashapp.charts.bands import MAX_SPAN
 from dashapp.config import Config
 from dashapp.db import Database
+from dashapp.runner import tick, worker_database
 from tests.fixtures import chart_args
 
 END = datetime(2024, 6, 28, 15, 30)
@@ -45,6 +46,15 @@ critical = -0.2
 bucket = "1d"
 description = "d"
 recommendation = "r"
+
+[[rule]]
+name = "latency_p95"
+metric = "ops.latency_p95_ms"
+comparison = ">"
+critical = 1000
+bucket = "1h"
+description = "d"
+recommendation = "r"
 """
 
 
@@ -53,11 +63,21 @@ def config(tmp_path_factory) -> Config:
     out = tmp_path_factory.mktemp("bands")
     demo.write_demo(out / "data", rows=50_000, days=30, seed=7, end=END)
     (out / "rules.toml").write_text(RULES)
-    return Config(data_dir=out / "data", cache_dir=out / "cache", alert_rules=out / "rules.toml")
+    return Config(
+        data_dir=out / "data", cache_dir=out / "cache", state_dir=out / "state", alert_rules=out / "rules.toml"
+    )
+
+
+def evaluate_at(config: Config, at: datetime) -> None:
+    """Run the scheduler once as of `at` into the config's state store."""
+    server, db = worker_database(config)
+    with server.app_context():
+        assert tick(db, load_rules(config.alert_rules), at).evaluated
 
 
 @pytest.fixture(scope="module")
 def db(config) -> Database:
+    evaluate_at(config, END)
     return Database(config, cache=SimpleCache())
 
 
@@ -92,12 +112,13 @@ def test_the_equity_curve_shades_the_paper_runs_drawdown_where_pandas_finds_it(d
     assert bands(rendered)[f"alert critical: agent_drawdown {PAPER}"] == [(start, end or last_day)]
     lines = [s for s in rendered.figure["layout"]["shapes"] if s["type"] == "line" and "agent_drawdown" in s["name"]]
     assert [(line["x0"], line["x1"]) for line in lines] == [(start, start)]  # a dotted line where it began
-    assert not any(note.startswith("alert bands cover") for note in rendered.notes)  # 64 days: all evaluated
+    assert not any(note.startswith("alert history is kept") for note in rendered.notes)  # 64 days: all kept
+    assert rendered.notes[-1] == f"alert states as of {END:%Y-%m-%d %H:%M} UTC"
 
 
 def test_a_sentiment_chart_shades_the_drift_from_its_first_day_to_the_windows_end(db, config):
     rendered = render(get_chart("sentiment.labels"), WEEK, db)
-    alerts = evaluate(db, load_rules(config.alert_rules), END - timedelta(days=7), END)
+    alerts = open_store(config).load().alerts(load_rules(config.alert_rules))
     (period,) = next(a for a in alerts if a.rule.name == "feature_drift").periods
     assert period.end is None  # still drifting at the demo's end
     assert TL.drift_start.date() <= period.start.date() <= TL.drift_start.date() + timedelta(days=1)
@@ -138,37 +159,52 @@ def test_alerts_hide_leaves_the_chart_as_cached(db):
     assert to_json_plotly(hidden.figure["data"]) == to_json_plotly(shown.figure["data"])
 
 
-def test_a_warm_band_lookup_is_one_cache_read_and_no_evaluation(db, monkeypatch):
+def test_a_band_costs_no_evaluation_and_no_cache_read_of_its_own(db, monkeypatch):
     render(get_chart("backtest.drawdown"), {"run": [PAPER]}, db)
     reads = []
     get = db._cache_get
     monkeypatch.setattr(db, "_cache_get", lambda key: reads.append(key) or get(key))
-    monkeypatch.setattr(charts.bands, "evaluate", lambda *args: pytest.fail("evaluated on a warm cache"))
+    monkeypatch.setattr("dashapp.alerts.evaluate.run_rule", lambda *args: pytest.fail("evaluated on a page"))
     again = render(get_chart("backtest.drawdown"), {"run": [PAPER]}, db)
     assert bands(again)
-    assert len([key for key in reads if key.startswith("m:alert")]) == 1  # alerts.bands, not one per rule
+    assert [key for key in reads if key.startswith("m:")] == [next(k for k in reads if k.startswith("m:chart."))]
 
 
-def test_a_long_backtest_is_shaded_over_its_last_90_days_only_and_says_so(db):
+def test_a_long_backtest_is_shaded_over_the_kept_history_only_and_says_so(db, config):
     rendered = render(get_chart("backtest.cumulative"), {}, db)  # each version's 3-year backtest
-    last_day = pd.Timestamp(rendered.data["ts"].max()).to_pydatetime()
-    assert f"alert bands cover the last {MAX_SPAN.days} days only" in rendered.notes
-    assert all(x0 >= last_day + timedelta(days=1) - MAX_SPAN for spans in bands(rendered).values() for x0, _ in spans)
+    assert f"alert history is kept for {config.alert_history_days} days" in rendered.notes
+    kept_from = END - timedelta(days=config.alert_history_days)
+    assert all(x0 >= kept_from for spans in bands(rendered).values() for x0, _ in spans)
+
+
+def test_each_chart_shades_the_rules_about_it_and_alerts_all_shades_every_rule(db):
+    spike = {"start": [f"{TL.spike_start - timedelta(hours=6):%Y-%m-%dT%H:%M}"], "end": [f"{END:%Y-%m-%dT%H:%M}"]}
+    latency = render(get_chart("ops.latency"), spike, db)  # predictions: latency and drift, not the agent
+    assert {name.split()[2] for name in bands(latency)} == {"latency_p95", "feature_drift"}
+    equity = render(get_chart("backtest.cumulative"), {"run": [PAPER]}, db)  # the agent, and drift upstream
+    assert {name.split()[2] for name in bands(equity)} == {"agent_drawdown", "feature_drift"}
+    every = render(get_chart("backtest.cumulative"), {"run": [PAPER], "alerts": ["all"]}, db)
+    assert {name.split()[2] for name in bands(every)} == {"agent_drawdown", "feature_drift", "latency_p95"}
+    legend = [s["name"] for s in equity.figure["layout"]["shapes"] if s.get("showlegend")]
+    assert legend == ["critical alert: agent_drawdown, feature_drift"]
+    assert any(note.startswith("shaded: ") and "alerts=all for every rule" in note for note in equity.notes)
 
 
 def test_a_rule_whose_table_is_missing_draws_no_band_and_the_chart_still_draws(config, tmp_path):
     data = shutil.copytree(config.data_dir, tmp_path / "data")
     (data / "reference.parquet").unlink()  # drift.psi compares with it
-    db = Database(replace(config, data_dir=data, cache_dir=tmp_path / "cache"), cache=SimpleCache())
-    rendered = render(get_chart("sentiment.labels"), WEEK, db)
+    broken = replace(config, data_dir=data, cache_dir=tmp_path / "cache", state_dir=tmp_path / "state")
+    evaluate_at(broken, END)
+    db = Database(broken, cache=SimpleCache())
+    rendered = render(get_chart("sentiment.labels"), {**WEEK, "alerts": ["all"]}, db)
     assert rendered.figure["data"] and list(bands(rendered)) == [f"alert critical: agent_drawdown {PAPER}"]
 
 
-def test_the_api_answers_the_bands_in_json_and_names_a_bad_alerts_value(config):
+def test_the_api_answers_the_bands_in_json_and_names_a_bad_alerts_value(db, config):
     client = create_app(config).server.test_client()
     url = f"/api/charts/backtest.cumulative?format=json&run={PAPER}"
     shapes = client.get(url).get_json()["figure"]["layout"]["shapes"]
-    assert {s["name"] for s in shapes} == {
+    assert {s["name"] for s in shapes if s["name"].startswith("alert ")} == {
         f"alert critical: agent_drawdown {PAPER}",
         "alert critical: feature_drift vix",
     }

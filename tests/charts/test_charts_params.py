@@ -39,14 +39,14 @@ def test_defaults_are_the_last_seven_days_all_symbols_all_versions_and_an_auto_b
         "symbol": [],
         "model_version": None,
         "bucket": 900,  # 7 days in 5-minute buckets would be 2016 points; 15 minutes is the finest below 2000
-        "alerts": "show",  # a chart over time shades when alert rules fired
+        "alerts": "relevant",  # a chart over time shades when alert rules fired
     }
     assert notes == ["15m buckets"]
 
 
 def test_a_chart_without_a_bucket_gets_only_its_window():
     values, notes = parse(PIPELINES)
-    assert values == {"start": NOW - timedelta(days=7), "end": NOW, "alerts": "show"}
+    assert values == {"start": NOW - timedelta(days=7), "end": NOW, "alerts": "relevant"}
     assert notes == []
 
 

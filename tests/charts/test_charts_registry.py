@@ -20,7 +20,7 @@ from dashapp.contract import TABLES
 from dashapp.db import Database
 from dashapp.errors import DataUnavailable, UnknownChart
 from dashapp.pages import PAGES
-from tests.fixtures import chart_args
+from tests.fixtures import chart_args, evaluate_alerts
 
 CHART_IDS = sorted(REGISTRY)
 FIXTURE_WINDOW = {"start": ["2024-03-01"], "end": ["2024-03-04"]}
@@ -65,8 +65,8 @@ def test_every_chart_renders_a_window_without_data_as_an_explicit_empty_state(sh
     elif chart_id == "quality.rows":  # every table, every day: a day without rows is what it shows
         rows = rendered.data.groupby("table")["rows"].sum()
         assert rows["predictions"] == 0 and rows["market"] > 0
-    elif chart_id == "alerts.current":  # only the missing-value rule sees rows there (market's and backtests')
-        assert set(rendered.data.loc[rendered.data["has_data"], "rule"]) == {"missing_values"}
+    elif chart_id == "alerts.current":  # before the history the scheduler kept: no state known
+        assert set(rendered.data["state"]) == {"nodata"} and len(rendered.data)
     else:
         assert figure.data == ()
         assert re.match(r"No .* in this (window|period)", annotation(figure))
@@ -146,8 +146,9 @@ def test_a_chart_whose_table_is_missing_raises_data_unavailable(db, data_dir):
     assert raised.value.table == "pipeline_runs"
 
 
-def test_alerts_keep_evaluating_when_pipeline_runs_are_missing(db, data_dir):
+def test_alerts_keep_evaluating_when_pipeline_runs_are_missing(config, db, data_dir):
     (data_dir / "pipeline_runs.parquet").unlink()
+    evaluate_alerts(config)
     rendered = render(get_chart("alerts.current"), FIXTURE_WINDOW, db)
     states = rendered.data.set_index("rule")["state"]
     assert states["pipeline_failing"] == "error" and (states.drop("pipeline_failing") != "error").all()
