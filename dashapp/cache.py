@@ -1,9 +1,13 @@
 """The results cache: one flask-caching Cache, created unbound and bound in create_app.
 
-Keys carry the query name, the normalised parameters and the data fingerprint (db.py), so new
-parquet files change the key and no TTL guess is needed. FileSystemCache is shared by the
-gunicorn workers on one host. Every key starts with the build's prefix (code, queries and
-settings), so a deploy or a changed threshold never reads what an earlier build cached.
+Each key names what its entry depends on (Database._cache_key in db.py): the query or result
+name, the normalised parameters and the fingerprint of the files read, so new parquet files
+change the key and no TTL guess is needed; a query's SQL text and the code that turns SQL into
+cached frames (query_version); and, for results computed in Python, the package's code and the
+settings that change results (CODE_VERSION, config.results_fingerprint). Nothing about where
+or how the portal is served is in a key: a deploy that changes only pages keeps every query
+result, and hosts with other bind, worker or cache settings share one Redis or one cache folder.
+FileSystemCache is shared by the gunicorn workers on one host.
 
 With DASHAPP_CACHE_REDIS_URL the cache lives in Redis behind a circuit breaker: the cache is an
 optimisation, never a dependency, so a Redis that fails is skipped for a few seconds at a time
@@ -12,20 +16,16 @@ optimisation, never a dependency, so a Redis that fails is skipped for a few sec
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
 import time
-from dataclasses import asdict
-from pathlib import Path
 
 from flask import Flask
 from flask_caching import Cache
 from flask_caching.backends.rediscache import RedisCache
 
 from .config import Config
-from .db import QUERIES_DIR
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,8 @@ REDIS_TIMEOUT = 0.25
 RETRY_AFTER = 3.0
 
 _TYPES = {"filesystem": "FileSystemCache", "simple": "SimpleCache", "null": "NullCache"}
+# Every key's namespace, in a Redis that other applications may share; the keys themselves carry their versions.
+KEY_PREFIX = "dashapp:"
 
 
 def init_cache(server: Flask, config: Config) -> Cache:
@@ -45,7 +47,7 @@ def init_cache(server: Flask, config: Config) -> Cache:
     settings = {
         "CACHE_TYPE": _TYPES[config.cache_type],
         "CACHE_DEFAULT_TIMEOUT": config.cache_timeout,
-        "CACHE_KEY_PREFIX": build_prefix(config),
+        "CACHE_KEY_PREFIX": KEY_PREFIX,
     }
     if config.cache_redis_url:
         settings |= {
@@ -72,15 +74,6 @@ def _redis_options() -> dict:
         "socket_timeout": REDIS_TIMEOUT,
         "retry": Retry(NoBackoff(), 1, supported_errors=(ConnectionError,)),
     }
-
-
-def build_prefix(config: Config) -> str:
-    """Fingerprint this build: the package's Python files, the SQL files and the settings."""
-    package = Path(__file__).resolve().parent
-    digest = hashlib.sha256(repr(sorted(asdict(config).items())).encode())
-    for path in sorted([*package.rglob("*.py"), *QUERIES_DIR.glob("*.sql")]):
-        digest.update(str(path.relative_to(package.parent)).encode() + path.read_bytes())
-    return digest.hexdigest()[:12] + ":"
 
 
 class Breaker:

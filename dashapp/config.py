@@ -6,12 +6,15 @@ one line that names the variable (datasette's settings table, Flask's fail-fast 
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import json
 import os
 import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -41,101 +44,162 @@ def _default_state_dir() -> Path:
 
 @dataclass(frozen=True)
 class Config:
-    """Settings for one app process. Each field is DASHAPP_<FIELD> in the environment."""
+    """Settings for one app process. Each field is DASHAPP_<FIELD> in the environment.
 
-    data_dir: Path = field(default=Path("data/demo"), metadata={"help": "folder of contract parquet tables"})
+    Each field's metadata says whether it changes computed results ("results"): those, and only
+    those, are part of the cache key of every memoized result (results_fingerprint). The others
+    (where to serve, how many workers, where to cache, who may look) leave every number alone, so
+    servers that differ only in them share cache entries. Every field must say which it is:
+    tests/test_config.py lists the answer for each, so a new field fails it until someone decides.
+    """
+
+    data_dir: Path = field(
+        default=Path("data/demo"), metadata={"help": "folder of contract parquet tables", "results": False}
+    )
     cache_dir: Path = field(
         default_factory=_default_cache_dir,
-        metadata={"help": "FileSystemCache folder shared by the workers, and DuckDB's spill folder"},
+        metadata={"help": "FileSystemCache folder shared by the workers, and DuckDB's spill folder", "results": False},
     )
-    cache_type: str = field(default="filesystem", metadata={"help": "filesystem, simple (per process) or null"})
+    cache_type: str = field(
+        default="filesystem", metadata={"help": "filesystem, simple (per process) or null", "results": False}
+    )
     cache_timeout: int = field(
-        default=86400, metadata={"help": "seconds a cached result lives; new data changes the key anyway"}
+        default=86400,
+        metadata={"help": "seconds a cached result lives; new data changes the key anyway", "results": False},
     )
     # Left out of repr (like embed_secret): the URL may carry Redis's password.
     cache_redis_url: str = field(
         default="",
         repr=False,
-        metadata={"help": "redis://, rediss:// or unix:// URL: the results cache lives in Redis, not cache_type"},
+        metadata={
+            "help": "redis://, rediss:// or unix:// URL: the results cache lives in Redis, not cache_type",
+            "results": False,
+        },
     )
-    bind: str = field(default="127.0.0.1:8050", metadata={"help": "gunicorn bind address, host:port"})
+    bind: str = field(default="127.0.0.1:8050", metadata={"help": "gunicorn bind address, host:port", "results": False})
     # One per core, within the range _validate accepts, so a big host starts with the defaults.
-    workers: int = field(default_factory=lambda: min(os.cpu_count() or 1, 64), metadata={"help": "gunicorn workers"})
-    threads: int = field(default=4, metadata={"help": "gunicorn threads per worker"})
-    duckdb_threads: int = field(default=0, metadata={"help": "DuckDB threads per worker; 0 = one per core"})
-    duckdb_memory_limit: str = field(default="768MiB", metadata={"help": "DuckDB memory limit per worker"})
+    workers: int = field(
+        default_factory=lambda: min(os.cpu_count() or 1, 64), metadata={"help": "gunicorn workers", "results": False}
+    )
+    threads: int = field(default=4, metadata={"help": "gunicorn threads per worker", "results": False})
+    duckdb_threads: int = field(
+        default=0, metadata={"help": "DuckDB threads per worker; 0 = one per core", "results": False}
+    )
+    duckdb_memory_limit: str = field(
+        default="768MiB", metadata={"help": "DuckDB memory limit per worker", "results": False}
+    )
     query_timeout: float = field(
         default=20.0,
-        metadata={"help": "seconds a request's queries may take before DuckDB is interrupted (gunicorn waits 30 more)"},
+        metadata={
+            "help": "seconds a request's queries may take before DuckDB is interrupted (gunicorn waits 30 more)",
+            "results": False,
+        },
     )
     heavy_queries: int = field(
-        default=2, metadata={"help": "queries over the data one worker runs at once; more wait (metadata never does)"}
+        default=2,
+        metadata={
+            "help": "queries over the data one worker runs at once; more wait (metadata never does)",
+            "results": False,
+        },
     )
-    log_level: str = field(default="INFO", metadata={"help": "DEBUG, INFO, WARNING or ERROR"})
-    drift_psi_warning: float = field(default=0.1, metadata={"help": "PSI from which a feature's drift is a warning"})
-    drift_psi_critical: float = field(default=0.25, metadata={"help": "PSI from which a feature's drift is critical"})
+    log_level: str = field(default="INFO", metadata={"help": "DEBUG, INFO, WARNING or ERROR", "results": False})
+    drift_psi_warning: float = field(
+        default=0.1, metadata={"help": "PSI from which a feature's drift is a warning", "results": True}
+    )
+    drift_psi_critical: float = field(
+        default=0.25, metadata={"help": "PSI from which a feature's drift is critical", "results": True}
+    )
     drift_cardinality_growth: float = field(
-        default=1.3, metadata={"help": "growth in distinct values (window / baseline) that is a warning"}
+        default=1.3,
+        metadata={"help": "growth in distinct values (window / baseline) that is a warning", "results": True},
     )
     drift_prediction_kl: float = field(
-        default=0.15, metadata={"help": "KL divergence of the label mix from which prediction drift is a warning"}
+        default=0.15,
+        metadata={"help": "KL divergence of the label mix from which prediction drift is a warning", "results": True},
     )
     slo_availability: float = field(
-        default=0.999, metadata={"help": "availability objective: the share of a service's samples that are up"}
+        default=0.999,
+        metadata={"help": "availability objective: the share of a service's samples that are up", "results": True},
     )
     slo_latency_p95_ms: float = field(
-        default=2000.0, metadata={"help": "latency objective: p95 under this many ms (95% of requests faster)"}
+        default=2000.0,
+        metadata={"help": "latency objective: p95 under this many ms (95% of requests faster)", "results": True},
     )
-    slo_accuracy: float = field(default=0.75, metadata={"help": "accuracy objective: the share of predictions right"})
+    slo_accuracy: float = field(
+        default=0.75, metadata={"help": "accuracy objective: the share of predictions right", "results": True}
+    )
     slo_cache_hit_rate: float = field(
-        default=0.90, metadata={"help": "feature-store cache objective: the share of lookups that hit"}
+        default=0.90, metadata={"help": "feature-store cache objective: the share of lookups that hit", "results": True}
     )
-    slo_window_days: int = field(default=30, metadata={"help": "the rolling window of the error budgets, in days"})
+    slo_window_days: int = field(
+        default=30, metadata={"help": "the rolling window of the error budgets, in days", "results": True}
+    )
     alert_rules: Path = field(
         default=Path(__file__).resolve().parent / "alerts" / "default_rules.toml",
-        metadata={"help": "TOML file of alert rules (default: the rules shipped with dashapp)"},
+        metadata={"help": "TOML file of alert rules (default: the rules shipped with dashapp)", "results": True},
     )
     alert_webhook: str = field(
-        default="", metadata={"help": "http(s) URL the scheduler POSTs alert state changes to (JSON); empty = none"}
+        default="",
+        metadata={
+            "help": "http(s) URL the scheduler POSTs alert state changes to (JSON); empty = none",
+            "results": False,
+        },
     )
     alert_interval: int = field(
-        default=60, metadata={"help": "seconds between two evaluations of the alert rules by the scheduler"}
+        default=60,
+        metadata={"help": "seconds between two evaluations of the alert rules by the scheduler", "results": False},
     )
     alert_history_days: int = field(
-        default=90, metadata={"help": "days of alert history (firing periods, state changes) the store keeps"}
+        default=90,
+        metadata={"help": "days of alert history (firing periods, state changes) the store keeps", "results": False},
     )
     state_dir: Path = field(
         default_factory=_default_state_dir,
-        metadata={"help": "folder of the alert state store on one host: keep it on a durable volume"},
+        metadata={"help": "folder of the alert state store on one host: keep it on a durable volume", "results": False},
     )
     # Left out of repr: the URL may carry Redis's password.
     state_redis_url: str = field(
         default="",
         repr=False,
-        metadata={"help": "redis://, rediss:// or unix:// URL: the alert state store lives in Redis (several hosts)"},
+        metadata={
+            "help": "redis://, rediss:// or unix:// URL: the alert state store lives in Redis (several hosts)",
+            "results": False,
+        },
     )
     # Access control (issue 7): dashapp/auth.py. The secret is left out of repr, so it never reaches a log.
     embed_secret: str = field(
         default="",
         repr=False,
-        metadata={"help": "signs embed tokens (32+ characters); when set, /embed and /api/charts/<id> need a token"},
+        metadata={
+            "help": "signs embed tokens (32+ characters); when set, /embed and /api/charts/<id> need a token",
+            "results": False,
+        },
     )
-    auth: str = field(default="none", metadata={"help": "portal authentication: none, basic or header"})
+    auth: str = field(
+        default="none", metadata={"help": "portal authentication: none, basic or header", "results": False}
+    )
     users_file: Path | None = field(
-        default=None, metadata={"help": "auth=basic: lines user:hash from werkzeug's generate_password_hash"}
+        default=None,
+        metadata={"help": "auth=basic: lines user:hash from werkzeug's generate_password_hash", "results": False},
     )
     auth_header: str = field(
-        default="X-Forwarded-User", metadata={"help": "auth=header: the request header carrying the user"}
+        default="X-Forwarded-User",
+        metadata={"help": "auth=header: the request header carrying the user", "results": False},
     )
     trusted_proxies: str = field(
-        default="", metadata={"help": "auth=header: comma-separated IPs or CIDRs whose user header is believed"}
+        default="",
+        metadata={"help": "auth=header: comma-separated IPs or CIDRs whose user header is believed", "results": False},
     )
     frame_ancestors: str = field(
         default="'self'",
-        metadata={"help": "who may frame the /embed pages (CSP frame-ancestors): 'self', 'none' or origins"},
+        metadata={
+            "help": "who may frame the /embed pages (CSP frame-ancestors): 'self', 'none' or origins",
+            "results": False,
+        },
     )
     browser_path: str = field(
-        default="", metadata={"help": "Chromium for PNG/SVG export; empty = kaleido finds chromium on the PATH"}
+        default="",
+        metadata={"help": "Chromium for PNG/SVG export; empty = kaleido finds chromium on the PATH", "results": False},
     )
 
     def __post_init__(self) -> None:
@@ -270,6 +334,31 @@ class Config:
             from .auth import read_users  # here, not at the top: auth imports Flask
 
             read_users(self.users_file)
+
+
+def results_fingerprint(config: Config) -> str:
+    """A hash of the settings that change computed results; a file setting (alert_rules) counts by its content,
+    not its path, so hosts with the same rules in different places share entries."""
+    values = {f.name: getattr(config, f.name) for f in fields(config) if f.metadata["results"]}
+    values = {name: _content(value) if isinstance(value, Path) else value for name, value in values.items()}
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _content(path: Path) -> str:
+    """A hash of a file's bytes, read once per version of the file (path, mtime, size) like the rules themselves."""
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        return f"unreadable: {exc.strerror}"
+    return _content_of_version(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)
+def _content_of_version(path: Path, mtime_ns: int, size: int) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        return f"unreadable: {exc.strerror}"
 
 
 def _frame_ancestors_ok(value: str) -> bool:

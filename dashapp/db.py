@@ -9,6 +9,7 @@ checked against the table's real columns before they are quoted in.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import logging
 import os
@@ -26,7 +27,7 @@ import duckdb
 import pandas as pd
 
 from . import deadline
-from .config import Config
+from .config import Config, results_fingerprint
 from .contract import TABLES
 from .dayslices import (
     LATER_DAY,
@@ -56,6 +57,17 @@ _WORD = re.compile(r"[a-z_][a-z0-9_]*")
 LATER_PARAMS = frozenset({"later_from", "later_to"})
 READ_ERRORS = (duckdb.IOException, duckdb.InvalidInputException, duckdb.BinderException)
 MAX_BROKEN_RETRIES = 3  # files skipped per query run before the error is shown as it is
+# The code that turns a SQL file's answer into cached frames, part of every query's cache key (query_version):
+# db.py (views, identifiers, the per-day entries), dayslices.py (the cut into days), sources.py (which files a
+# view reads) and contract.py (the columns a view adds). Their source is hashed, not a constant bumped by hand:
+# a forgotten bump would serve frames of the old logic as the new one's, and these files change far less often
+# than the charts and pages, whose deploys then keep every query result.
+QUERY_LAYER = ("db.py", "dayslices.py", "sources.py", "contract.py")
+# Libraries whose version is part of a key: DuckDB computes a frame and pandas, numpy and pyarrow pickle it,
+# so a host with other versions neither reads nor writes the same entries; memoized results add the
+# statistics (scipy), the figures (plotly) and the tearsheets (quantstats).
+FRAME_LIBRARIES = ("duckdb", "pandas", "numpy", "pyarrow")
+PYTHON_LIBRARIES = ("scipy", "plotly", "quantstats")
 # The current request's scans, table -> TableSource (None outside a request): see Database.scan().
 _SNAPSHOT: ContextVar[dict | None] = ContextVar("dashapp_scan_snapshot", default=None)
 
@@ -170,6 +182,51 @@ def view_macros(folder: Path = QUERIES_DIR) -> list[Query]:
         ordered += ready
         pending = [q for q in pending if q not in ready]
     return ordered
+
+
+def query_version(query: Query) -> str:
+    """What a query's cached answer depends on besides its parameters and files: its SQL and the query layer."""
+    return _digest([query.text.encode(), QUERY_LAYER_VERSION.encode()])
+
+
+def _query_layer_version() -> str:
+    """The QUERY_LAYER files, the view macros the queries call and the FRAME_LIBRARIES' versions."""
+    package = Path(__file__).resolve().parent
+    sources = [(package / name).read_bytes() for name in QUERY_LAYER]
+    return _digest([*sources, *(q.text.encode() for q in view_macros()), *_library_versions(FRAME_LIBRARIES)])
+
+
+def _code_version() -> str:
+    """Every Python file of the package, every SQL file and the libraries' versions, for memoized results:
+    nearly any of it can change a number computed in Python, and a wrong number costs more than a cold entry."""
+    package = Path(__file__).resolve().parent
+    paths = sorted([*package.rglob("*.py"), *QUERIES_DIR.glob("*.sql")])
+    files = [str(p.relative_to(package.parent)).encode() + b"\0" + p.read_bytes() for p in paths]
+    return _digest([*files, *_library_versions(FRAME_LIBRARIES + PYTHON_LIBRARIES)])
+
+
+def _library_versions(names: tuple[str, ...]) -> list[bytes]:
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name}=={importlib.metadata.version(name)}".encode())
+        except importlib.metadata.PackageNotFoundError:
+            found.append(f"{name} absent".encode())
+    return found
+
+
+def _digest(parts) -> str:
+    """A hash of byte strings, each length-prefixed so that no two lists of parts run together the same."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "big") + part)
+    return digest.hexdigest()[:16]
+
+
+# Read once, at import, from the code this process runs: read later, a deploy that replaced the files under a
+# running worker would have that worker file its old code's results under the new code's keys.
+QUERY_LAYER_VERSION = _query_layer_version()
+CODE_VERSION = _code_version()
 
 
 def _quote_identifier(name: str) -> str:
@@ -402,12 +459,14 @@ class Database:
         return None if pd.isna(value) else pd.Timestamp(value).to_pydatetime()
 
     def memoize(self, name: str, params: dict, tables: tuple[str, ...], compute):
-        """Cache what `compute()` derives from the given tables, keyed like a query: name, params, fingerprints.
+        """Cache what `compute()` derives from the given tables: keyed by name, params and fingerprints, like a
+        query, and by the code and the settings that change results (CODE_VERSION, results_fingerprint).
 
         For results computed in Python from several queries (drift), so a cached view costs one read.
         """
         sources = {t: s for t, s in self.sources(tables).items() if s is not None}
-        key = self._cache_key(name, params, {t: s.fingerprint for t, s in sources.items()}, "m")
+        version = f"{CODE_VERSION}:{results_fingerprint(self.config)}"
+        key = self._cache_key("m", name, version, params, {t: s.fingerprint for t, s in sources.items()})
         return self._cached(key, compute)
 
     def columns(self, table: str) -> dict[str, str]:
@@ -440,7 +499,9 @@ class Database:
         return f"no parquet files at {folder.name}/ or {single.name} in the data folder"
 
     def _run(self, query: Query, params: dict, sources: dict[str, TableSource]) -> pd.DataFrame:
-        key = self._cache_key(query.name, params, {t: s.fingerprint for t, s in sources.items()})
+        key = self._cache_key(
+            "q", query.name, query_version(query), params, {t: s.fingerprint for t, s in sources.items()}
+        )
 
         def compute() -> pd.DataFrame:
             # Splitting pays off only when the days are kept: without a cache, one query is cheaper.
@@ -466,10 +527,12 @@ class Database:
         """
         own = {t: s.partitions() for t, s in sources.items() if t != query.later}
         later_parts = sources[query.later].partitions() if query.later else {None: []}
+        version = query_version(query)
         days = []
         for start, end in day_slices(params["start"], params["end"]):
             files = [f for groups in own.values() for f in files_for_days(groups, start.date(), last_day(end))]
-            key = self._cache_key(query.name, {**params, "start": start, "end": end}, {"": fingerprint(files)}, "day")
+            day_params = {**params, "start": start, "end": end}
+            key = self._cache_key("day", query.name, version, day_params, {"": fingerprint(files)})
             wanted = {e: fingerprint(f) for e, f in later_parts.items() if e is None or e >= start.date()}
             days.append(_Day(start, end, key, wanted, self._cache_get(key) or {}))
 
@@ -565,8 +628,11 @@ class Database:
     # -- cache ------------------------------------------------------------------------------
 
     @staticmethod
-    def _cache_key(name: str, params: dict, fingerprints: dict[str, str], kind: str = "q") -> str:
-        payload = json.dumps([name, params, fingerprints], sort_keys=True, default=_json_default)
+    def _cache_key(kind: str, name: str, version: str, params: dict, fingerprints: dict[str, str]) -> str:
+        """`kind:name:hash` of what the entry depends on: the code and settings that computed it (`version`:
+        query_version for queries, CODE_VERSION and results_fingerprint for memoized results), the
+        parameters and the files read. Nothing about where or how it is served, so hosts share entries."""
+        payload = json.dumps([name, version, params, fingerprints], sort_keys=True, default=_json_default)
         return f"{kind}:{name}:" + hashlib.sha256(payload.encode()).hexdigest()[:32]
 
     def _cached(self, key: str, compute, single: bool = False):

@@ -7,11 +7,16 @@ paper. Three days of predictions, 2024-03-01 .. 2024-03-03, written as dt= hive 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from flask_caching.backends import FileSystemCache
+from werkzeug.security import generate_password_hash
+
+from dashapp.config import Config
 
 DAY1, DAY2, DAY3, DAY4 = (datetime(2024, 3, d) for d in (1, 2, 3, 4))
 MILLION_END = datetime(2026, 11, 20)  # where the million-row demo (conftest.million) ends
@@ -271,6 +276,67 @@ def new_partition(data_dir: Path, day: str, request_id: str = "r12") -> Path:
     """Publish one more prediction (a copy of r01 at noon on `day`) as a new dt= partition."""
     row = predictions().iloc[[0]].assign(ts=pd.Timestamp(f"{day} 12:00").as_unit("us"), request_id=request_id)
     return write_partitioned(data_dir, "predictions", row)[0]
+
+
+class RecordingCache(FileSystemCache):
+    """The portal's FileSystemCache (no size limit, no expiry) that records the keys it is asked for and given."""
+
+    def __init__(self, folder: Path):
+        self.read: list[str] = []
+        self.written: list[str] = []
+        super().__init__(str(folder), threshold=0, default_timeout=0)
+
+    def get(self, key):
+        self.read.append(key)
+        return super().get(key)
+
+    def set(self, key, value, timeout=None, **kwargs):
+        self.written.append(key)
+        return super().set(key, value, timeout, **kwargs)
+
+    def forget(self) -> None:
+        """Start recording afresh (the entries stay)."""
+        self.read.clear()
+        self.written.clear()
+
+
+def serving_variant(config: Config, folder: Path) -> Config:
+    """`config` with every setting that changes no result set otherwise: how and where it serves, caches and
+    lets in (all but data_dir, whose files are the data). The settings a second host would differ in."""
+    users = folder / "users"
+    users.write_text(f"ann:{generate_password_hash('a password')}\n")
+    return replace(
+        config,
+        cache_dir=folder / "another-cache",
+        cache_type="simple",
+        cache_timeout=60,
+        cache_redis_url="redis://cache.internal:6380/2",
+        bind="0.0.0.0:9000",
+        workers=7,
+        threads=16,
+        duckdb_threads=1,
+        duckdb_memory_limit="2GiB",
+        query_timeout=5.0,
+        heavy_queries=5,
+        log_level="DEBUG",
+        alert_webhook="https://hooks.example/alerts",
+        alert_interval=15,
+        alert_history_days=30,
+        state_dir=folder / "another-state",
+        state_redis_url="redis://state.internal:6379/1",
+        embed_secret="s" * 32,
+        auth="basic",
+        users_file=users,
+        auth_header="X-Auth-Request-User",
+        trusted_proxies="10.0.0.0/8",
+        frame_ancestors="'none'",
+        browser_path="/opt/chromium/chrome",
+    )
+
+
+def no_queries(*args, **kwargs):
+    """Stands in for Database._execute where every answer must come from the cache."""
+    raise AssertionError("a query ran although its result was cached")
 
 
 def rows(frame: pd.DataFrame) -> list[dict]:

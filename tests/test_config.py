@@ -1,16 +1,19 @@
-"""Config: DASHAPP_* variables cast by field type, fail fast naming the variable, documented in README.md."""
+"""Config: DASHAPP_* variables cast by field type, fail fast naming the variable, documented in README.md; which
+settings change computed results (and so the cache keys of memoized results)."""
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import fields
+import shutil
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
 
-from dashapp.config import Config, env_name, env_names
+from dashapp.config import Config, env_name, env_names, results_fingerprint
 from dashapp.errors import ConfigError
+from tests.fixtures import serving_variant
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -260,6 +263,85 @@ def test_the_duckdb_spill_folder_lives_in_the_cache_folder():
 def test_env_names_are_the_prefix_and_the_upper_case_field_name():
     assert env_name("duckdb_memory_limit") == "DASHAPP_DUCKDB_MEMORY_LIMIT"
     assert env_names() == [f"DASHAPP_{f.name.upper()}" for f in fields(Config)]
+
+
+# -- results: the settings in memoized results' cache keys -----------------------------------------
+
+# Every setting, decided: it changes a number, a status or a chart the portal computes (RESULTS), or it only
+# says how and where the portal serves, caches and lets in (SERVING). A new setting fails the first test until
+# it is added to one of them and its metadata says the same.
+RESULTS = {
+    "drift_psi_warning": 0.05,  # each with another valid value, for the fingerprint test
+    "drift_psi_critical": 0.5,
+    "drift_cardinality_growth": 2.0,
+    "drift_prediction_kl": 0.3,
+    "slo_availability": 0.99,
+    "slo_latency_p95_ms": 750.0,
+    "slo_accuracy": 0.8,
+    "slo_cache_hit_rate": 0.95,
+    "slo_window_days": 28,
+    "alert_rules": None,  # a file: its content counts (below)
+}
+SERVING = {
+    "data_dir",  # the data fingerprint in every key names the files read, not this folder
+    "cache_dir",
+    "cache_type",
+    "cache_timeout",
+    "cache_redis_url",
+    "bind",
+    "workers",
+    "threads",
+    "duckdb_threads",
+    "duckdb_memory_limit",
+    "query_timeout",
+    "heavy_queries",
+    "log_level",
+    "alert_webhook",
+    "alert_interval",
+    "alert_history_days",
+    "state_dir",
+    "state_redis_url",
+    "embed_secret",
+    "auth",
+    "users_file",
+    "auth_header",
+    "trusted_proxies",
+    "frame_ancestors",
+    "browser_path",
+}
+
+
+def test_every_setting_is_decided_as_changing_results_or_not():
+    assert RESULTS.keys() | SERVING == {f.name for f in fields(Config)} and not RESULTS.keys() & SERVING
+    assert {f.name: f.metadata["results"] for f in fields(Config)} == {
+        f.name: f.name in RESULTS for f in fields(Config)
+    }
+
+
+def test_settings_that_change_no_result_leave_the_results_fingerprint_alone(tmp_path):
+    config = Config(cache_dir=tmp_path / "cache")
+    other = serving_variant(config, tmp_path)
+    assert {f.name for f in fields(Config) if getattr(config, f.name) != getattr(other, f.name)} == SERVING - {
+        "data_dir"
+    }
+    assert results_fingerprint(other) == results_fingerprint(config)
+    assert results_fingerprint(replace(config, data_dir=tmp_path / "elsewhere")) == results_fingerprint(config)
+
+
+@pytest.mark.parametrize("name", sorted(RESULTS.keys() - {"alert_rules"}))
+def test_each_results_setting_changes_the_results_fingerprint(name):
+    config = Config()
+    assert results_fingerprint(replace(config, **{name: RESULTS[name]})) != results_fingerprint(config)
+
+
+def test_the_alert_rules_count_by_their_content_not_their_path(tmp_path):
+    config = Config()
+    copy = Path(shutil.copy(config.alert_rules, tmp_path / "rules.toml"))
+    assert results_fingerprint(replace(config, alert_rules=copy)) == results_fingerprint(config)
+    copy.write_text(copy.read_text().replace("critical = 0.25", "critical = 0.3", 1))  # feature_drift's threshold
+    assert results_fingerprint(replace(config, alert_rules=copy)) != results_fingerprint(config)
+    copy.unlink()
+    assert results_fingerprint(replace(config, alert_rules=copy)) != results_fingerprint(config)
 
 
 # -- docs (datasette's test_docs.py) --------------------------------------------------------------

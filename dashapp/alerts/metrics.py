@@ -61,12 +61,26 @@ class Metric:
 
 
 def metric_frame(db: Database, name: str, span: Span) -> pd.DataFrame:
-    """A metric's rows over the span, cached per fingerprint of the tables it reads: an evaluation that finds
-    no new data reads them back instead of deriving them again from the cached queries."""
+    """A metric's rows over the span; an evaluation that finds the same span and files as the one before gets the
+    same frame back instead of deriving it again from the cached queries.
+
+    Kept in the process (the last frame per metric and bucket), not in the shared cache: the scheduler alone
+    computes these, and a key per interval would fill the cache with entries read once.
+    """
     metric = METRICS[name]
-    key = {"start": span.start, "end": span.end, "bucket": span.bucket_seconds}
-    key |= {"now": span.now} if metric.clocked else {}
-    return db.memoize(f"metric.{name}", key, metric.tables, lambda: metric.compute(db, span))
+    if metric.clocked:
+        return metric.compute(db, span)
+    files = {t: s.fingerprint for t, s in db.sources(metric.tables).items() if s is not None}
+    key = (span.start, span.end, files)
+    last = _LAST_FRAMES.get((name, span.bucket_seconds))
+    if last is not None and last[0] == key:
+        return last[1]
+    frame = metric.compute(db, span)
+    _LAST_FRAMES[(name, span.bucket_seconds)] = (key, frame)
+    return frame
+
+
+_LAST_FRAMES: dict[tuple[str, int], tuple[tuple, pd.DataFrame]] = {}
 
 
 def _frame(rows: pd.DataFrame, labels: tuple[str, ...], value: pd.Series) -> pd.DataFrame:

@@ -304,7 +304,9 @@ class RedisStore:
         import redis  # here: Redis is needed only when the store lives there
 
         self.url = url
-        self.client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+        # Short timeouts: pages read the store on every chart with bands.
+        self.client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=2)
+        self._failing = False
         self._seen: int | None = None
         self._snapshot = Snapshot(None)
         self._guard = threading.Lock()
@@ -313,15 +315,31 @@ class RedisStore:
         return redacted_url(self.url)
 
     def load(self) -> Snapshot:
-        """The current version: one GET of the generation, and of the document when it changed."""
-        generation = int(self.client.get(REDIS_KEY + ":generation") or 0)
-        with self._guard:
-            if generation != self._seen:
-                raw = self.client.get(REDIS_KEY)
-                doc = json.loads(raw) if raw else None
-                self._snapshot = Snapshot(doc, doc.get("generation", 0) if doc else 0)
-                self._seen = self._snapshot.generation
+        """The current version: one GET of the generation, and of the document when it changed.
+
+        While Redis cannot be reached, the last version read (or none): the pages say how old it is.
+        """
+        from redis.exceptions import RedisError
+
+        try:
+            generation = int(self.client.get(REDIS_KEY + ":generation") or 0)
+            with self._guard:
+                if generation != self._seen:
+                    raw = self.client.get(REDIS_KEY)
+                    doc = json.loads(raw) if raw else None
+                    self._snapshot = Snapshot(doc, doc.get("generation", 0) if doc else 0)
+                    self._seen = self._snapshot.generation
+        except (RedisError, OSError) as exc:
+            if not self._failing:
+                log.warning(
+                    "the alert store at %s cannot be read (%s); using what was read before", self.describe(), exc
+                )
+            self._failing = True
             return self._snapshot
+        if self._failing:
+            log.warning("the alert store at %s can be read again", self.describe())
+            self._failing = False
+        return self._snapshot
 
     def commit(self, doc: dict, expected: int) -> bool:
         from redis.exceptions import WatchError

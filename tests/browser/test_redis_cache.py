@@ -117,8 +117,9 @@ def portal(shared_config, tmp_path, redis_server):
     """Start gunicorn with the cache in `redis_server` (whether it runs or not); stopped at the end."""
     servers = []
 
-    def start() -> Server:
-        servers.append(Server(shared_config.data_dir, tmp_path / "portal", DASHAPP_CACHE_REDIS_URL=redis_server.url))
+    def start(**env) -> Server:
+        folder = tmp_path / f"portal-{len(servers)}"
+        servers.append(Server(shared_config.data_dir, folder, DASHAPP_CACHE_REDIS_URL=redis_server.url, **env))
         return servers[-1].wait()
 
     yield start
@@ -141,8 +142,21 @@ def test_a_chart_fills_redis_and_the_same_request_again_is_answered_from_it(redi
     assert client.dbsize() == keys  # nothing new computed
     assert after["keyspace_misses"] == stats["keyspace_misses"]  # every lookup found its entry
     assert after["keyspace_hits"] > stats["keyspace_hits"]
-    prefixes = {key.split(b":", 1)[0] for key in client.keys()}
-    assert len(prefixes) == 1 and re.fullmatch(rb"[0-9a-f]{12}", prefixes.pop())  # build_prefix, as on disk
+    assert {key.split(b":", 1)[0] for key in client.keys()} == {b"dashapp"}  # cache.KEY_PREFIX, as on disk
+
+
+def test_portals_that_differ_in_bind_workers_and_threads_share_the_entries(redis_server, portal):
+    """A second host (another port, worker and thread count, log level, cache folder) finds every chart cached."""
+    redis_server.start()
+    first = portal()
+    answers = {path: fetch(first, path)[:2] for path in URLS[1:]}  # the charts (the page itself moves with the clock)
+    assert {status for status, _ in answers.values()} == {200}
+    client = redis_server.client()
+    keys, stats = client.dbsize(), client.info("stats")
+    other = portal(DASHAPP_WORKERS="1", DASHAPP_THREADS="2", DASHAPP_LOG_LEVEL="WARNING")
+    assert {path: fetch(other, path)[:2] for path in URLS[1:]} == answers
+    assert client.dbsize() == keys  # nothing computed again
+    assert client.info("stats")["keyspace_misses"] == stats["keyspace_misses"]
 
 
 def test_pages_keep_answering_the_same_data_quickly_when_redis_stops(redis_server, portal):
