@@ -53,6 +53,12 @@ class Config:
         repr=False,
         metadata={"help": "redis://, rediss:// or unix:// URL: the results cache lives in Redis, not cache_type"},
     )
+    # Left out of repr too: the broker's URL may carry Redis's password.
+    celery_broker_url: str = field(
+        default="",
+        repr=False,
+        metadata={"help": "redis:// or rediss:// URL: background callbacks (the tearsheet) run in a Celery worker"},
+    )
     bind: str = field(default="127.0.0.1:8050", metadata={"help": "gunicorn bind address, host:port"})
     # One per core, within the range _validate accepts, so a big host starts with the defaults.
     workers: int = field(default_factory=lambda: min(os.cpu_count() or 1, 64), metadata={"help": "gunicorn workers"})
@@ -128,6 +134,11 @@ class Config:
     @property
     def duckdb_temp_dir(self) -> Path:
         return self.cache_dir / "duckdb-tmp"
+
+    @property
+    def background_dir(self) -> Path:
+        """The diskcache of background callbacks' jobs (progress, results), shared by the workers of one host."""
+        return self.cache_dir / "background"
 
     @property
     def alert_states_file(self) -> Path:
@@ -209,6 +220,11 @@ class Config:
                 f"{env_name('cache_redis_url')} must be a redis://host:port/db, rediss://... or unix:///path URL,"
                 f" got {redacted_url(self.cache_redis_url)[:80]!r}"
             )
+        if self.celery_broker_url and not _redis_url_ok(self.celery_broker_url, unix=False):
+            raise ConfigError(
+                f"{env_name('celery_broker_url')} must be a redis://host:port/db or rediss://... URL,"
+                f" got {redacted_url(self.celery_broker_url)[:80]!r}"
+            )
         if self.alert_webhook and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", self.alert_webhook):
             raise ConfigError(f"{env_name('alert_webhook')} must be an http(s) URL, got {self.alert_webhook[:80]!r}")
         if not _frame_ancestors_ok(self.frame_ancestors):
@@ -255,8 +271,9 @@ def _frame_ancestors_ok(value: str) -> bool:
     return bool(sources) and all(s == "'self'" or _ORIGIN.fullmatch(s) for s in sources)
 
 
-def _redis_url_ok(url: str) -> bool:
-    """A URL redis-py's from_url takes: redis:// or rediss:// with a host (and a numeric db), or unix:// with a path."""
+def _redis_url_ok(url: str, unix: bool = True) -> bool:
+    """A URL redis-py's from_url takes: redis:// or rediss:// with a host (and a numeric db), or unix:// with a path
+    (`unix=False`: not that one, which Celery's broker does not read)."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018  (raises ValueError on a port that is not a number)
@@ -264,7 +281,7 @@ def _redis_url_ok(url: str) -> bool:
         return False
     if parts.scheme in ("redis", "rediss"):
         return bool(parts.hostname) and re.fullmatch(r"/?\d*", parts.path) is not None
-    return parts.scheme == "unix" and parts.path.startswith("/")
+    return unix and parts.scheme == "unix" and parts.path.startswith("/")
 
 
 def redacted_url(url: str) -> str:
