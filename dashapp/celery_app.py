@@ -13,6 +13,8 @@ app.conf.beat_schedule.
 
 from __future__ import annotations
 
+import sys
+
 from celery import Celery, signals
 
 from .config import Config, env_name
@@ -26,8 +28,16 @@ def make_celery(config: Config | None = None) -> Celery:
     the module imports without them.
     """
     celery = Celery("dashapp")
-    celery.add_defaults(lambda: celery_settings(config or Config.from_env()))
+    celery.add_defaults(_settings_from_env if config is None else lambda: celery_settings(config))
     return celery
+
+
+def _settings_from_env() -> dict:
+    """The settings from DASHAPP_* variables; a bad or missing one stops the worker with one line, as gunicorn."""
+    try:
+        return celery_settings(Config.from_env())
+    except ConfigError as exc:
+        sys.exit(f"dashapp: {exc}")
 
 
 def celery_settings(config: Config) -> dict:

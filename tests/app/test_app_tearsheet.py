@@ -108,9 +108,24 @@ def test_celery_finds_the_module_app_which_reads_the_environment_only_when_confi
     assert lazy.conf.broker_url == lazy.conf.result_backend == BROKER
 
 
-def test_a_worker_without_a_broker_url_stops_naming_the_variable():
-    with pytest.raises(ConfigError, match="^DASHAPP_CELERY_BROKER_URL is not set"):
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({}, "dashapp: DASHAPP_CELERY_BROKER_URL is not set"),
+        ({"DASHAPP_CELERY_BROKER_URL": "amqp://x"}, "dashapp: DASHAPP_CELERY_BROKER_URL must be a redis://"),
+    ],
+)
+def test_a_worker_without_a_redis_broker_url_stops_in_one_line_naming_the_variable(monkeypatch, environ, message):
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as raised:
         celery_app.make_celery().conf.broker_url  # noqa: B018
+    assert str(raised.value).startswith(message) and "\n" not in str(raised.value)
+
+
+def test_a_celery_app_made_from_a_config_without_a_broker_says_so():
+    with pytest.raises(ConfigError, match="^DASHAPP_CELERY_BROKER_URL is not set"):
+        celery_app.make_celery(Config()).conf.broker_url  # noqa: B018
 
 
 # -- Dash's polling protocol, with a real forked job ---------------------------------------------
