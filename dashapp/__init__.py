@@ -24,11 +24,16 @@ class AppState:
     db: Database
 
 
-def create_app(config: Config | None = None) -> dash.Dash:
-    """Build the Dash app and its Flask server. Nothing here opens DuckDB: that happens per worker."""
+def create_app(config: Config | None = None, celery=None) -> dash.Dash:
+    """Build the Dash app and its Flask server. Nothing here opens DuckDB: that happens per worker.
+
+    `celery`: the Celery app that runs background callbacks when a broker is configured (the worker passes its
+    own, dashapp.celery_app.app; by default one is made from the config).
+    """
     from . import api, embed
     from .alerts.rules import configured_rules
     from .auth import init_auth
+    from .background import background_manager
     from .cache import cache, init_cache
     from .headers import init_headers
     from .pages import backtests, panels, shell
@@ -44,6 +49,7 @@ def create_app(config: Config | None = None) -> dash.Dash:
         serve_locally=True,
         update_title=None,
         suppress_callback_exceptions=True,  # page layouts are swapped in by the router
+        background_callback_manager=background_manager(config, celery),
     )
     server = app.server
     server.config["MAX_CONTENT_LENGTH"] = 1 * 1024 * 1024

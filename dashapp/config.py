@@ -76,6 +76,15 @@ class Config:
             "results": False,
         },
     )
+    # Left out of repr too: the broker's URL may carry Redis's password.
+    celery_broker_url: str = field(
+        default="",
+        repr=False,
+        metadata={
+            "help": "redis:// or rediss:// URL: the scheduler's work and background callbacks run on Celery workers",
+            "results": False,
+        },
+    )
     bind: str = field(default="127.0.0.1:8050", metadata={"help": "gunicorn bind address, host:port", "results": False})
     # One per core, within the range _validate accepts, so a big host starts with the defaults.
     workers: int = field(
@@ -215,6 +224,11 @@ class Config:
         return self.cache_dir / "duckdb-tmp"
 
     @property
+    def background_dir(self) -> Path:
+        """The diskcache of background callbacks' jobs (progress, results), shared by the workers of one host."""
+        return self.cache_dir / "background"
+
+    @property
     def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         """The trusted proxies as networks (a single address is a /32 or /128)."""
         networks = []
@@ -298,6 +312,11 @@ class Config:
             raise ConfigError(f"{env_name('alert_interval')} must be 1 to 3600 seconds, got {self.alert_interval}")
         if not 1 <= self.alert_history_days <= 3660:
             raise ConfigError(f"{env_name('alert_history_days')} must be 1 to 3660 days, got {self.alert_history_days}")
+        if self.celery_broker_url and not _redis_url_ok(self.celery_broker_url, unix=False):
+            raise ConfigError(
+                f"{env_name('celery_broker_url')} must be a redis://host:port/db or rediss://... URL,"
+                f" got {redacted_url(self.celery_broker_url)[:80]!r}"
+            )
         if self.alert_webhook and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", self.alert_webhook):
             raise ConfigError(f"{env_name('alert_webhook')} must be an http(s) URL, got {self.alert_webhook[:80]!r}")
         if not _frame_ancestors_ok(self.frame_ancestors):
@@ -369,8 +388,9 @@ def _frame_ancestors_ok(value: str) -> bool:
     return bool(sources) and all(s == "'self'" or _ORIGIN.fullmatch(s) for s in sources)
 
 
-def _redis_url_ok(url: str) -> bool:
-    """A URL redis-py's from_url takes: redis:// or rediss:// with a host (and a numeric db), or unix:// with a path."""
+def _redis_url_ok(url: str, unix: bool = True) -> bool:
+    """A URL redis-py's from_url takes: redis:// or rediss:// with a host (and a numeric db), or unix:// with a path
+    (`unix=False`: not that one, which Celery's broker does not read)."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018  (raises ValueError on a port that is not a number)
@@ -378,7 +398,7 @@ def _redis_url_ok(url: str) -> bool:
         return False
     if parts.scheme in ("redis", "rediss"):
         return bool(parts.hostname) and re.fullmatch(r"/?\d*", parts.path) is not None
-    return parts.scheme == "unix" and parts.path.startswith("/")
+    return unix and parts.scheme == "unix" and parts.path.startswith("/")
 
 
 def redacted_url(url: str) -> str:

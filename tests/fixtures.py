@@ -311,6 +311,7 @@ def serving_variant(config: Config, folder: Path) -> Config:
         cache_type="simple",
         cache_timeout=60,
         cache_redis_url="redis://cache.internal:6380/2",
+        celery_broker_url="redis://broker.internal:6379/3",
         bind="0.0.0.0:9000",
         workers=7,
         threads=16,

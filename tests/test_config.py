@@ -55,6 +55,13 @@ def test_the_alert_state_lives_under_xdg_state_home_not_in_the_cache(monkeypatch
         ),
         ("DASHAPP_CACHE_REDIS_URL", "rediss://cache.internal", "cache_redis_url", "rediss://cache.internal"),
         ("DASHAPP_CACHE_REDIS_URL", "unix:///run/redis.sock?db=1", "cache_redis_url", "unix:///run/redis.sock?db=1"),
+        (
+            "DASHAPP_CELERY_BROKER_URL",
+            "redis://:pw@broker.internal:6379/1",
+            "celery_broker_url",
+            "redis://:pw@broker.internal:6379/1",
+        ),
+        ("DASHAPP_CELERY_BROKER_URL", "rediss://broker.internal", "celery_broker_url", "rediss://broker.internal"),
         ("DASHAPP_BIND", "0.0.0.0:9000", "bind", "0.0.0.0:9000"),
         ("DASHAPP_BIND", "unix:/run/dashapp.sock", "bind", "unix:/run/dashapp.sock"),
         ("DASHAPP_WORKERS", "3", "workers", 3),
@@ -104,6 +111,7 @@ def test_every_field_is_covered_by_the_variable_test():
         "cache_type",
         "cache_timeout",
         "cache_redis_url",
+        "celery_broker_url",
         "bind",
         "workers",
         "threads",
@@ -217,6 +225,26 @@ def test_a_bad_redis_url_stops_start_up_naming_the_variable_and_never_the_passwo
     assert "hunter2" not in message
 
 
+@pytest.mark.parametrize(
+    "url", ["unix:///run/redis.sock", "amqp://guest:hunter2@rabbit//", "redis://", "redis://:hunter2@broker:x/0"]
+)
+def test_a_broker_url_other_than_redis_stops_start_up_naming_the_variable_and_never_the_password(url):
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env({"DASHAPP_CELERY_BROKER_URL": url})
+    message = str(raised.value)
+    assert message.startswith("DASHAPP_CELERY_BROKER_URL must be a redis://")
+    assert "hunter2" not in message
+
+
+def test_the_broker_url_stays_out_of_repr_as_it_may_carry_a_password():
+    config = Config(celery_broker_url="redis://:hunter2@broker.internal:6379/0")
+    assert "hunter2" not in repr(config) and "celery_broker_url" not in repr(config)
+
+
+def test_background_jobs_keep_their_diskcache_in_the_cache_folder():
+    assert Config(cache_dir=Path("/c")).background_dir == Path("/c/background")
+
+
 def test_the_redis_urls_stay_out_of_repr_as_they_may_carry_a_password():
     assert "hunter2" not in repr(Config(state_redis_url="redis://:hunter2@state.internal:6379/0"))
     config = Config(cache_redis_url="redis://:hunter2@cache.internal:6379/0")
@@ -288,6 +316,7 @@ SERVING = {
     "cache_type",
     "cache_timeout",
     "cache_redis_url",
+    "celery_broker_url",
     "bind",
     "workers",
     "threads",

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from ..backtest.metrics import METRICS, drawdown_periods, drawdown_series, qs, quiet
 from ..backtest.runs import TABLES, check_runs, known_runs, load_series, run_metrics
 from ..backtest.series import RunSeries
-from ..backtest.tearsheet import tearsheet_html
+from ..backtest.tearsheet import Progress, no_progress, tearsheet_html
 from ..db import Database
 from ..errors import BadParameter
 from .figures import base_figure, color_map, empty_figure, stacked_figure, table_figure
@@ -709,11 +709,12 @@ for name, title, data, figure, extra, height, description in CHARTS:
     )
 
 
-def tearsheet(db: Database, args: dict) -> tuple[str, str]:
-    """(file name, HTML) of QuantStats' report for one run (`run`) over the period, as the URL gives them."""
+def tearsheet(db: Database, args: dict, progress: Progress = no_progress) -> tuple[str, str]:
+    """(file name, HTML) of QuantStats' report for one run (`run`) over the period, as the URL gives them;
+    `progress(stage)` hears each of tearsheet.STAGES as it starts."""
     params, _ = parse_params(get_chart("backtest.metrics"), args, strict=True)
     if len(params["run"]) != 1:
         raise BadParameter("run", f"names one run for a tearsheet, got {len(params['run'])}")
     (run_id,) = params["run"]
     start, end = period(params)
-    return f"{run_id}-tearsheet.html", tearsheet_html(db, run_id, start, end)
+    return f"{run_id}-tearsheet.html", tearsheet_html(db, run_id, start, end, progress)

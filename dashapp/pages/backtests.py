@@ -7,13 +7,16 @@ import pandas as pd
 from dash import Dash, Input, Output, State, dcc, html, no_update
 from flask import current_app
 
+from ..background import job_scope
 from ..backtest.runs import known_runs
+from ..backtest.tearsheet import STAGES, Progress, no_progress
 from ..charts.backtests import ROLLING, selected_runs, tearsheet
 from ..db import Database
 from ..errors import DashappError
 from . import PAGE_PARAM, Page, query_args
 from .panels import chart_card, control_col, controls_card
 
+STATUS_CLASS = "small text-muted"
 WINDOW_LABELS = {"21": "1 month", "63": "3 months", "126": "6 months", "252": "1 year"}
 
 
@@ -52,20 +55,7 @@ def controls(args: dict, runs: pd.DataFrame, asked: list[str], shown: list[str],
             ),
             control_col("From", dbc.Input(id=_param("from"), type="date", value=args.get("from"), size="sm"), 2),
             control_col("To", dbc.Input(id=_param("to"), type="date", value=args.get("to"), size="sm"), 2),
-            dbc.Col(
-                [
-                    dbc.Button(
-                        "Download tearsheet",
-                        id="tearsheet-button",
-                        color="primary",
-                        size="sm",
-                        className="mt-3 w-100",
-                    ),
-                    dcc.Loading(html.Div(id="tearsheet-status", className="small text-muted"), type="dot"),
-                    dcc.Download(id="tearsheet-download"),
-                ],
-                md=2,
-            ),
+            dbc.Col(tearsheet_controls(), md=2),
         ],
         [
             control_col(
@@ -113,6 +103,24 @@ def controls(args: dict, runs: pd.DataFrame, asked: list[str], shown: list[str],
     )
 
 
+def tearsheet_controls() -> list:
+    """The download button; while the report is built, a progress bar, the stage it is at and Cancel."""
+    return [
+        dbc.Button("Download tearsheet", id="tearsheet-button", color="primary", size="sm", className="mt-3 w-100"),
+        html.Div(
+            [
+                dbc.Progress(id="tearsheet-progress", value=0, striped=True, animated=True, className="mt-1"),
+                html.Div(id="tearsheet-stage", className="small text-muted"),
+                dbc.Button("Cancel", id="tearsheet-cancel", color="link", size="sm", className="p-0"),
+            ],
+            id="tearsheet-running",
+            className="d-none",
+        ),
+        html.Div(id="tearsheet-status", className=STATUS_CLASS),
+        dcc.Download(id="tearsheet-download"),
+    ]
+
+
 def layout(args: dict) -> list:
     db: Database = current_app.extensions["dashapp"].db
     asked = list(args.get("run", []))
@@ -149,19 +157,42 @@ def layout(args: dict) -> list:
 
 
 def register_callbacks(app: Dash, db: Database) -> None:
+    # A background callback: the report takes seconds (QuantStats draws about fifteen charts), longer than a
+    # request should, so a job builds it (background.py) while the browser polls for its stage and the file.
+    # No cache_by: the report is already cached by the results cache, keyed by the data's files.
     @app.callback(
         Output("tearsheet-download", "data"),
         Output("tearsheet-status", "children"),
         Input("tearsheet-button", "n_clicks"),
         State("url", "search"),
+        background=True,
+        progress=[Output("tearsheet-progress", "value"), Output("tearsheet-stage", "children")],
+        progress_default=[0, ""],
+        running=[
+            (Output("tearsheet-button", "disabled"), True, False),
+            (Output("tearsheet-running", "className"), "", "d-none"),
+            (Output("tearsheet-status", "className"), "d-none", STATUS_CLASS),
+        ],
+        cancel=[Input("tearsheet-cancel", "n_clicks")],
+        interval=500,
         prevent_initial_call=True,
-        running=[(Output("tearsheet-button", "disabled"), True, False)],
     )
-    def _tearsheet(clicks, search):
-        return download_tearsheet(search, db)
+    def _tearsheet(set_progress, clicks, search):
+        with job_scope(app.server, db) as job_db:
+            return download_tearsheet(search, job_db, progress_reporter(set_progress))
 
 
-def download_tearsheet(search: str | None, db: Database):
+def progress_reporter(set_progress) -> Progress:
+    """Turn the report's stages into the progress bar's value (the share of stages begun) and its status line."""
+
+    def report(stage: str) -> None:
+        step = STAGES.index(stage) + 1
+        set_progress([round(100 * step / (len(STAGES) + 1)), f"Building the tearsheet: {stage}…"])
+
+    return report
+
+
+def download_tearsheet(search: str | None, db: Database, progress: Progress = no_progress):
     """Build the focus run's tearsheet for the period in the URL: (download, status text)."""
     args = query_args(search)
     try:
@@ -169,7 +200,8 @@ def download_tearsheet(search: str | None, db: Database):
         run_id = (args.get("focus") or runs[:1] or [None])[0]
         if run_id is None:
             return no_update, "No run to report on."
-        name, body = tearsheet(db, {"run": [run_id], **{k: args[k] for k in ("from", "to") if k in args}})
+        period = {k: args[k] for k in ("from", "to") if k in args}
+        name, body = tearsheet(db, {"run": [run_id], **period}, progress)
     except DashappError as exc:
         return no_update, exc.message
     return dcc.send_string(body, name, type="text/html"), f"{name} downloaded."

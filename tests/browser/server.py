@@ -1,8 +1,10 @@
-"""A real gunicorn serving dashapp on a free loopback port, for the browser and server tests."""
+"""Real servers on free loopback ports for the browser and server tests: gunicorn serving dashapp, redis-server."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -11,7 +13,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import redis
+
 ROOT = Path(__file__).resolve().parents[2]
+REDIS_SERVER = shutil.which("redis-server")
 
 
 def fetch(url: str, data: bytes | None = None, headers: dict | None = None, timeout: float = 60) -> tuple[int, str]:
@@ -93,3 +98,46 @@ class Server:
                 except subprocess.TimeoutExpired:
                     process.kill()
         self._log_file.close()
+
+
+class RedisServer:
+    """A real redis-server on a loopback port, no persistence; the test starts, stops and restarts it."""
+
+    def __init__(self, folder):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.folder = folder
+        self.process = None
+
+    def start(self) -> RedisServer:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        args = ["--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"]
+        with (self.folder / "redis.log").open("a") as log:
+            self.process = subprocess.Popen([REDIS_SERVER, *args, "--dir", str(self.folder)], stdout=log, stderr=log)
+        wait_for(self._answers, "redis-server to answer PING")
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            with self.client() as client:
+                return client.ping()
+        except redis.ConnectionError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGCONT)  # in case a test froze it
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    def client(self):
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
+
+
+def wait_for(condition, what: str, timeout: float = 20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")

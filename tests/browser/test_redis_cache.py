@@ -8,71 +8,24 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import statistics
-import subprocess
 import time
 import urllib.error
 import urllib.request
 from urllib.parse import urlencode
 
 import pytest
-import redis
 
-from tests.browser.server import Server, free_port
+from tests.browser.server import REDIS_SERVER, RedisServer, Server, wait_for
 from tests.fixtures import chart_args
 
-REDIS_SERVER = shutil.which("redis-server")
 CHARTS = ("ops.latency", "ops.error_rate", "overview.volume", "sentiment.accuracy", "quality.rows")
 URLS = ("/", *(f"/api/charts/{chart}?{urlencode(chart_args(chart), doseq=True)}" for chart in CHARTS))
 # Generous for a shared two-core machine: a request with Redis down is the uncached query plus at most one
 # short Redis timeout (measured up to 0.8 s with Redis stopped, 1.3 s frozen, on a loaded two-core machine).
 BOUND_SECONDS = 2.0
 OUTAGE = re.compile(r"the Redis cache at \S+ failed in process (\d+)")
-
-
-class RedisServer:
-    """A real redis-server on a loopback port, no persistence; the test starts, stops and restarts it."""
-
-    def __init__(self, folder):
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.folder = folder
-        self.process = None
-
-    def start(self) -> RedisServer:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        args = ["--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"]
-        with (self.folder / "redis.log").open("a") as log:
-            self.process = subprocess.Popen([REDIS_SERVER, *args, "--dir", str(self.folder)], stdout=log, stderr=log)
-        wait_for(self._answers, "redis-server to answer PING")
-        return self
-
-    def _answers(self) -> bool:
-        try:
-            with self.client() as client:
-                return client.ping()
-        except redis.ConnectionError:
-            return False
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGCONT)  # in case a test froze it
-            self.process.terminate()
-            self.process.wait(timeout=10)
-
-    def client(self):
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
-
-
-def wait_for(condition, what: str, timeout: float = 20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def fetch(server: Server, path: str) -> tuple[int, bytes, float]:

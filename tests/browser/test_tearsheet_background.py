@@ -1,0 +1,189 @@
+"""The tearsheet download as a background callback in Chromium, with each manager.
+
+Without a broker (the shared server, on the demo), gunicorn's workers fork a process per job (DiskcacheManager). With
+DASHAPP_CELERY_BROKER_URL, a real redis-server, gunicorn and `celery -A dashapp.celery_app worker` run on
+loopback for the module and are stopped after it; the worker has a cache folder of its own, so a report
+it delivers was built by it, not read from the portal's cache.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import ARTIFACTS
+from tests.browser.server import REDIS_SERVER, ROOT, RedisServer, Server, wait_for
+
+RUN = "bt-ppo-2.1"  # a run of the fixture tables, for the Celery portal
+# The panels' alert bands left out: the page draws faster, and the report is what these tests are about.
+PAGE = "/backtests?alerts=hide&focus=" + RUN
+TASK = re.compile(r"Task (background_callback_[0-9a-f]{64})\[([0-9a-f-]+)\] (received|succeeded)")
+SIGNING_SECRET = "__dash_background_signing_secret__"
+
+
+def download_tearsheet_showing_progress(page, filename: str, screenshot: str) -> str:
+    """Click "Download tearsheet", see its progress (saved as tests/artifacts/<screenshot>.png), return the HTML.
+
+    The report must not be cached yet: QuantStats then takes seconds, and the browser polls every 0.5 s.
+    """
+    button, running = page.locator("#tearsheet-button"), page.locator("#tearsheet-running")
+    with page.expect_download(timeout=60_000) as download:
+        button.click()
+        expect(running).to_be_visible()
+        expect(button).to_be_disabled()
+        expect(page.locator("#tearsheet-stage")).to_have_text(
+            "Building the tearsheet: QuantStats computing metrics and drawing charts…"
+        )
+        expect(page.locator("#tearsheet-progress .progress-bar")).to_have_attribute("aria-valuenow", "75")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{screenshot}.png"))
+    assert download.value.suggested_filename == filename
+    expect(page.locator("#tearsheet-status")).to_have_text(f"{filename} downloaded.")
+    expect(running).to_be_hidden()
+    expect(button).to_be_enabled()
+    report = open(download.value.path(), encoding="utf-8").read()
+    assert "<!DOCTYPE html>" in report[:200] and report.rstrip().endswith("</html>")
+    return report
+
+
+def start_then_cancel(page) -> None:
+    """Click "Download tearsheet", wait for QuantStats' stage, click Cancel: the page goes back to its button."""
+    button = page.locator("#tearsheet-button")
+    button.click()
+    expect(page.locator("#tearsheet-stage")).to_contain_text("QuantStats computing metrics")
+    page.locator("#tearsheet-cancel").click()
+    expect(page.locator("#tearsheet-running")).to_be_hidden()
+    expect(button).to_be_enabled()
+    expect(page.locator("#tearsheet-status")).to_have_text("")
+
+
+class CeleryWorker:
+    """`celery -A dashapp.celery_app worker` with one prefork process (so Cancel can terminate a job)."""
+
+    def __init__(self, folder: Path, **env):
+        folder.mkdir(parents=True, exist_ok=True)
+        self.log = folder / "celery.log"
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("DASHAPP_")} | env
+        celery = str(Path(sys.executable).parent / "celery")
+        args = ["--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO", "--hostname", "dashapp-test@%h"]
+        quiet = ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+        self._log_file = self.log.open("w")
+        self.process = subprocess.Popen(
+            [celery, "-A", "dashapp.celery_app", "worker", *args, *quiet],
+            cwd=ROOT,
+            env=environ,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait(self) -> CeleryWorker:
+        wait_for(lambda: " ready." in self.text() or self.process.poll() is not None, "the worker", timeout=60)
+        assert self.process.poll() is None, self.text()
+        return self
+
+    def text(self) -> str:
+        return self.log.read_text()
+
+    def tasks(self) -> list[tuple[str, str, str]]:
+        """(task name, task id, received or succeeded) for each line the worker logged about a task."""
+        return TASK.findall(self.text())
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # warm shutdown
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log_file.close()
+
+
+def no_traceback(*logs: Path) -> None:
+    for log in logs:
+        assert "Traceback" not in log.read_text(), log.read_text()[-4000:]
+
+
+@pytest.fixture(scope="module")
+def demo_run(demo_dir) -> tuple[str, Callable[[int], str]]:
+    """(run id, a query string) for one of the shared demo's three-year backtests, whose dates follow the day the
+    demo was made: the Backtests page from a given number of days before the run's last day."""
+    import pandas as pd
+
+    runs = pd.read_parquet(demo_dir / "backtest_runs.parquet")
+    run_id = sorted(runs.loc[runs["kind"] == "backtest", "run_id"])[-1]
+    last = pd.read_parquet(demo_dir / "backtest_returns.parquet", filters=[("run_id", "==", run_id)])["ts"].max()
+
+    def page_from(days: int) -> str:
+        return f"/backtests?alerts=hide&focus={run_id}&from={(pd.Timestamp(last) - pd.Timedelta(days=days)):%Y-%m-%d}"
+
+    return run_id, page_from
+
+
+@pytest.fixture(scope="module")
+def celery_portal(shared_config, tmp_path_factory):
+    """(gunicorn, worker, redis) with DASHAPP_CELERY_BROKER_URL set in both."""
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed: `make test` installs Debian's redis-server")
+    folder = tmp_path_factory.mktemp("celery")
+    redis_server = RedisServer(folder / "redis").start()
+    env = {"DASHAPP_CELERY_BROKER_URL": redis_server.url}
+    worker_env = {"DASHAPP_DATA_DIR": str(shared_config.data_dir), "DASHAPP_CACHE_DIR": str(folder / "worker-cache")}
+    worker = CeleryWorker(folder / "worker", **worker_env, **env)  # both start at once: each takes seconds
+    server = Server(shared_config.data_dir, folder / "portal", **env)
+    try:
+        yield server.wait(), worker.wait(), redis_server
+    finally:
+        with ThreadPoolExecutor() as pool:  # each waits seconds for its processes to finish
+            list(pool.map(lambda process: process.stop(), (server, worker)))
+        redis_server.stop()
+    no_traceback(server.log, worker.log)
+
+
+def test_without_a_broker_a_forked_job_builds_the_tearsheet_while_the_page_shows_its_progress(server, demo_run, page):
+    run_id, page_from = demo_run
+    page.goto(server.url + page_from(365))
+    report = download_tearsheet_showing_progress(page, f"{run_id}-tearsheet.html", "tearsheet-progress-diskcache")
+    assert "generated by QuantStats" in report and f"<h1>{run_id} tearsheet" in report
+    assert (server.log.parent / "background" / "cache.db").exists()  # the jobs' diskcache, which every worker reads
+    assert page.console_errors == []
+
+
+def test_without_a_broker_cancel_stops_the_forked_job(server, demo_run, page):
+    page.goto(server.url + demo_run[1](500))
+    start_then_cancel(page)
+    assert page.console_errors == []
+
+
+def test_the_celery_worker_builds_the_tearsheet_while_the_page_shows_its_progress(celery_portal, page):
+    portal, worker, redis_server = celery_portal
+    page.goto(f"{portal.url}{PAGE}&from=2023-05-01")
+    report = download_tearsheet_showing_progress(page, f"{RUN}-tearsheet.html", "tearsheet-progress-celery")
+    assert "generated by QuantStats" in report and f"<h1>{RUN} tearsheet" in report and "2023" in report
+    (name, task_id, _), *_ = tasks = worker.tasks()
+    assert tasks == [(name, task_id, "received"), (name, task_id, "succeeded")]
+    assert not (portal.log.parent / "background").exists()  # the portal forked no job of its own
+    # The secret that signs job handles is set once in Redis, without expiry, for every gunicorn worker.
+    assert redis_server.client().ttl(SIGNING_SECRET) == -1
+    assert page.console_errors == []
+
+
+def test_cancel_terminates_the_celery_workers_job_which_is_not_run_again(celery_portal, page):
+    portal, worker, _ = celery_portal
+    page.goto(f"{portal.url}{PAGE}&from=2023-07-03")
+    before = len(worker.tasks())
+    start_then_cancel(page)
+    wait_for(lambda: "Terminating" in worker.text(), "the worker to terminate the job")
+    (_, task_id, what), *more = worker.tasks()[before:]
+    assert what == "received" and more == []  # neither finished nor requeued
+    assert f"Terminating {task_id}" in worker.text()
+    assert page.console_errors == []
