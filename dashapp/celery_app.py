@@ -1,24 +1,33 @@
-"""The Celery app: where dashapp's jobs run when DASHAPP_CELERY_BROKER_URL names a Redis broker.
+"""The Celery app: where dashapp's background work runs when DASHAPP_CELERY_BROKER_URL names a Redis broker,
+as Superset runs its alerts and reports: one beat schedules, any number of workers compute.
 
     celery -A dashapp.celery_app worker --loglevel INFO
+    celery -A dashapp.celery_app beat --loglevel INFO --schedule /var/lib/dashapp/celerybeat-schedule
 
-Its tasks today are the Dash app's background callbacks (the Backtests tearsheet). Dash's CeleryManager
-makes each one a task named background_callback_<hash of the callback's id and code> when the Dash app
-registers its callbacks, so the worker builds the Dash app as it starts (below): it then knows the tasks
-the portal sends, under the same names.
-
-dashapp's own tasks go in this module too, as @app.task functions, and their schedule in
-app.conf.beat_schedule.
+Its tasks:
+- `dashapp.tick`, every DASHAPP_ALERT_INTERVAL seconds (beat_schedule): the scheduler's work, the same
+  `runner.tick` that `dashapp scheduler` runs: evaluate the alert rules into the state store, notify, warm.
+  Acknowledged late and put back if its worker dies, so a killed evaluation is done again by another
+  worker; it writes nothing twice, since an evaluation commits all or nothing and an interval is
+  evaluated once (the store records the last), whatever number of tasks arrive for it.
+- the Dash app's background callbacks (the Backtests tearsheet). Dash's CeleryManager makes each one a
+  task named background_callback_<hash of the callback's id and code> when the Dash app registers its
+  callbacks, so the worker builds the Dash app as it starts (below): it then knows the tasks the portal
+  sends, under the same names.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 
 from celery import Celery, signals
 
 from .config import Config, env_name
 from .errors import ConfigError
+
+TICK = "dashapp.tick"
+LOCK_WAIT = 20.0  # seconds: longer than the Redis lock lives without its holder renewing it
 
 
 def make_celery(config: Config | None = None) -> Celery:
@@ -56,10 +65,37 @@ def celery_settings(config: Config) -> dict:
         "result_serializer": "json",
         "accept_content": ["json"],
         "broker_connection_retry_on_startup": True,
+        # A tick that runs late (a backlog, a redelivery) evaluates the interval it runs in, if no other has.
+        "beat_schedule": {"alert-rules": {"task": TICK, "schedule": float(config.alert_interval)}},
+        # Redis redelivers a task whose worker vanished without a word (killed outright) after this long.
+        "broker_transport_options": {"visibility_timeout": max(300, 5 * config.alert_interval)},
     }
 
 
 app = make_celery()
+
+
+@app.task(name=TICK)
+def tick() -> str:
+    """One interval of the scheduler's work on this worker: evaluate, notify, warm; say what it did."""
+    from .alerts.rules import configured_rules
+    from .runner import precise_now
+    from .runner import tick as run_tick
+
+    config, server, db = _worker_database()
+    with server.app_context():
+        # Wait out an evaluation under way, or a lock left by a killed worker until it lapses.
+        outcome = run_tick(db, configured_rules(config), precise_now(), wait=LOCK_WAIT)
+    return outcome.reason
+
+
+@functools.cache
+def _worker_database():
+    """One Database per worker process (DuckDB opens per process), on the portal's results cache."""
+    from .runner import worker_database
+
+    config = Config.from_env()
+    return (config, *worker_database(config))
 
 
 @signals.celeryd_init.connect

@@ -121,7 +121,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     if args.evaluate:  # for cron users who run no scheduler: the scheduler's own evaluation, once
         server, db = worker_database(config)
         with server.app_context():
-            outcome = tick(db, rules, at or precise_now(), wait=EVALUATION_WAIT)
+            outcome = tick(db, rules, at or precise_now(), wait=EVALUATION_WAIT, warm=False)
         for problem in (*outcome.problems, *([] if outcome.evaluated else [f"not evaluated now: {outcome.reason}"])):
             print(f"dashapp alerts: {problem}", file=sys.stderr)
     snapshot = open_store(config).load()
@@ -292,13 +292,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .supervise import supervise
 
     try:
-        Config.from_env()
+        config = Config.from_env()
     except ConfigError as exc:
         print(f"dashapp: {exc}", file=sys.stderr)
         return 2
     gunicorn = shutil.which("gunicorn") or str(Path(sys.executable).parent / "gunicorn")
     web = [gunicorn, "--config", str(ROOT / "gunicorn.conf.py")]
-    if args.no_scheduler:
+    if args.no_scheduler or config.celery_broker_url:  # with a broker, Celery beat and workers do its work
         os.execv(gunicorn, web)
     return supervise(web, [sys.executable, "-m", "dashapp.cli", "scheduler"])
 

@@ -5,8 +5,11 @@ starts both) or on Celery workers, never inside a web worker, so no page waits f
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -18,9 +21,11 @@ from .alerts.scheduler import Outcome, evaluate_once, slot_of
 from .alerts.store import open_store
 from .cache import cache, init_cache
 from .config import Config
-from .db import Database
+from .db import CODE_VERSION, Database
+from .warm import warm_default_views
 
 log = logging.getLogger(__name__)
+WARM_EVERY = 300  # seconds: new data warms the default views at most this often
 
 
 def precise_now() -> datetime:
@@ -35,8 +40,11 @@ def worker_database(config: Config) -> tuple[Flask, Database]:
     return server, Database(config, cache=cache)
 
 
-def tick(db: Database, rules: list[Rule], now: datetime, rebuild: bool = False, wait: float = 0) -> Outcome:
-    """One interval's work under the evaluator lock: evaluate (unless done already), then notify.
+def tick(
+    db: Database, rules: list[Rule], now: datetime, rebuild: bool = False, wait: float = 0, warm: bool = True
+) -> Outcome:
+    """One interval's work under the evaluator lock: evaluate (unless done already), notify, and warm the pages'
+    default views when the data or the code changed.
 
     Notifications go out even when the interval was evaluated already: a receiver that failed gets its
     changes at the next tick, whoever evaluated.
@@ -51,9 +59,47 @@ def tick(db: Database, rules: list[Rule], now: datetime, rebuild: bool = False, 
         finally:
             db.end_snapshot()
         problems = notify(store, store.load(), rules, db.config.alert_webhook)
+        if warm:
+            warm_after_change(db, store)
     for problem in problems:
         log.warning("%s", problem)
     return replace(outcome, snapshot=store.load(), problems=tuple(problems))
+
+
+def warm_after_change(db: Database, store) -> bool:
+    """Render every page's default views after new data or new code, so the first visitor finds them cached.
+
+    After a deploy (new code) at once; on new data at most every WARM_EVERY, since in a live system files
+    arrive every minute and the visitors of a page already share what one of them computed.
+    """
+    snapshot = store.load()
+    warmed = snapshot.doc.get("warmed") or {}
+    data = data_version(db)
+    if warmed.get("data") == data and warmed.get("code") == CODE_VERSION:
+        return False
+    if warmed.get("code") == CODE_VERSION and time.time() - warmed.get("at", 0) < WARM_EVERY:
+        return False
+    started = time.perf_counter()
+    results = warm_default_views(db, days=())
+    seconds = time.perf_counter() - started
+    skipped = [r for r in results if r.skipped]
+    log.info("warmed %d default views in %.1f s (%d skipped)", len(results) - len(skipped), seconds, len(skipped))
+    record = {
+        "data": data,
+        "code": CODE_VERSION,
+        "at": time.time(),
+        "seconds": round(seconds, 2),
+        "views": len(results),
+    }
+    latest = store.load()
+    store.commit({**latest.doc, "warmed": record}, latest.generation)
+    return True
+
+
+def data_version(db: Database) -> str:
+    """Identify the data folder's files as they are now: every table's fingerprint."""
+    files = {table: source.fingerprint if source else None for table, source in db.scan().items()}
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def run_forever(config: Config, stop: threading.Event) -> None:

@@ -14,7 +14,7 @@ import logging
 import os
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -25,11 +25,13 @@ from ..timerange import BUCKETS, align_down, align_up
 from .evaluate import RuleRun, bucket_range, labels_key, run_rule
 from .metrics import METRICS, Span, metric_frame
 from .rules import Rule
+from .states import Carry
 from .store import FileStore, RedisStore, Snapshot, carry_doc, period_doc, rule_hash
 
 log = logging.getLogger(__name__)
 METRIC_BUCKET = "1h"  # each named metric's newest value: its newest hourly (or daily) value, for /metrics
 METRIC_LOOKBACK = timedelta(days=7)  # how far back a sparse metric (pipelines, drawdowns) has its newest value
+RUNS_KEPT = 100  # the latest evaluations kept in the store, for operators and the tests
 
 
 @dataclass(frozen=True)
@@ -63,13 +65,20 @@ def evaluate_once(
     started = time.perf_counter()
     doc = next_document(db, before, rules, now, rebuild)
     seconds = time.perf_counter() - started
-    doc |= {
+    run = {
         "slot": slot_of(now, interval),
+        "evaluated_at": now.isoformat(),
+        "duration_s": round(seconds, 4),
+        "evaluator": f"{socket.gethostname()}:{os.getpid()}",
+    }
+    doc |= {
+        "slot": run["slot"],
         "interval_s": interval,
         "finished": time.time(),
-        "duration_s": round(seconds, 4),
+        "duration_s": run["duration_s"],
         "evaluations_total": before.evaluations + 1,
-        "evaluator": f"{socket.gethostname()}:{os.getpid()}",
+        "runs": [*before.runs, run][-RUNS_KEPT:],
+        "warmed": before.doc.get("warmed"),
     }
     if not store.commit(doc, before.generation):
         return Outcome(False, "another evaluator committed first", store.load(), seconds)
@@ -128,12 +137,15 @@ def _history(before: Snapshot, part: str, rule: str, settled_only: bool) -> list
 
 
 def _write_series(rule: Rule, outcome: RuleRun, carries: dict, commit_before: datetime, cutoff: datetime, doc: dict):
+    kept_from = align_down(cutoff, rule.bucket_seconds)
     for run in outcome.series:
-        display = run.display
-        if display.state == "nodata" and display.since is not None and display.since < cutoff:
-            continue  # gone for longer than the history: forget the series
+        committed, display = run.committed, run.display
+        if run.labels == rule.labels:  # the rule's own row: without data as long as the history knows
+            committed, display = _no_earlier(committed, kept_from), _no_earlier(display, kept_from)
+        elif display.state == "nodata" and display.since is not None and display.since < kept_from:
+            continue  # gone for longer than the history: forget the series (a retired model version)
         base = {"rule": rule.name, "labels": run.labels}
-        doc["series"].append({**base, "committed": carry_doc(run.committed), "display": carry_doc(display)})
+        doc["series"].append({**base, "committed": carry_doc(committed), "display": carry_doc(display)})
         for period, provisional in run.closed:
             doc["periods"].append({**base, **period_doc(period), "provisional": provisional})
         if display.period is not None:  # still firing: open, and looked at again next time
@@ -153,6 +165,11 @@ def _write_series(rule: Rule, outcome: RuleRun, carries: dict, commit_before: da
                     }
                 )
             previous = (step.state, step.severity)
+
+
+def _no_earlier(carry: Carry, start: datetime) -> Carry:
+    """A state that began before the history's start began, as far as anyone can tell, at its start."""
+    return replace(carry, since=start) if carry.since is not None and carry.since < start else carry
 
 
 def metric_values(db: Database, now: datetime) -> list[dict]:

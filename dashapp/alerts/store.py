@@ -127,6 +127,11 @@ class Snapshot:
     def evaluations(self) -> int:
         return self.doc.get("evaluations_total", 0)
 
+    @property
+    def runs(self) -> list[dict]:
+        """The latest evaluations, oldest first: slot, instant, duration, evaluator (host:pid)."""
+        return self.doc.get("runs", [])
+
     def late_seconds(self, wall: float | None = None) -> float | None:
         """How long past its interval the evaluator is (None: on time, or never ran)."""
         if self.finished is None:
@@ -263,7 +268,7 @@ class FileStore:
                 return False
             doc = {**doc, "generation": expected + 1}
             partial = self.folder / f".alerts.json.{os.getpid()}.tmp"
-            partial.write_text(json.dumps(doc, separators=(",", ":"), sort_keys=True))
+            partial.write_text(json.dumps(doc, separators=(",", ":")))  # in order: labels keep their metric's
             os.replace(partial, self.path)  # atomic: a reader sees the old document or the new one
         return True
 
@@ -297,8 +302,10 @@ def _flock(path: Path, wait: float) -> Iterator[bool]:
 class RedisStore:
     """The document under one Redis key with a generation counter, for several hosts; the lock is a Redis lock."""
 
-    # An evaluation that outlives the lock is still safe (its commit fails on the generation), only wasted.
-    LOCK_SECONDS = 600
+    # The lock lives this long unless its holder renews it (a third of the way through, while it works): an
+    # evaluator that dies mid-evaluation frees it within this time. Even an evaluation that lost its lock is
+    # safe: its commit fails on the generation.
+    LOCK_SECONDS = 15
 
     def __init__(self, url: str):
         import redis  # here: Redis is needed only when the store lives there
@@ -359,18 +366,35 @@ class RedisStore:
 
     @contextmanager
     def lock(self, wait: float = 0) -> Iterator[bool]:
+        """Hold the evaluator lock across hosts (True), or give up after `wait` seconds (False)."""
         lock = self.client.lock(
-            REDIS_KEY + ":lock", timeout=self.LOCK_SECONDS, blocking=wait > 0, blocking_timeout=wait or None
+            REDIS_KEY + ":lock",
+            timeout=self.LOCK_SECONDS,
+            blocking=wait > 0,
+            blocking_timeout=wait or None,
+            thread_local=False,  # renewed by a thread of its own
         )
         held = lock.acquire(token=f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
+        done = threading.Event()
+        if held:
+            threading.Thread(target=self._renew, args=(lock, done), daemon=True, name="dashapp-lock").start()
         try:
             yield held
         finally:
+            done.set()
             if held:
                 try:
                     lock.release()
                 except Exception:  # expired meanwhile: whoever holds it now keeps it
                     log.warning("the evaluator lock expired during the evaluation")
+
+    def _renew(self, lock, done: threading.Event) -> None:
+        while not done.wait(self.LOCK_SECONDS / 3):
+            try:
+                lock.reacquire()
+            except Exception as exc:  # lost: the evaluation goes on, and its commit tells
+                log.warning("the evaluator lock could not be renewed: %s", exc)
+                return
 
 
 _STORES: dict[tuple, FileStore | RedisStore] = {}

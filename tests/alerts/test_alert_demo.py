@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from cachelib import SimpleCache
@@ -16,18 +16,15 @@ from dashapp.cli import main
 from dashapp.config import Config
 from dashapp.db import Database
 from dashapp.runner import tick, worker_database
+from tests.alerts.conftest import DAYS, END
 
-END = datetime(2024, 6, 28, 15, 30)
-DAYS = 30
 TL = demo.timeline(END, DAYS)
 
 
 @pytest.fixture(scope="module")
-def config(tmp_path_factory) -> Config:
-    """200,000 predictions over 30 days: enough for a canary's daily accuracy and 15-minute rates."""
-    out = tmp_path_factory.mktemp("alerts-demo")
-    demo.write_demo(out / "data", rows=200_000, days=DAYS, seed=7, end=END)
-    return Config(data_dir=out / "data", cache_dir=out / "cache", state_dir=out / "state")
+def config(alert_demo, tmp_path_factory) -> Config:
+    out = tmp_path_factory.mktemp("alerts")
+    return Config(data_dir=alert_demo, cache_dir=out / "cache", state_dir=out / "state")
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +44,7 @@ def evaluated(config) -> Config:
     """The scheduler's evaluation as of END in the module's state store, for the readers (API, /metrics)."""
     server, db = worker_database(config)
     with server.app_context():
-        assert tick(db, load_rules(config.alert_rules), END).evaluated
+        assert tick(db, load_rules(config.alert_rules), END, warm=False).evaluated
     return config
 
 

@@ -141,3 +141,46 @@ def wait_for(condition, what: str, timeout: float = 20):
             return
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+class CeleryProcess:
+    """`celery -A dashapp.celery_app worker` (one prefork process: Cancel can terminate its job, and a test can
+    kill it) or `... beat`, on loopback with the given DASHAPP_* settings, logging into `folder`."""
+
+    def __init__(self, folder: Path, kind: str = "worker", **env):
+        folder.mkdir(parents=True, exist_ok=True)
+        self.log = folder / f"celery-{kind}.log"
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("DASHAPP_")} | env
+        celery = str(Path(sys.executable).parent / "celery")
+        if kind == "worker":
+            args = ["--pool", "prefork", "--concurrency", "1", "--hostname", f"dashapp-test-{free_port()}@%h"]
+            args += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+        else:
+            args = ["--schedule", str(folder / "celerybeat-schedule")]
+        self._log_file = self.log.open("w")
+        self.process = subprocess.Popen(
+            [celery, "-A", "dashapp.celery_app", kind, "--loglevel", "INFO", *args],
+            cwd=ROOT,
+            env=environ,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+        self.ready = " ready." if kind == "worker" else "beat: Starting..."
+
+    def wait(self) -> CeleryProcess:
+        wait_for(lambda: self.ready in self.text() or self.process.poll() is not None, "celery", timeout=90)
+        assert self.process.poll() is None, self.text()
+        return self
+
+    def text(self) -> str:
+        return self.log.read_text()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # warm shutdown
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log_file.close()
