@@ -6,7 +6,7 @@ ROWS ?= 1000000
 DAYS ?= 30
 export DASHAPP_DATA_DIR ?= $(DATA)
 
-.PHONY: setup demo run test lint browser redis bench load clean
+.PHONY: setup demo run test lint browser redis prometheus bench load clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -37,12 +37,18 @@ redis:
 	@command -v redis-server >/dev/null || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
 
+# Debian's prometheus and promtool for tests/browser/test_prometheus.py, which starts its own on a free port
+# (without the node exporter Debian recommends with it).
+prometheus:
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+
 lint: setup
 	$(VENV)/bin/ruff check dashapp tests
 	$(VENV)/bin/ruff format --check dashapp tests
 	$(VENV)/bin/hadolint Dockerfile
 
-test: setup browser redis lint
+test: setup browser redis prometheus lint
 	$(PY) -m pytest
 
 bench: setup

@@ -8,14 +8,13 @@ milliseconds, far inside Prometheus' scrape timeout. Under gunicorn every worker
 requests into files in PROMETHEUS_MULTIPROC_DIR (set by gunicorn.conf.py), and a scrape sums them, so
 whichever worker answers, the counts are the whole server's.
 
-Names follow Prometheus' conventions: base units (seconds; ratios from 0 to 1), so
-`ops.latency_p95_ms` is exported as `dashapp_ops_latency_p95_seconds`.
+Names follow Prometheus' naming conventions, and `promtool check metrics` finds nothing to report
+(tests/browser/test_prometheus.py): see EXPORTED and LABELS.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import time
 
 from flask import Flask, Response, g, request
@@ -36,17 +35,39 @@ LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
-# A metric's unit suffix -> (the base unit's suffix, the factor to it).
-BASE_UNITS = {"_ms": ("_seconds", 0.001), "_minutes": ("_seconds", 60.0), "_pct": ("_ratio", 0.01)}
+# Each named metric's exported name, and the factor from the unit its rules use to Prometheus' base unit. The rules
+# keep their names and units (thresholds in ms, minutes and percent read better); Prometheus gets seconds and ratios
+# from 0 to 1, and a fraction is a `_ratio`, never a `_rate` (a rate is per second there) or a `_share`. A table, not
+# a rule over suffixes: a new metric gets its name deliberately, and /metrics fails until it has one.
+EXPORTED: dict[str, tuple[str, float]] = {
+    "ops.latency_p95_ms": ("dashapp_ops_latency_p95_seconds", 0.001),
+    "ops.error_rate": ("dashapp_ops_error_ratio", 1.0),
+    "ops.cache_hit_rate": ("dashapp_ops_cache_hit_ratio", 1.0),
+    "ab.traffic_share": ("dashapp_ab_traffic_ratio", 1.0),
+    "ab.canary_share": ("dashapp_ab_canary_traffic_ratio", 1.0),
+    "model.accuracy": ("dashapp_model_accuracy_ratio", 1.0),
+    "drift.psi": ("dashapp_drift_psi", 1.0),
+    "drift.share_drifted": ("dashapp_drift_features_drifted_ratio", 1.0),
+    "prediction.label_kl": ("dashapp_prediction_label_kl", 1.0),
+    "data.freshness_minutes": ("dashapp_data_freshness_seconds", 60.0),
+    "pipeline.failure_rate": ("dashapp_pipeline_failure_ratio", 1.0),
+    "agent.drawdown": ("dashapp_agent_drawdown_ratio", 1.0),
+    "quality.missing_rate": ("dashapp_quality_missing_ratio", 1.0),
+    "service.up": ("dashapp_service_up_ratio", 1.0),
+    "service.cpu_pct": ("dashapp_service_cpu_usage_ratio", 0.01),
+    "service.memory_pct": ("dashapp_service_memory_usage_ratio", 0.01),
+    "slo.burn_fast": ("dashapp_slo_burn_fast", 1.0),
+    "slo.burn_medium": ("dashapp_slo_burn_medium", 1.0),
+    "slo.burn_slow": ("dashapp_slo_burn_slow", 1.0),
+    "drift.cardinality_growth": ("dashapp_drift_cardinality_growth", 1.0),
+}
+# Series labels exported under another name: Prometheus sets `instance` (and `job`) on every series it scrapes, and
+# would rename a service's own `instance` to `exported_instance`.
+LABELS = {"instance": "service_instance"}
 
 
-def prometheus_name(metric: str) -> tuple[str, float]:
-    """The exported name of a named metric in base units, and the factor its values are multiplied by."""
-    name = "dashapp_" + re.sub(r"[^a-zA-Z0-9_]", "_", metric)
-    for suffix, (base, factor) in BASE_UNITS.items():
-        if name.endswith(suffix):
-            return name[: -len(suffix)] + base, factor
-    return name, 1.0
+def exported_label(label: str) -> str:
+    return LABELS.get(label, label)
 
 
 class PortalCollector:
@@ -66,8 +87,8 @@ class PortalCollector:
         for row in snapshot.metric_values():
             values.setdefault(row["metric"], []).append(row)
         for metric in METRICS.values():
-            name, factor = prometheus_name(metric.name)
-            family = GaugeMetricFamily(name, metric.help, labels=list(metric.labels))
+            name, factor = EXPORTED[metric.name]
+            family = GaugeMetricFamily(name, metric.help, labels=[exported_label(label) for label in metric.labels])
             for row in values.get(metric.name, ()):
                 family.add_metric([row["labels"].get(label, "") for label in metric.labels], row["value"] * factor)
             yield family
@@ -75,14 +96,18 @@ class PortalCollector:
     def _alerts(self, snapshot):
         alerts = snapshot.alerts(configured_rules(self.config))
         names = sorted({label for alert in alerts for label in alert.labels})
-        labels = ["alertname", "alertstate", "severity", *names]
+        labels = ["alertname", "alertstate", "severity", *map(exported_label, names)]
         state = GaugeMetricFamily("dashapp_alert", "One series per alert rule and label set; its state", labels=labels)
-        value = GaugeMetricFamily("dashapp_alert_value", "The value an alert rule compares", labels=labels)
+        value = GaugeMetricFamily(
+            "dashapp_alert_value",
+            "The value an alert rule compares with its thresholds, in the base unit of its metric's exported series",
+            labels=labels,
+        )
         for alert in alerts:
             series = [alert.rule.name, alert.state, alert.severity or "", *(alert.labels.get(n, "") for n in names)]
             state.add_metric(series, 1)
             if alert.value is not None:
-                value.add_metric(series, alert.value)
+                value.add_metric(series, alert.value * EXPORTED[alert.rule.metric][1])
         yield state
         yield value
 

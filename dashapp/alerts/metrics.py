@@ -52,7 +52,7 @@ class Metric:
     page: str  # where a person sees the cause
     buckets: tuple[str, ...]  # the evaluation buckets it supports
     compute: Callable[[Database, Span], pd.DataFrame]
-    help: str
+    help: str  # its series' HELP on /metrics, which exports it in a base unit: no unit here (prometheus.py)
     tables: tuple[str, ...]  # what compute reads: its evaluation is cached per their fingerprints
     # How long after a bucket ends its data may still arrive (outcomes, daily returns): until then the scheduler
     # evaluates the bucket again each time instead of settling it.
@@ -346,7 +346,7 @@ TIMED = tuple(name for name, table in TABLES.items() if table.time_column)
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
-        Metric("ops.latency_p95_ms", ("model_version",), "/operations", SUB_DAY, latency_p95, "p95 latency, ms", OPS),
+        Metric("ops.latency_p95_ms", ("model_version",), "/operations", SUB_DAY, latency_p95, "p95 latency", OPS),
         Metric("ops.error_rate", (), "/operations", SUB_DAY, error_rate, "share of requests answered 5xx", OPS),
         Metric("ops.cache_hit_rate", (), "/operations", SUB_DAY, cache_hit_rate, "feature-store hits per lookup", OPS),
         Metric("ab.traffic_share", ("model_version",), "/operations", SUB_DAY, traffic_share, "requests' share", OPS),
@@ -370,7 +370,7 @@ METRICS: dict[str, Metric] = {
             "/quality",
             SUB_DAY,
             freshness,
-            "minutes since newest",
+            "time since the newest row",
             CADENCED,
             clocked=True,
         ),
@@ -389,8 +389,8 @@ METRICS: dict[str, Metric] = {
             "quality.missing_rate", ("table", "column"), "/quality", HOURS, missing_rate, "rows without a value", TIMED
         ),
         Metric("service.up", INSTANCE, "/operations", SUB_DAY, service_up, "share of samples up", SERVICES),
-        Metric("service.cpu_pct", INSTANCE, "/operations", SUB_DAY, service_cpu, "mean CPU %", SERVICES),
-        Metric("service.memory_pct", INSTANCE, "/operations", SUB_DAY, service_memory, "mean memory %", SERVICES),
+        Metric("service.cpu_pct", INSTANCE, "/operations", SUB_DAY, service_cpu, "mean CPU use", SERVICES),
+        Metric("service.memory_pct", INSTANCE, "/operations", SUB_DAY, service_memory, "mean memory use", SERVICES),
         Metric(
             "slo.burn_fast",
             ("slo", "service"),

@@ -241,9 +241,16 @@ def test_metrics_exposes_the_named_metrics_and_the_alert_states_in_prometheus_te
     canary = [key for key in samples if key[0] == "dashapp_alert" and set(firing) <= set(key[1])]
     assert len(canary) == 1 and ("severity", "warning") in canary[0][1]
     assert samples[("dashapp_drift_psi", (("feature", "vix"),))] > 0.25
-    assert samples[("dashapp_model_accuracy", (("model_version", "sent-v1.5.0-rc1"),))] < 0.75
-    assert 0.05 < samples[("dashapp_ab_canary_share", ())] < 0.15
+    assert samples[("dashapp_model_accuracy_ratio", (("model_version", "sent-v1.5.0-rc1"),))] < 0.75
+    assert 0.05 < samples[("dashapp_ab_canary_traffic_ratio", ())] < 0.15
     assert families["dashapp_http_requests"].type == "counter"
+    # Base units (a memory ratio, not percent; an alert's latency in seconds, not ms), `instance` as `service_instance`.
+    memory = {
+        dict(k[1])["service_instance"]: v for k, v in samples.items() if k[0] == "dashapp_service_memory_usage_ratio"
+    }
+    assert "model-server-0" in memory and all(0 < v < 1 for v in memory.values())
+    latency = [v for k, v in samples.items() if k[0] == "dashapp_alert_value" and ("alertname", "latency_p95") in k[1]]
+    assert latency and all(0 < v < 5 for v in latency)
 
 
 class Receiver:
