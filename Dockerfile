@@ -35,13 +35,14 @@ RUN if [ "$WITH_CHROMIUM" = "1" ]; then \
     && groupadd --system --gid "$APP_GID" dashapp \
     && useradd --system --uid "$APP_UID" --gid "$APP_GID" --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin dashapp \
-    && mkdir -p /data /var/cache/dashapp \
-    && chown "$APP_UID:$APP_GID" /var/cache/dashapp
+    && mkdir -p /data /var/cache/dashapp /var/lib/dashapp \
+    && chown "$APP_UID:$APP_GID" /var/cache/dashapp /var/lib/dashapp
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     DASHAPP_DATA_DIR=/data \
     DASHAPP_CACHE_DIR=/var/cache/dashapp \
+    DASHAPP_STATE_DIR=/var/lib/dashapp \
     DASHAPP_BIND=0.0.0.0:8050
 # Code and venv stay root's, readable but not writable by the app: only the cache folder is its own.
 COPY --from=builder /opt/venv /opt/venv
@@ -52,11 +53,12 @@ COPY queries ./queries
 COPY assets ./assets
 # /data is mounted read-only; the cache folder (FileSystemCache, DuckDB spill files, Prometheus
 # counters) must be writable: an anonymous volume by default, or a tmpfs (see README).
-VOLUME ["/data", "/var/cache/dashapp"]
+VOLUME ["/data", "/var/cache/dashapp", "/var/lib/dashapp"]
 USER ${APP_UID}:${APP_GID}
 EXPOSE 8050
 # Liveness only (/healthz does no heavy work); the port comes from DASHAPP_BIND. No curl in a slim image.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; port = os.environ['DASHAPP_BIND'].rsplit(':', 1)[1]; urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=4)"]
-# No control socket: gunicorn would put it in the home folder, which this user does not have.
-CMD ["gunicorn", "--config", "gunicorn.conf.py", "--no-control-socket"]
+# gunicorn and the alert scheduler beside it (dashapp serve starts, restarts and stops both; with
+# DASHAPP_CELERY_BROKER_URL set, gunicorn alone: Celery beat and workers do the scheduler's work).
+CMD ["dashapp", "serve"]

@@ -5,6 +5,8 @@ DATA ?= data/demo
 ROWS ?= 1000000
 DAYS ?= 30
 export DASHAPP_DATA_DIR ?= $(DATA)
+# The alert states and history of these data: a new demo starts them over.
+export DASHAPP_STATE_DIR ?= $(DATA).state
 
 .PHONY: setup demo run test lint browser redis prometheus bench load clean
 
@@ -20,9 +22,10 @@ setup: $(VENV)/.installed
 # The demo ends when it is generated; regenerate it when it is more than 6 hours old.
 demo: setup
 	@if [ -z "$$(find $(DATA)/predictions -maxdepth 0 -mmin -360 2>/dev/null)" ]; then \
-		$(VENV)/bin/dashapp demo --out $(DATA) --rows $(ROWS) --days $(DAYS); \
+		$(VENV)/bin/dashapp demo --out $(DATA) --rows $(ROWS) --days $(DAYS) && rm -rf $(DASHAPP_STATE_DIR); \
 	fi
 
+# gunicorn and, beside it, the alert scheduler (dashapp serve starts and stops both).
 run: demo
 	@echo "serving $(DATA) at http://$${DASHAPP_BIND:-127.0.0.1:8050}"
 	$(VENV)/bin/dashapp serve

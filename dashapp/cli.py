@@ -297,7 +297,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"dashapp: {exc}", file=sys.stderr)
         return 2
     gunicorn = shutil.which("gunicorn") or str(Path(sys.executable).parent / "gunicorn")
-    web = [gunicorn, "--config", str(ROOT / "gunicorn.conf.py")]
+    # No control socket: nothing here drives gunicorn through it, and a home without one (a container's) fails it.
+    web = [gunicorn, "--config", str(ROOT / "gunicorn.conf.py"), "--no-control-socket"]
     if args.no_scheduler or config.celery_broker_url:  # with a broker, Celery beat and workers do its work
         os.execv(gunicorn, web)
     return supervise(web, [sys.executable, "-m", "dashapp.cli", "scheduler"])

@@ -38,9 +38,18 @@ def free_port() -> int:
 class Server:
     """A real gunicorn serving dashapp on a free loopback port (datasette's wait_for_server)."""
 
-    def __init__(self, data_dir: Path, cache_dir: Path, app: str | None = None, scheduler: bool = False, **env):
+    def __init__(
+        self,
+        data_dir: Path,
+        cache_dir: Path,
+        app: str | None = None,
+        scheduler: bool = False,
+        root: Path = ROOT,
+        **env,
+    ):
         """`app`: another WSGI target than gunicorn.conf.py's (module:variable); `scheduler`: run the alert scheduler
-        beside it, as `dashapp serve` does; `env`: DASHAPP_* and others."""
+        beside it, as `dashapp serve` does; `root`: the checkout to serve (another release, for the benchmarks);
+        `env`: DASHAPP_* and others (None leaves a variable out)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = cache_dir / "gunicorn.log"
@@ -53,11 +62,13 @@ class Server:
             "DASHAPP_BIND": f"127.0.0.1:{self.port}",
             "DASHAPP_WORKERS": "2",
         } | env
+        self.environ = {k: v for k, v in self.environ.items() if v is not None}
+        self.root = root
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
         self._log_file = self.log.open("w")
         self.process = subprocess.Popen(
-            [gunicorn, "--config", str(ROOT / "gunicorn.conf.py"), "--no-control-socket", *([app] if app else [])],
-            cwd=ROOT,
+            [gunicorn, "--config", str(root / "gunicorn.conf.py"), "--no-control-socket", *([app] if app else [])],
+            cwd=root,
             env=self.environ,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
@@ -67,7 +78,9 @@ class Server:
     def start_scheduler(self, *args: str) -> subprocess.Popen:
         """A `dashapp scheduler` process on the server's settings, logging into the server's log."""
         command = [sys.executable, "-m", "dashapp.cli", "scheduler", *args]
-        return subprocess.Popen(command, cwd=ROOT, env=self.environ, stdout=self._log_file, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            command, cwd=self.root, env=self.environ, stdout=self._log_file, stderr=subprocess.STDOUT
+        )
 
     def wait(self, timeout: float = 60) -> Server:
         """Until /healthz answers, and, with a scheduler, until /readyz reports its first evaluation."""
