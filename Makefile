@@ -6,7 +6,7 @@ ROWS ?= 1000000
 DAYS ?= 30
 export DASHAPP_DATA_DIR ?= $(DATA)
 
-.PHONY: setup demo run test lint browser redis bench load clean
+.PHONY: setup demo run test lint browser redis alertmanager bench load clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -37,12 +37,17 @@ redis:
 	@command -v redis-server >/dev/null || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
 
+# Debian's prometheus-alertmanager for the Alertmanager tests, which start and stop their own on a free port.
+alertmanager:
+	@command -v prometheus-alertmanager >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-alertmanager; }
+
 lint: setup
 	$(VENV)/bin/ruff check dashapp tests
 	$(VENV)/bin/ruff format --check dashapp tests
 	$(VENV)/bin/hadolint Dockerfile
 
-test: setup browser redis lint
+test: setup browser redis alertmanager lint
 	$(PY) -m pytest
 
 bench: setup

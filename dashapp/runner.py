@@ -50,7 +50,7 @@ def tick(db: Database, rules: list[Rule], now: datetime, rebuild: bool = False, 
             outcome = evaluate_once(db, store, rules, now, rebuild=rebuild)
         finally:
             db.end_snapshot()
-        problems = notify(store, store.load(), rules, db.config.alert_webhook)
+        problems = notify(store, store.load(), rules, db.config)
     for problem in problems:
         log.warning("%s", problem)
     return replace(outcome, snapshot=store.load(), problems=tuple(problems))
