@@ -8,7 +8,7 @@ export DASHAPP_DATA_DIR ?= $(DATA)
 # The alert states and history of these data: a new demo starts them over.
 export DASHAPP_STATE_DIR ?= $(DATA).state
 
-.PHONY: setup demo run test lint browser redis prometheus bench load clean
+.PHONY: setup demo run test lint browser redis prometheus alertmanager bench load clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -46,12 +46,17 @@ prometheus:
 	@command -v prometheus >/dev/null && command -v promtool >/dev/null || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
 
+# Debian's prometheus-alertmanager for the Alertmanager tests, which start and stop their own on a free port.
+alertmanager:
+	@command -v prometheus-alertmanager >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-alertmanager; }
+
 lint: setup
 	$(VENV)/bin/ruff check dashapp tests
 	$(VENV)/bin/ruff format --check dashapp tests
 	$(VENV)/bin/hadolint Dockerfile
 
-test: setup browser redis prometheus lint
+test: setup browser redis prometheus alertmanager lint
 	$(PY) -m pytest
 
 bench: setup

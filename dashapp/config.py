@@ -86,6 +86,14 @@ class Config:
         },
     )
     bind: str = field(default="127.0.0.1:8050", metadata={"help": "gunicorn bind address, host:port", "results": False})
+    public_url: str = field(
+        default="",
+        metadata={
+            "help": "the portal's address as users reach it (https://portal.example.com), for links sent out;"
+            " empty = http://DASHAPP_BIND",
+            "results": False,
+        },
+    )
     # One per core, within the range _validate accepts, so a big host starts with the defaults.
     workers: int = field(
         default_factory=lambda: min(os.cpu_count() or 1, 64), metadata={"help": "gunicorn workers", "results": False}
@@ -151,6 +159,15 @@ class Config:
         default="",
         metadata={
             "help": "http(s) URL the scheduler POSTs alert state changes to (JSON); empty = none",
+            "results": False,
+        },
+    )
+    # Left out of repr: the URL may carry the user and password of Alertmanager (or of its proxy).
+    alertmanager_url: str = field(
+        default="",
+        repr=False,
+        metadata={
+            "help": "Alertmanager's base URL (http://alertmanager:9093): the scheduler sends it the firing alerts",
             "results": False,
         },
     )
@@ -227,6 +244,13 @@ class Config:
     def background_dir(self) -> Path:
         """The diskcache of background callbacks' jobs (progress, results), shared by the workers of one host."""
         return self.cache_dir / "background"
+
+    @property
+    def portal_url(self) -> str:
+        """The portal's address for links that leave it (alerts), without a trailing slash."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return "http://localhost" if self.bind.startswith("unix:") else f"http://{self.bind}"
 
     @property
     def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -319,6 +343,16 @@ class Config:
             )
         if self.alert_webhook and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", self.alert_webhook):
             raise ConfigError(f"{env_name('alert_webhook')} must be an http(s) URL, got {self.alert_webhook[:80]!r}")
+        if self.alertmanager_url and not _base_url_ok(self.alertmanager_url):
+            raise ConfigError(
+                f"{env_name('alertmanager_url')} must be Alertmanager's base http(s) URL like http://alertmanager:9093"
+                f" (the scheduler adds /api/v2/alerts), got {redacted_url(self.alertmanager_url)[:80]!r}"
+            )
+        if self.public_url and not _base_url_ok(self.public_url):
+            raise ConfigError(
+                f"{env_name('public_url')} must be the portal's http(s) address like https://portal.example.com,"
+                f" got {self.public_url[:80]!r}"
+            )
         if not _frame_ancestors_ok(self.frame_ancestors):
             raise ConfigError(
                 f"{env_name('frame_ancestors')} must be 'self', 'none' or space-separated origins"
@@ -386,6 +420,17 @@ def _frame_ancestors_ok(value: str) -> bool:
     if sources == ["'none'"]:
         return True
     return bool(sources) and all(s == "'self'" or _ORIGIN.fullmatch(s) for s in sources)
+
+
+def _base_url_ok(url: str) -> bool:
+    """An http(s) address with a host, and a path only as a prefix (a proxy's): no query, no fragment, no API path."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError on a port that is not a number)
+    except ValueError:
+        return False
+    plain = re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", url) is not None
+    return plain and bool(parts.hostname) and "/api/" not in parts.path + "/"
 
 
 def _redis_url_ok(url: str, unix: bool = True) -> bool:

@@ -58,7 +58,7 @@ def tick(
             outcome = evaluate_once(db, store, rules, now, rebuild=rebuild)
         finally:
             db.end_snapshot()
-        problems = notify(store, store.load(), rules, db.config.alert_webhook)
+        problems = notify(store, store.load(), rules, db.config)
         if warm:
             warm_after_change(db, store)
     for problem in problems:

@@ -64,6 +64,7 @@ def test_the_alert_state_lives_under_xdg_state_home_not_in_the_cache(monkeypatch
         ("DASHAPP_CELERY_BROKER_URL", "rediss://broker.internal", "celery_broker_url", "rediss://broker.internal"),
         ("DASHAPP_BIND", "0.0.0.0:9000", "bind", "0.0.0.0:9000"),
         ("DASHAPP_BIND", "unix:/run/dashapp.sock", "bind", "unix:/run/dashapp.sock"),
+        ("DASHAPP_PUBLIC_URL", " https://portal.example.com ", "public_url", "https://portal.example.com"),
         ("DASHAPP_WORKERS", "3", "workers", 3),
         ("DASHAPP_THREADS", "8", "threads", 8),
         ("DASHAPP_DUCKDB_THREADS", "2", "duckdb_threads", 2),
@@ -82,6 +83,13 @@ def test_the_alert_state_lives_under_xdg_state_home_not_in_the_cache(monkeypatch
         ("DASHAPP_SLO_WINDOW_DAYS", "28", "slo_window_days", 28),
         ("DASHAPP_ALERT_RULES", "ops/rules.toml", "alert_rules", Path("ops/rules.toml")),
         ("DASHAPP_ALERT_WEBHOOK", "https://hooks.example/x", "alert_webhook", "https://hooks.example/x"),
+        ("DASHAPP_ALERTMANAGER_URL", "http://alertmanager:9093", "alertmanager_url", "http://alertmanager:9093"),
+        (
+            "DASHAPP_ALERTMANAGER_URL",
+            "https://u:pw@ops.example/am/",
+            "alertmanager_url",
+            "https://u:pw@ops.example/am/",
+        ),
         ("DASHAPP_ALERT_INTERVAL", "30", "alert_interval", 30),
         ("DASHAPP_ALERT_HISTORY_DAYS", "30", "alert_history_days", 30),
         ("DASHAPP_STATE_DIR", "/var/lib/dashapp", "state_dir", Path("/var/lib/dashapp")),
@@ -113,6 +121,7 @@ def test_every_field_is_covered_by_the_variable_test():
         "cache_redis_url",
         "celery_broker_url",
         "bind",
+        "public_url",
         "workers",
         "threads",
         "duckdb_threads",
@@ -131,6 +140,7 @@ def test_every_field_is_covered_by_the_variable_test():
         "slo_window_days",
         "alert_rules",
         "alert_webhook",
+        "alertmanager_url",
         "alert_interval",
         "alert_history_days",
         "state_dir",
@@ -192,6 +202,11 @@ def test_variables_without_the_prefix_are_ignored():
         ("DASHAPP_ALERT_INTERVAL", "1m", "must be an integer"),
         ("DASHAPP_ALERT_HISTORY_DAYS", "0", "must be 1 to 3660 days"),
         ("DASHAPP_STATE_DIR", "", "must be a path"),
+        ("DASHAPP_ALERTMANAGER_URL", "alertmanager:9093", "must be Alertmanager's base http(s) URL"),
+        ("DASHAPP_ALERTMANAGER_URL", "http://alertmanager:9093/api/v2/alerts", "the scheduler adds /api/v2/alerts"),
+        ("DASHAPP_ALERTMANAGER_URL", "http://alertmanager:port", "must be Alertmanager's base http(s) URL"),
+        ("DASHAPP_PUBLIC_URL", "portal.example.com", "must be the portal's http(s) address"),
+        ("DASHAPP_PUBLIC_URL", "https://portal.example.com/?x=1", "must be the portal's http(s) address"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(variable, raw, expects):
@@ -243,6 +258,26 @@ def test_the_broker_url_stays_out_of_repr_as_it_may_carry_a_password():
 
 def test_background_jobs_keep_their_diskcache_in_the_cache_folder():
     assert Config(cache_dir=Path("/c")).background_dir == Path("/c/background")
+
+
+def test_the_alertmanager_url_stays_out_of_repr_and_its_errors_as_it_may_carry_a_password():
+    assert "hunter2" not in repr(Config(alertmanager_url="https://ops:hunter2@alertmanager.internal"))
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env({"DASHAPP_ALERTMANAGER_URL": "https://ops:hunter2@alertmanager.internal/api/v2/alerts"})
+    assert "hunter2" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("settings", "portal"),
+    [
+        ({"public_url": "https://portal.example.com/"}, "https://portal.example.com"),
+        ({"public_url": "https://example.com/portal", "bind": "0.0.0.0:80"}, "https://example.com/portal"),
+        ({"bind": "127.0.0.1:9000"}, "http://127.0.0.1:9000"),  # users reach it where it listens
+        ({"bind": "unix:/run/dashapp.sock"}, "http://localhost"),
+    ],
+)
+def test_links_that_leave_the_portal_start_with_its_public_url_else_its_bind_address(settings, portal):
+    assert Config(**settings).portal_url == portal
 
 
 def test_the_redis_urls_stay_out_of_repr_as_they_may_carry_a_password():
@@ -318,6 +353,7 @@ SERVING = {
     "cache_redis_url",
     "celery_broker_url",
     "bind",
+    "public_url",
     "workers",
     "threads",
     "duckdb_threads",
@@ -326,6 +362,7 @@ SERVING = {
     "heavy_queries",
     "log_level",
     "alert_webhook",
+    "alertmanager_url",
     "alert_interval",
     "alert_history_days",
     "state_dir",

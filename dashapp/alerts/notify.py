@@ -1,12 +1,13 @@
 """Tell receivers about alert state changes, from the scheduler after it committed an evaluation.
 
 The generic webhook (DASHAPP_ALERT_WEBHOOK) gets a JSON POST with each series whose (state,
-severity) changed since the last POST it accepted. What each receiver was last sent lives in the
-state store, written only after the receiver accepted it: a receiver that was down gets the change
-on the next evaluation, and emptying the cache folder resends nothing. A series never sent before
-counts as ok, so the first evaluation reports what is wrong, not every rule. A crash between the
-POST and the store's write sends that change once more: each change carries an `id` for the
-receiver to drop a repeat.
+severity) changed since the last POST it accepted; Prometheus Alertmanager (DASHAPP_ALERTMANAGER_URL)
+gets the firing alerts at every tick and each resolution until it accepted it (alertmanager.py).
+What each receiver was last sent lives in the state store, written only after the receiver accepted
+it: a receiver that was down gets the change on the next evaluation, and emptying the cache folder
+resends nothing. A series never sent before counts as ok, so the first evaluation reports what is
+wrong, not every rule. A crash between the POST and the store's write sends that change once more:
+each change carries an `id` for the receiver to drop a repeat.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import logging
 import urllib.request
 from datetime import datetime
 
-from ..config import redacted_url
+from ..config import Config, redacted_url
+from . import alertmanager
 from .evaluate import Alert, as_json
 from .rules import Rule
 from .store import FileStore, RedisStore, Snapshot
@@ -69,19 +71,26 @@ def post_webhook(url: str, alerts: list[Alert], sent: dict, at: datetime) -> dic
     return sent | {series_key(a): {"state": a.state, "severity": a.severity} for a, _ in changed}
 
 
-def notify(store: FileStore | RedisStore, snapshot: Snapshot, rules: list[Rule], webhook: str) -> list[str]:
+def notify(store: FileStore | RedisStore, snapshot: Snapshot, rules: list[Rule], config: Config) -> list[str]:
     """Send what the snapshot's states call for to each configured receiver and record it; the problems met."""
     problems: list[str] = []
-    if not webhook or not snapshot.evaluated:
+    if not (config.alert_webhook or config.alertmanager_url) or not snapshot.evaluated:
         return problems
     at = snapshot.evaluated_at
     alerts = snapshot.alerts(rules)
     sent = dict(snapshot.doc.get("sent", {}))
-    try:
-        sent["webhook"] = post_webhook(webhook, alerts, snapshot.sent("webhook"), at)
-    except OSError as exc:
-        problems.append(f"webhook failed, will resend: {exc}")
-        log.warning("alert webhook at %s failed, will resend: %s", redacted_url(webhook), exc)
+    if config.alert_webhook:
+        try:
+            sent["webhook"] = post_webhook(config.alert_webhook, alerts, snapshot.sent("webhook"), at)
+        except OSError as exc:
+            problems.append(f"webhook failed, will resend: {exc}")
+            log.warning("alert webhook at %s failed, will resend: %s", redacted_url(config.alert_webhook), exc)
+    if config.alertmanager_url:
+        try:
+            sent[alertmanager.CHANNEL] = alertmanager.send(config, snapshot, alerts, TIMEOUT_SECONDS)
+        except OSError as exc:
+            # tick() logs the problems
+            problems.append(f"Alertmanager at {redacted_url(config.alertmanager_url)} failed, will resend: {exc}")
     if sent != snapshot.doc.get("sent", {}) and not store.commit({**snapshot.doc, "sent": sent}, snapshot.generation):
         problems.append("the store changed while notifying; the changes will be sent again")
     return problems

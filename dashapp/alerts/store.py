@@ -194,6 +194,16 @@ class Snapshot:
         severity = last["severity"] if state in ACTIVE else None
         return Alert(rule, labels, state, severity, last["value"], since, periods)
 
+    def severity_since(self, alert: Alert) -> datetime | None:
+        """When a firing series began to fire at its current severity: later than its period's start when it
+        went from warning to critical (or back) on the way. None when its history no longer says."""
+        start = None
+        for row in reversed(self._transitions.get((alert.rule.name, labels_key(alert.labels)), [])):
+            if row["state"] not in ACTIVE or row["severity"] != alert.severity:
+                return _parse(start)
+            start = row["bucket"]
+        return None  # the run began before the history kept: its period's start is the best known
+
     @cached_property
     def _transitions(self) -> dict[tuple[str, Labels], list[dict]]:
         found: dict[tuple[str, Labels], list[dict]] = {}
