@@ -82,14 +82,12 @@ def notify(store: FileStore | RedisStore, snapshot: Snapshot, rules: list[Rule],
     if config.alert_webhook:
         try:
             sent["webhook"] = post_webhook(config.alert_webhook, alerts, snapshot.sent("webhook"), at)
-        except OSError as exc:
-            problems.append(f"webhook failed, will resend: {exc}")
-            log.warning("alert webhook at %s failed, will resend: %s", redacted_url(config.alert_webhook), exc)
+        except OSError as exc:  # tick() logs the problems
+            problems.append(f"webhook at {redacted_url(config.alert_webhook)} failed, will resend: {exc}")
     if config.alertmanager_url:
         try:
             sent[alertmanager.CHANNEL] = alertmanager.send(config, snapshot, alerts, TIMEOUT_SECONDS)
         except OSError as exc:
-            # tick() logs the problems
             problems.append(f"Alertmanager at {redacted_url(config.alertmanager_url)} failed, will resend: {exc}")
     if sent != snapshot.doc.get("sent", {}) and not store.commit({**snapshot.doc, "sent": sent}, snapshot.generation):
         problems.append("the store changed while notifying; the changes will be sent again")

@@ -7,7 +7,8 @@ On exit it writes the statistics by request kind (page, callback, api) and in to
 
 A user opens a page as a browser does: the document, /_dash-layout and /_dash-dependencies, then the
 page's callbacks, at most six at a time (a browser's connections per host); then it reads for 1-3 s.
-One task in five is an API call instead. A panel that answers 200 but shows a failure or a refusal
+One task in five is an API call instead. Beside the users, two monitors (MonitorUser) scrape /metrics
+and poll /api/alerts every second, reported apart. A panel that answers 200 but shows a failure or a refusal
 (a red or amber alert in its footer) counts as an error. A callback that meets a kept-alive connection
 the server has closed meanwhile is sent once more, as Chromium does, and counted apart.
 """
@@ -74,6 +75,22 @@ class PortalUser(FastHttpUser):
         self.client.get(path, name=f"api {path}")
 
 
+class MonitorUser(FastHttpUser):
+    """What watches the portal while people use it: Prometheus scraping /metrics and a dashboard polling
+    /api/alerts, each every second, named apart ("monitor ...") so their latency is reported on its own."""
+
+    fixed_count = 2
+    wait_time = between(0.5, 1.5)
+
+    @task
+    def scrape(self):
+        self.client.get("/metrics", name="monitor /metrics")
+
+    @task
+    def poll(self):
+        self.client.get("/api/alerts", name="monitor /api/alerts")
+
+
 def panel_problem(text: str) -> str | None:
     """A panel's footer alert (danger: it failed; warning: refused, e.g. a query deadline), as an error kind."""
     for key, props in json.loads(text).get("response", {}).items():
@@ -98,6 +115,7 @@ def _report(environment, **_kwargs):
         "rows": rows,
         "reconnects": merged(stats, (RECONNECT,)).num_requests,
         "slowest": [{"name": e.name, **summary(e)} for e in slowest[:5]],
+        "monitor": {e.name: summary(e) for e in counted if e.name.startswith("monitor ")},
         "errors": [{"name": e.name, "error": str(e.error)[:160], "count": e.occurrences} for e in errors],
     }
     with open(environment.parsed_options.report, "w") as out:

@@ -11,6 +11,8 @@
 2. Start the measured gunicorn (the repo's gunicorn.conf.py) with a fresh DASHAPP_CACHE_DIR, and run
    locust (tests/bench/load_locustfile.py, in its own venv) twice with the same mix: cold (empty
    results cache, fresh workers) and warm. Users, duration and host are bounded; the host is loopback.
+   The alert scheduler runs beside gunicorn (dashapp serve's pair), and two monitors scrape /metrics and
+   poll /api/alerts every second; their latency under the load is reported apart.
 3. Print, per phase, requests, throughput, p50/p95/p99 and errors by request kind and in total, and
    each worker's RSS sampled from /proc every few seconds (first minute of load against the last).
 
@@ -186,6 +188,11 @@ def phase_table(name: str, result: dict) -> str:
             f"- {result['reconnects']} callbacks met a kept-alive connection the server had closed and were sent"
             " again, as a browser does (not counted above)"
         )
+    for name, row in sorted(result.get("monitor", {}).items()):
+        lines.append(
+            f"- {name}: {row['requests']} requests, p50 {row['p50']:.0f} ms, p95 {row['p95']:.0f} ms,"
+            f" p99 {row['p99']:.0f} ms, {row['errors']} errors"
+        )
     slow = ", ".join(f"{s['name']} {s['p95']:.0f} ms" for s in result["slowest"])
     lines.append(f"- slowest by p95: {slow}")
     if result["cpu_warning"]:
@@ -258,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"- mix: {len(pages)} page URLs ({calls} callbacks captured from Chromium), {len(api_paths())} API paths")
     print(f"- run folder (mix, locust logs, gunicorn log): {run_dir}\n")
 
-    server = Server(data, run_dir / "cache", **env).wait(timeout=120)
+    # With the alert scheduler beside it, as `dashapp serve` runs them: /metrics and /api/alerts read its store.
+    server = Server(data, run_dir / "cache", scheduler=True, **env).wait(timeout=600)
     sampler = RssSampler(server.process.pid)
     sampler.start()
     try:

@@ -211,3 +211,13 @@ def test_the_api_answers_the_bands_in_json_and_names_a_bad_alerts_value(db, conf
     assert "shapes" not in client.get(url + "&alerts=hide").get_json()["figure"]["layout"]
     answer = client.get(url + "&alerts=maybe")
     assert answer.status_code == 400 and answer.get_json()["param"] == "alerts"
+
+
+def test_the_alerts_page_gives_the_true_since_even_when_it_lies_before_the_window(db, config):
+    """The paper run's drawdown began weeks before this week: "since" says when, not the window's first day."""
+    rendered = render(get_chart("alerts.current"), WEEK, db)
+    row = rendered.data.set_index("rule").loc["agent_drawdown"]
+    start, end = drawdown_period(config)
+    since = datetime.fromisoformat(row["since"])
+    assert since < datetime.fromisoformat(WEEK["start"][0])
+    assert since == (start if row["state"] == "firing" else end)
