@@ -137,8 +137,10 @@ def _step_series(
     steps, closed, committed, settled = [], [], carry, 0
     for bucket in buckets:
         value = values.get(bucket)
-        if value is None and carry.state == "nodata" and carry.period is None and carry.since is not None:
-            step = Step(bucket, None, "nodata", None)  # nothing to remember: the common case of a gap, made cheap
+        if value is None and (bucket >= commit_before or (carry.state == "nodata" and carry.period is None)):
+            # An open bucket without a value yet (a bucket's first minutes, a day whose returns are not logged) is
+            # not known to lack data: the state stands. A gap in a series without data changes nothing either.
+            step = Step(bucket, None, carry.state, carry.severity)
         else:
             step, carry, ended = advance(rule.thresholds, carry, bucket, rule.measure(value))
             if ended is not None:
@@ -174,12 +176,13 @@ def _absent_by_design(db: Database, table: str) -> bool:
 
 
 def evaluate(db: Database, rules: list[Rule], start: datetime, end: datetime) -> list[Alert]:
-    """Every rule's alerts over [start, end) from scratch, each bucket settled; the last one may be partial."""
+    """Every rule's alerts over [start, end) from scratch; the last bucket may be partial."""
     return [alert for rule in rules for alert in _evaluate_rule(db, rule, start, end)]
 
 
 def _evaluate_rule(db: Database, rule: Rule, start: datetime, end: datetime) -> list[Alert]:
-    outcome = run_rule(db, rule, bucket_range(rule, start, end), end, {}, commit_before=end)
+    open_from = align_down(end - METRICS[rule.metric].settle, rule.bucket_seconds)  # as the scheduler settles them
+    outcome = run_rule(db, rule, bucket_range(rule, start, end), end, {}, commit_before=open_from)
     if outcome.error:
         return [Alert(rule, dict(rule.labels), "error", error=outcome.error)]
     return [

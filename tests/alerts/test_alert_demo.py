@@ -312,7 +312,7 @@ def test_the_webhook_gets_each_state_change_once_and_a_failed_post_is_resent(
     receiver.status = 503  # the receiver is down when the spike ends
     after_spike = (TL.spike_end + timedelta(hours=2)).isoformat()
     main([*alerts, after_spike])
-    assert "webhook failed, will resend" in capsys.readouterr().err
+    assert "failed, will resend: HTTP Error 503" in capsys.readouterr().err
     receiver.status = 200
     main([*alerts, after_spike])
     (_, recovered) = receiver.posts[1]

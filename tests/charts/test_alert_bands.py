@@ -214,10 +214,11 @@ def test_the_api_answers_the_bands_in_json_and_names_a_bad_alerts_value(db, conf
 
 
 def test_the_alerts_page_gives_the_true_since_even_when_it_lies_before_the_window(db, config):
-    """The paper run's drawdown began weeks before this week: "since" says when, not the window's first day."""
-    rendered = render(get_chart("alerts.current"), WEEK, db)
-    row = rendered.data.set_index("rule").loc["agent_drawdown"]
-    start, end = drawdown_period(config)
-    since = datetime.fromisoformat(row["since"])
-    assert since < datetime.fromisoformat(WEEK["start"][0])
-    assert since == (start if row["state"] == "firing" else end)
+    """ "since" says when an alert began, not the window's first day: now, and at an earlier window's end."""
+    day = {"start": [f"{END - timedelta(days=1):%Y-%m-%dT%H:%M}"], "end": [f"{END:%Y-%m-%dT%H:%M}"]}
+    now = render(get_chart("alerts.current"), day, db).data.set_index("rule").loc["feature_drift"]
+    assert now["state"] == "firing" and datetime.fromisoformat(now["since"]).date() == TL.drift_start.date()
+    start, _ = drawdown_period(config)  # below -20% from its peak for weeks before this earlier week's end
+    before = {"start": ["2024-06-13"], "end": ["2024-06-20"]}
+    then = render(get_chart("alerts.current"), before, db).data.set_index("rule").loc["agent_drawdown"]
+    assert then["state"] == "firing" and datetime.fromisoformat(then["since"]) == start
