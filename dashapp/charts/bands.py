@@ -5,9 +5,11 @@ figure, so that cache never depends on the alert states. The periods come from t
 the scheduler writes: a band costs one read of an in-memory document, never an evaluation.
 
 By default (`alerts=relevant`) a chart shades only the rules that concern it: those whose series are
-about one of its tables, whose metric reads one of them, whose labels its data carries (a chart per
-model version shows the latency rule per version), or whose metric area it names in
-`ChartSpec.alert_areas` (the agent trades on the model's sentiment, so its curves show drift).
+about one of its tables; on a page that shows some metrics' causes, the rules of those metrics that
+read one of its tables or whose labels its data carries (Operations shades the serving rules, not the
+drift ones that read the same predictions), elsewhere (Overview, Correlation) any such rule; and the
+rules of the metric areas it names in `ChartSpec.alert_areas` (the agent trades on the model's
+sentiment, so its curves show drift).
 `alerts=all` shades every rule, `alerts=hide` none; the legend and the footer say what is shaded.
 """
 
@@ -73,6 +75,7 @@ def merge(periods: list[tuple[Rule, dict, Period]]) -> list[Band]:
 class Scope:
     """What a chart is about, to pick the rules whose bands concern it."""
 
+    page: str
     tables: tuple[str, ...]
     labels: frozenset[str]  # the columns of its data: the labels its series carry
     areas: tuple[str, ...]  # metric areas (drift, agent, ...) it also shows
@@ -81,11 +84,13 @@ class Scope:
         metric = METRICS[rule.metric]
         if "table" in labels:  # a series about one table (freshness, missing values): that table's charts
             return labels["table"] in self.tables
-        return (
-            bool(set(metric.tables) & set(self.tables))
-            or bool(set(metric.labels) & self.labels)
-            or metric.name.split(".")[0] in self.areas
-        )
+        if metric.name.split(".")[0] in self.areas:
+            return True
+        # On a page where some metrics' causes are shown, its own: Operations shades the serving rules, not the
+        # drift ones that read the same predictions. The Overview and Correlation go by tables and labels alone.
+        if self.page in {m.page for m in METRICS.values()} and metric.page != self.page:
+            return False
+        return bool(set(metric.tables) & set(self.tables)) or bool(set(metric.labels) & self.labels)
 
 
 def shaded_periods(

@@ -353,7 +353,7 @@ def render(spec: ChartSpec, args: Mapping[str, Sequence[str]], db: Database, str
 
 
 def _scope(spec: ChartSpec, frame: pd.DataFrame) -> Scope:
-    return Scope(spec.tables, frozenset(map(str, frame.columns)), spec.alert_areas)
+    return Scope(spec.page, spec.tables, frozenset(map(str, frame.columns)), spec.alert_areas)
 
 
 def chart_version(spec: ChartSpec, args: Mapping[str, Sequence[str]], db: Database) -> str:

@@ -521,5 +521,7 @@ for name, title, data, figure, extra, tables, height, description in CHARTS:
             description=description,
             height=height,
             time_axis=TIME_AXES.get(name),
+            # The model's outputs move when its inputs drift: the drift rules belong on its charts over time.
+            alert_areas=("drift", "prediction") if name in TIME_AXES else (),
         )
     )

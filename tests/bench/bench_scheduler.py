@@ -8,8 +8,9 @@
    of --repeat deploys: a release (a copy of the checkout) gets new code (a changed comment in a page
    module), the scheduler runs once (`dashapp scheduler --once`: it evaluates and warms), gunicorn starts
    from the release on the same cache and state folders, and every page is opened once (after the deploy),
-   then once more (warm). The earlier commit runs the same deploys without a scheduler (it had none: its
-   cache prefix, made of the build and every setting, changes with every deploy).
+   then once more (warm). This commit runs with the results cache on disk (the default) and in Redis; the
+   earlier commit, which had no scheduler, with Redis: its cache prefix, made of the build and every setting,
+   changed with every deploy there (flask-caching's FileSystemCache ignores a key prefix).
 2. Bands: `overview.volume` through the API with the results cache emptied before each request (cold),
    with its alert bands and without (`alerts=hide`), on each commit; the scheduler has evaluated once.
 
@@ -31,7 +32,7 @@ from pathlib import Path
 from bench_queries import REPO, _median, fmt_s, log, markdown
 
 sys.path.insert(0, str(REPO))
-from tests.browser.server import Server, fetch  # noqa: E402
+from tests.browser.server import RedisServer, Server, fetch  # noqa: E402
 
 PAGES = ("/", "/quality", "/drift", "/sentiment", "/backtests", "/correlation", "/operations", "/alerts")
 RELEASE_FILES = ("dashapp", "queries", "assets", "gunicorn.conf.py", "pyproject.toml")
@@ -52,8 +53,9 @@ def new_code(root: Path, deploy: int) -> None:
         module.write(f"# deploy {deploy}\n")
 
 
-def environment(data: Path, work: Path, scheduler: bool) -> dict:
+def environment(data: Path, work: Path, scheduler: bool, redis_url: str | None = None) -> dict:
     env: dict = {"DASHAPP_DATA_DIR": str(data), "DASHAPP_CACHE_DIR": str(work / "cache")}
+    env |= {"DASHAPP_CACHE_REDIS_URL": redis_url} if redis_url else {}
     if not scheduler:  # the earlier commit refuses settings it does not know
         return env | {"DASHAPP_STATE_DIR": None}
     return env | {"DASHAPP_STATE_DIR": str(work / "state"), "DASHAPP_ALERT_INTERVAL": "1"}
@@ -80,8 +82,9 @@ def visit(page, url: str, charts: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def deploys(source: Path, data: Path, repeat: int, scheduler: bool) -> dict:
-    """{page: {"deploy": [...], "warm": [...]}, "_scheduler": [...]} over `repeat` deploys of `source`."""
+def deploys(source: Path, data: Path, repeat: int, scheduler: bool, redis_url: str | None = None) -> dict:
+    """{page: {"deploy": [...], "warm": [...]}, "_scheduler": [...]} over `repeat` deploys of `source`, with the
+    results cache on disk or in Redis."""
     from playwright.sync_api import sync_playwright
 
     from dashapp.charts import REGISTRY
@@ -91,7 +94,7 @@ def deploys(source: Path, data: Path, repeat: int, scheduler: bool) -> dict:
     with tempfile.TemporaryDirectory(prefix="dashapp-bench-deploys-") as scratch:
         work = Path(scratch)
         root = release(source, work / "release")
-        env = environment(data, work, scheduler)
+        env = environment(data, work, scheduler, redis_url)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium")
             for deploy in range(repeat + 1):  # the first fills the cache with what a deploy keeps
@@ -172,18 +175,33 @@ def main(argv: list[str] | None = None) -> int:
                 print(markdown(["overview.volume, cold", "with bands", "alerts=hide", "ratio"], rows), flush=True)
             if "deploys" in parts:
                 log("pages after a deploy, and warm ...")
-                now = deploys(REPO, args.data, args.repeat, True)
-                then = deploys(before, args.data, args.repeat, False)
+                redis_server = RedisServer(Path(scratch) / "redis").start()
+                try:
+                    runs = {
+                        "this commit, cache on disk": deploys(REPO, args.data, args.repeat, True),
+                        "this commit, cache in Redis": deploys(
+                            REPO, args.data, args.repeat, True, redis_server.url.replace("/0", "/1")
+                        ),
+                        f"{args.before}, cache in Redis": deploys(
+                            before, args.data, args.repeat, False, redis_server.url.replace("/0", "/2")
+                        ),
+                    }
+                finally:
+                    redis_server.stop()
+                headers = ["page"]
+                for name in runs:
+                    headers += [f"{name}: after a deploy", "warm", "ratio"]
                 rows = []
                 for path in PAGES:
                     row = [path]
-                    for result in (now, then):
+                    for result in runs.values():
                         after, warm = _median(result[path]["deploy"]), _median(result[path]["warm"])
                         row += [fmt_s(after), fmt_s(warm), f"{after / warm:.2f}"]
                     rows.append(row)
-                headers = ["page", "after a deploy", "warm", "ratio", f"{args.before}: after a deploy", "warm", "ratio"]
                 print(markdown(headers, rows), flush=True)
-                print(f"\nscheduler --once (evaluate and warm) per deploy: {fmt_s(_median(now['_scheduler']))}")
+                for name, result in runs.items():
+                    if result["_scheduler"]:
+                        print(f"\n{name}: scheduler --once per deploy {fmt_s(_median(result['_scheduler']))}")
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=REPO, capture_output=True)
     return 0

@@ -179,8 +179,10 @@ def test_a_long_backtest_is_shaded_over_the_kept_history_only_and_says_so(db, co
 
 def test_each_chart_shades_the_rules_about_it_and_alerts_all_shades_every_rule(db):
     spike = {"start": [f"{TL.spike_start - timedelta(hours=6):%Y-%m-%dT%H:%M}"], "end": [f"{END:%Y-%m-%dT%H:%M}"]}
-    latency = render(get_chart("ops.latency"), spike, db)  # predictions: latency and drift, not the agent
-    assert {name.split()[2] for name in bands(latency)} == {"latency_p95", "feature_drift"}
+    latency = render(get_chart("ops.latency"), spike, db)  # Operations: serving, not drift nor the agent
+    assert {name.split()[2] for name in bands(latency)} == {"latency_p95"}
+    volume = render(get_chart("overview.volume"), spike, db)  # the Overview: every rule on predictions
+    assert {name.split()[2] for name in bands(volume)} == {"latency_p95", "feature_drift"}
     equity = render(get_chart("backtest.cumulative"), {"run": [PAPER]}, db)  # the agent, and drift upstream
     assert {name.split()[2] for name in bands(equity)} == {"agent_drawdown", "feature_drift"}
     every = render(get_chart("backtest.cumulative"), {"run": [PAPER], "alerts": ["all"]}, db)
