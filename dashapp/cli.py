@@ -105,19 +105,13 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     from .alerts.evaluate import as_json, exit_code
-    from .alerts.rules import RulesError, configured_rules
     from .alerts.store import as_of, open_store
-    from .errors import DashappError
     from .runner import precise_now, tick, worker_database
-    from .timerange import parse_instant
 
-    try:
-        config = _config(args)
-        rules = configured_rules(config)
-        at = parse_instant(args.at, precise_now()) if args.at else None
-    except (RulesError, DashappError, ValueError) as exc:
-        print(f"dashapp alerts: {getattr(exc, 'message', exc)}", file=sys.stderr)
+    setup = _alerting(args, "alerts")
+    if setup is None:
         return 2
+    config, rules, at = setup
     if args.evaluate:  # for cron users who run no scheduler: the scheduler's own evaluation, once
         server, db = worker_database(config)
         with server.app_context():
@@ -154,19 +148,13 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from .alerts.rules import RulesError, configured_rules
     from .alerts.store import as_of
-    from .errors import DashappError
     from .runner import precise_now, run_forever, tick, worker_database
-    from .timerange import parse_instant
 
-    try:
-        config = _config(args)
-        rules = configured_rules(config)
-        at = parse_instant(args.at, precise_now()) if args.at else None
-    except (RulesError, DashappError, ValueError) as exc:
-        print(f"dashapp scheduler: {getattr(exc, 'message', exc)}", file=sys.stderr)
+    setup = _alerting(args, "scheduler")
+    if setup is None:
         return 2
+    config, rules, at = setup
     if (at or args.rebuild) and not args.once:
         print("dashapp scheduler: --at and --rebuild go with --once", file=sys.stderr)
         return 2
@@ -218,6 +206,22 @@ def _config(args: argparse.Namespace):
 
     data = getattr(args, "data", None)
     return Config.from_env(**({"data_dir": data} if data else {}))
+
+
+def _alerting(args: argparse.Namespace, command: str):
+    """The configuration, the alert rules and --at (None: not given) for an alert command; None after saying what
+    is wrong (a bad setting, rules file or time)."""
+    from .alerts.rules import RulesError, configured_rules
+    from .errors import DashappError
+    from .runner import precise_now
+    from .timerange import parse_instant
+
+    try:
+        config = _config(args)
+        return config, configured_rules(config), parse_instant(args.at, precise_now()) if args.at else None
+    except (RulesError, DashappError, ValueError) as exc:
+        print(f"dashapp {command}: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return None
 
 
 def _pair(text: str) -> tuple[str, str]:

@@ -33,7 +33,16 @@ def single_flight(folder: Path, key: str, wait: float | None = None) -> Iterator
     wait = WAIT_SECONDS if wait is None else wait
     folder.mkdir(parents=True, exist_ok=True)
     stripe = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % STRIPES
-    with open(folder / f"{stripe:03d}.lock", "a") as handle:  # each open() is its own flock owner
+    with file_lock(folder / f"{stripe:03d}.lock", wait) as held:
+        if not held:
+            log.warning("waited %.0f s for %s: computing it anyway", wait, key)
+        yield
+
+
+@contextmanager
+def file_lock(path: Path, wait: float) -> Iterator[bool]:
+    """Hold an flock() on `path` (True), or give up after `wait` seconds (False); it goes with its process."""
+    with open(path, "a") as handle:  # each open() is its own flock owner
         deadline = time.monotonic() + wait
         while True:
             try:
@@ -41,11 +50,10 @@ def single_flight(folder: Path, key: str, wait: float | None = None) -> Iterator
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    log.warning("waited %.0f s for %s: computing it anyway", wait, key)
-                    yield
+                    yield False
                     return
                 time.sleep(POLL_SECONDS)
         try:
-            yield
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)

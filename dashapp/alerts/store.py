@@ -18,7 +18,6 @@ committed with WATCH/MULTI. Each also gives the lock that lets one evaluator wor
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -34,6 +33,7 @@ from functools import cached_property
 from pathlib import Path
 
 from ..config import Config, redacted_url
+from ..singleflight import file_lock
 from .evaluate import Alert, Labels, labels_key
 from .rules import Rule
 from .states import ACTIVE, Carry, Period
@@ -273,7 +273,7 @@ class FileStore:
     def commit(self, doc: dict, expected: int) -> bool:
         """Write `doc` as generation expected + 1 if the store is still at `expected`; False if another wrote first."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        with _flock(self.folder / ".commit.lock", wait=30) as held:
+        with file_lock(self.folder / ".commit.lock", wait=30) as held:
             if not held or self.load().generation != expected:
                 return False
             doc = {**doc, "generation": expected + 1}
@@ -286,27 +286,8 @@ class FileStore:
     def lock(self, wait: float = 0) -> Iterator[bool]:
         """Hold the evaluator lock (True), or give up after `wait` seconds (False); released if the process dies."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        with _flock(self.folder / "evaluator.lock", wait) as held:
+        with file_lock(self.folder / "evaluator.lock", wait) as held:
             yield held
-
-
-@contextmanager
-def _flock(path: Path, wait: float) -> Iterator[bool]:
-    with path.open("a") as handle:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    yield False
-                    return
-                time.sleep(0.05)
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class RedisStore:
