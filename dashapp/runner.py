@@ -1,6 +1,7 @@
 """The scheduler process (`dashapp scheduler`): each interval, evaluate the alert rules into the state
-store, then send the notifications their changes call for. It runs beside gunicorn (`dashapp serve`
-starts both) or on Celery workers, never inside a web worker, so no page waits for an evaluation.
+store, send the notifications their changes call for, and warm the pages' default views after new data
+or code. It runs beside gunicorn (`dashapp serve` starts both) or on Celery workers (celery_app.py),
+never inside a web worker, so no page waits for it.
 """
 
 from __future__ import annotations

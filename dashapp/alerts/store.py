@@ -96,6 +96,7 @@ class Snapshot:
     def __init__(self, doc: dict | None, generation: int = 0):
         self.doc = doc or {}
         self.generation = generation
+        self._versions: dict[tuple[str, ...], str] = {}
 
     @property
     def evaluated(self) -> bool:
@@ -233,9 +234,15 @@ class Snapshot:
         return self.doc.get("sent", {}).get(channel, {})
 
     def version(self, *parts: str) -> str:
-        """A short hash of some of the document's parts: what a chart drew from, for auto-refresh."""
-        payload = json.dumps([self.doc.get(part) for part in parts], sort_keys=True, default=str)
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+        """A short hash of some of the document's parts: what a chart drew from (its cache key, auto-refresh).
+
+        Kept per snapshot: every chart with bands asks it on every request and tick, and the document only
+        changes with an evaluation.
+        """
+        if parts not in self._versions:
+            payload = json.dumps([self.doc.get(part) for part in parts], sort_keys=True, default=str)
+            self._versions[parts] = hashlib.sha256(payload.encode()).hexdigest()[:16]
+        return self._versions[parts]
 
 
 # -- where it lives --------------------------------------------------------------------------
