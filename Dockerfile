@@ -6,18 +6,25 @@
 # The tag pins Python and Debian; pin the digest too (python:3.11.14-slim-bookworm@sha256:...) where builds must repeat.
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
-# Build stage: the virtualenv, outside the source tree, so the runtime stage copies one folder.
+# Build stage: dashapp's wheel, and a virtualenv (outside any source tree, so the runtime stage copies one folder)
+# with the lock's packages, each checked against its hash, and the wheel installed (not editable) on top.
 FROM ${PYTHON_IMAGE} AS builder
-ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PATH=/opt/venv/bin:$PATH
-RUN python -m venv /opt/venv
-WORKDIR /app
-COPY requirements.txt ./
-RUN pip install --no-cache-dir -r requirements.txt
-# Editable: dashapp finds queries/ and assets/ beside its package folder, which the runtime stage puts at /app.
-COPY pyproject.toml ./
+ARG UV_VERSION=0.13.8
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1
+# uv only reads the lock (and builds the wheel): pip installs what it exports.
+RUN python -m venv /opt/uv && /opt/uv/bin/pip install --no-cache-dir "uv==${UV_VERSION}"
+WORKDIR /src
+COPY pyproject.toml uv.lock README.md ./
+# The image's extras: Redis (cache, store, lock), Celery, and PNG/SVG export (which also needs WITH_CHROMIUM=1).
+RUN /opt/uv/bin/uv export --frozen --no-dev --extra redis --extra celery --extra export --no-emit-project \
+        --no-header --output-file /tmp/requirements.lock \
+    && python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-cache-dir --require-hashes --no-deps -r /tmp/requirements.lock
 COPY dashapp ./dashapp
-RUN pip install --no-cache-dir --no-deps -e .
+COPY queries ./queries
+COPY assets ./assets
+RUN /opt/uv/bin/uv build --wheel --out-dir /tmp/dist \
+    && /opt/venv/bin/pip install --no-cache-dir --no-deps /tmp/dist/dashapp-*.whl
 
 FROM ${PYTHON_IMAGE}
 ARG WITH_CHROMIUM=0
@@ -44,21 +51,19 @@ ENV PATH=/opt/venv/bin:$PATH \
     DASHAPP_CACHE_DIR=/var/cache/dashapp \
     DASHAPP_STATE_DIR=/var/lib/dashapp \
     DASHAPP_BIND=0.0.0.0:8050
-# Code and venv stay root's, readable but not writable by the app: only the cache folder is its own.
+# The venv (dashapp with its queries, assets and gunicorn settings inside) stays root's, readable but not writable
+# by the app: only the cache and state folders are its own.
 COPY --from=builder /opt/venv /opt/venv
-WORKDIR /app
-COPY pyproject.toml gunicorn.conf.py ./
-COPY dashapp ./dashapp
-COPY queries ./queries
-COPY assets ./assets
+WORKDIR /var/lib/dashapp
 # /data is mounted read-only; the cache folder (FileSystemCache, DuckDB spill files, Prometheus
 # counters) must be writable: an anonymous volume by default, or a tmpfs (see README).
 VOLUME ["/data", "/var/cache/dashapp", "/var/lib/dashapp"]
 USER ${APP_UID}:${APP_GID}
 EXPOSE 8050
-# Liveness only (/healthz does no heavy work); the port comes from DASHAPP_BIND. No curl in a slim image.
+# Ready, not only alive: /readyz answers 503 while the data folder cannot be read. The port comes from DASHAPP_BIND.
+# No curl in a slim image.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; port = os.environ['DASHAPP_BIND'].rsplit(':', 1)[1]; urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; port = os.environ['DASHAPP_BIND'].rsplit(':', 1)[1]; urllib.request.urlopen(f'http://127.0.0.1:{port}/readyz', timeout=4)"]
 # gunicorn and the alert scheduler beside it (dashapp serve starts, restarts and stops both; with
 # DASHAPP_CELERY_BROKER_URL set, gunicorn alone: Celery beat and workers do the scheduler's work).
 CMD ["dashapp", "serve"]

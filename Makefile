@@ -8,16 +8,25 @@ export DASHAPP_DATA_DIR ?= $(DATA)
 # The alert states and history of these data: a new demo starts them over.
 export DASHAPP_STATE_DIR ?= $(DATA).state
 
-.PHONY: setup demo run test lint browser redis prometheus alertmanager bench load clean
+.PHONY: setup lock demo run test lint browser redis prometheus alertmanager bench load clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+# Every package from uv.lock, checked against its hashes; uv itself (pinned) only turns the lock into pip's format.
+UV_VERSION := 0.13.8
+$(VENV)/.installed: uv.lock pyproject.toml
 	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
-	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip install --quiet uv==$(UV_VERSION)
+	$(VENV)/bin/uv export --quiet --frozen --all-extras --group dev --no-emit-project --no-header \
+		--output-file $(VENV)/requirements.lock
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r $(VENV)/requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 setup: $(VENV)/.installed
+
+# After editing pyproject.toml's dependencies: resolve again, keeping every other pin (`uv lock --upgrade-package
+# NAME` moves one package on, `uv lock --upgrade` all of them).
+lock: setup
+	$(VENV)/bin/uv lock
 
 # The demo ends when it is generated; regenerate it when it is more than 6 hours old.
 demo: setup

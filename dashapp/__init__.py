@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import dash
 import dash_bootstrap_components as dbc  # noqa: F401  (registers the component suite)
@@ -12,8 +11,9 @@ import dash_bootstrap_components as dbc  # noqa: F401  (registers the component 
 from . import deadline
 from .config import Config
 from .db import Database
+from .resources import shipped_folder
 
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+ASSETS_DIR = shipped_folder("assets")
 
 
 @dataclass(frozen=True)

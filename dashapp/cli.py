@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+# The package's own gunicorn settings, imported as a module: an installed dashapp has no repository around it.
+GUNICORN_CONFIG = "python:dashapp.gunicorn_conf"
 
 
 def _positive(text: str) -> int:
@@ -300,9 +301,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"dashapp: {exc}", file=sys.stderr)
         return 2
-    gunicorn = shutil.which("gunicorn") or str(Path(sys.executable).parent / "gunicorn")
+    # The gunicorn installed beside this dashapp (its virtualenv's), not whichever comes first on PATH.
+    beside = Path(sys.executable).parent / "gunicorn"
+    gunicorn = str(beside) if beside.exists() else shutil.which("gunicorn") or "gunicorn"
     # No control socket: nothing here drives gunicorn through it, and a home without one (a container's) fails it.
-    web = [gunicorn, "--config", str(ROOT / "gunicorn.conf.py"), "--no-control-socket"]
+    web = [gunicorn, "--config", GUNICORN_CONFIG, "--no-control-socket"]
     if args.no_scheduler or config.celery_broker_url:  # with a broker, Celery beat and workers do its work
         os.execv(gunicorn, web)
     return supervise(web, [sys.executable, "-m", "dashapp.cli", "scheduler"])

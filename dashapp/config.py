@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -152,7 +153,7 @@ class Config:
         default=30, metadata={"help": "the rolling window of the error budgets, in days", "results": True}
     )
     alert_rules: Path = field(
-        default=Path(__file__).resolve().parent / "alerts" / "default_rules.toml",
+        default=Path(str(files("dashapp.alerts") / "default_rules.toml")),
         metadata={"help": "TOML file of alert rules (default: the rules shipped with dashapp)", "results": True},
     )
     alert_webhook: str = field(

@@ -43,12 +43,13 @@ from .dayslices import (
 )
 from .errors import DataUnavailable, QueryRefused
 from .querycount import count_query
+from .resources import shipped_folder
 from .singleflight import single_flight
 from .sources import TableSource, mark_broken, scan_table
 
 log = logging.getLogger(__name__)
 
-QUERIES_DIR = Path(__file__).resolve().parent.parent / "queries"
+QUERIES_DIR = shipped_folder("queries")
 _PARAM = re.compile(r"(?<![:$\w])\$([a-z_][a-z0-9_]*)")
 _HEADER = re.compile(r"^--\s*(params|returns|tables|split|later|identifiers):\s*(.*)$")
 # {name} or {name: fragment}; see Query.render().
@@ -200,8 +201,11 @@ def _code_version() -> str:
     """Every Python file of the package, every SQL file and the libraries' versions, for memoized results:
     nearly any of it can change a number computed in Python, and a wrong number costs more than a cold entry."""
     package = Path(__file__).resolve().parent
-    paths = sorted([*package.rglob("*.py"), *QUERIES_DIR.glob("*.sql")])
-    files = [str(p.relative_to(package.parent)).encode() + b"\0" + p.read_bytes() for p in paths]
+    # Named alike in a checkout and in the wheel (which carries queries/ inside the package): the same code is
+    # the same version wherever it is installed.
+    named = [(f"dashapp/{p.relative_to(package)}", p) for p in package.rglob("*.py")]
+    named += [(f"queries/{p.name}", p) for p in QUERIES_DIR.glob("*.sql")]
+    files = [name.encode() + b"\0" + path.read_bytes() for name, path in sorted(named)]
     return _digest([*files, *_library_versions(FRAME_LIBRARIES + PYTHON_LIBRARIES)])
 
 

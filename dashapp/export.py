@@ -4,6 +4,8 @@ Each process keeps one browser, started by its first image request (after gunico
 image takes seconds, a warm one a few tenths. A lock lets one request draw at a time, so a burst
 queues on that browser instead of starting one each; the wait, the start and the drawing are bounded.
 kaleido's own sync server is not used: it has no lock, and it waits forever when its browser fails.
+kaleido is imported by the first image request only: it is an optional dependency (the `export` extra),
+and a server without it answers those requests 501.
 """
 
 from __future__ import annotations
@@ -13,9 +15,6 @@ import atexit
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-
-import kaleido
-from choreographer.errors import ChromeNotFoundError
 
 from .errors import BadParameter, ExportBusy, ExportUnavailable
 
@@ -73,6 +72,10 @@ def _start(browser_path: str) -> _Browser:
     for name in ("choreographer", "kaleido"):  # they log each tab and temporary folder at INFO
         logging.getLogger(name).setLevel(logging.WARNING)
     try:
+        from choreographer.errors import ChromeNotFoundError
+    except ImportError:
+        raise ExportUnavailable("image export needs kaleido: pip install 'dashapp[export]'") from None
+    try:
         browser = _Browser(browser_path)
     except ChromeNotFoundError as exc:
         log.warning("image export unavailable: %s", exc)
@@ -97,7 +100,9 @@ class _Browser:
         atexit.register(self.close)
 
     @staticmethod
-    async def _open(path: str) -> kaleido.Kaleido:
+    async def _open(path: str):
+        import kaleido
+
         # mathjax=False: no CDN request from an offline host; plotly.js comes from the plotly package.
         browser = kaleido.Kaleido(timeout=DRAW_TIMEOUT, mathjax=False, **({"path": path} if path else {}))
         await browser.open()

@@ -5,7 +5,7 @@ queries they ran (querycount.py).
 Prometheus, Grafana and Alertmanager stacks scrape this instead of re-deriving what the portal
 computes. A scrape is a read: the scheduler evaluated the metrics and the rules, so it answers in
 milliseconds, far inside Prometheus' scrape timeout. Under gunicorn every worker counts its own
-requests into files in PROMETHEUS_MULTIPROC_DIR (set by gunicorn.conf.py), and a scrape sums them, so
+requests into files in PROMETHEUS_MULTIPROC_DIR (set by dashapp/gunicorn_conf.py), and a scrape sums them, so
 whichever worker answers, the counts are the whole server's.
 
 Names follow Prometheus' naming conventions, and `promtool check metrics` finds nothing to report

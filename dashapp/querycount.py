@@ -3,7 +3,7 @@
 Cache hits run none, so the count says what a view or an auto-refresh really costs: an idle wall screen
 should leave it still. prometheus.py names the route per request; outside a request (the CLI) it is "none".
 
-prometheus_client picks its multiprocess mode when it is first imported, and gunicorn.conf.py imports
+prometheus_client picks its multiprocess mode when it is first imported, and dashapp/gunicorn_conf.py imports
 dashapp (and so this module) before it sets PROMETHEUS_MULTIPROC_DIR: the counter is made on first use.
 """
 

@@ -1,4 +1,4 @@
-"""The gunicorn target: `gunicorn dashapp.wsgi:server` (see gunicorn.conf.py). Each worker imports it after the
+"""The gunicorn target: `gunicorn dashapp.wsgi:server` (see dashapp/gunicorn_conf.py). Each worker imports it after the
 fork, builds the app and opens its DuckDB before it takes a request."""
 
 from . import create_app

@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 from tests.browser.server import RedisServer, Server, fetch  # noqa: E402
 
 PAGES = ("/", "/quality", "/drift", "/sentiment", "/backtests", "/correlation", "/operations", "/alerts")
-RELEASE_FILES = ("dashapp", "queries", "assets", "gunicorn.conf.py", "pyproject.toml")
+RELEASE_FILES = ("dashapp", "queries", "assets", "gunicorn.conf.py", "pyproject.toml")  # what either commit has
 CHANGED = Path("dashapp/pages/overview.py")  # a deploy's new code: the page's module, a comment in it
 
 
@@ -44,6 +44,8 @@ def release(source: Path, folder: Path) -> Path:
     folder.mkdir(parents=True)
     for name in RELEASE_FILES:
         path = source / name
+        if not path.exists():
+            continue
         (shutil.copytree if path.is_dir() else shutil.copy2)(path, folder / name)
     return folder
 

@@ -8,7 +8,7 @@
    the POST bodies of its Dash callbacks are recorded: exactly what a browser sends, for whatever
    charts the pages have today. The API paths come from the chart registry (JSON and CSV of each
    chart), plus /api/drift and /api/alerts.
-2. Start the measured gunicorn (the repo's gunicorn.conf.py) with a fresh DASHAPP_CACHE_DIR, and run
+2. Start the measured gunicorn (dashapp/gunicorn_conf.py) with a fresh DASHAPP_CACHE_DIR, and run
    locust (tests/bench/load_locustfile.py, in its own venv) twice with the same mix: cold (empty
    results cache, fresh workers) and warm. Users, duration and host are bounded; the host is loopback.
    The alert scheduler runs beside gunicorn (dashapp serve's pair), and two monitors scrape /metrics and

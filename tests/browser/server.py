@@ -16,7 +16,16 @@ from pathlib import Path
 import redis
 
 ROOT = Path(__file__).resolve().parents[2]
+# gunicorn runs with cwd = ROOT, which it puts first on sys.path: this checkout's dashapp and its settings.
+GUNICORN_CONFIG = "python:dashapp.gunicorn_conf"
 REDIS_SERVER = shutil.which("redis-server")
+
+
+def gunicorn_config(root: Path) -> str:
+    """The settings of the checkout at `root`: the package's module, or the file an earlier commit (benchmarked
+    against this one) kept at its top."""
+    legacy = root / "gunicorn.conf.py"
+    return str(legacy) if legacy.exists() else GUNICORN_CONFIG
 
 
 def fetch(url: str, data: bytes | None = None, headers: dict | None = None, timeout: float = 60) -> tuple[int, str]:
@@ -47,9 +56,9 @@ class Server:
         root: Path = ROOT,
         **env,
     ):
-        """`app`: another WSGI target than gunicorn.conf.py's (module:variable); `scheduler`: run the alert scheduler
-        beside it, as `dashapp serve` does; `root`: the checkout to serve (another release, for the benchmarks);
-        `env`: DASHAPP_* and others (None leaves a variable out)."""
+        """`app`: another WSGI target than dashapp.gunicorn_conf's (module:variable); `scheduler`: run the alert
+        scheduler beside it, as `dashapp serve` does; `root`: the checkout to serve (another release, for the
+        benchmarks); `env`: DASHAPP_* and others (None leaves a variable out)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = cache_dir / "gunicorn.log"
@@ -67,7 +76,7 @@ class Server:
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
         self._log_file = self.log.open("w")
         self.process = subprocess.Popen(
-            [gunicorn, "--config", str(root / "gunicorn.conf.py"), "--no-control-socket", *([app] if app else [])],
+            [gunicorn, "--config", gunicorn_config(root), "--no-control-socket", *([app] if app else [])],
             cwd=root,
             env=self.environ,
             stdout=self._log_file,

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from tests.browser.server import ROOT, fetch
+from tests.browser.server import GUNICORN_CONFIG, ROOT, fetch
 
 
 def test_gunicorn_serves_health_the_registry_and_chart_data(server):
@@ -26,7 +26,7 @@ def test_a_bad_parameter_over_http_is_a_400_naming_it(server):
 def test_a_bad_setting_stops_gunicorn_with_one_line_naming_the_variable(tmp_path):
     gunicorn = str(__import__("pathlib").Path(sys.executable).parent / "gunicorn")
     result = subprocess.run(
-        [gunicorn, "--config", str(ROOT / "gunicorn.conf.py"), "--no-control-socket"],
+        [gunicorn, "--config", GUNICORN_CONFIG, "--no-control-socket"],
         cwd=ROOT,
         env={"DASHAPP_DUCKDB_THREADS": "lots", "PATH": "/usr/bin:/bin"},
         capture_output=True,
@@ -63,7 +63,7 @@ def test_a_malformed_alert_rules_file_stops_gunicorn_naming_the_rule_and_field(t
     rules.write_text('[[rule]]\nname = "x"\nmetric = "ops.error_rate"\n')
     gunicorn = str(__import__("pathlib").Path(sys.executable).parent / "gunicorn")
     result = subprocess.run(
-        [gunicorn, "--config", str(ROOT / "gunicorn.conf.py"), "--no-control-socket"],
+        [gunicorn, "--config", GUNICORN_CONFIG, "--no-control-socket"],
         cwd=ROOT,
         env={
             "DASHAPP_ALERT_RULES": str(rules),

@@ -1,4 +1,5 @@
-"""gunicorn settings for dashapp. Bind, workers and threads come from DASHAPP_* variables.
+"""gunicorn settings for dashapp (`gunicorn --config python:dashapp.gunicorn_conf`, what `dashapp serve` runs); bind,
+workers and threads come from DASHAPP_* variables. A module of the package, so an installed dashapp has it too.
 
 The app is not preloaded: each worker imports it after the fork, so DuckDB is never opened in
 the master and no connection is shared across processes.
