@@ -9,6 +9,10 @@ or how the portal is served is in a key: a deploy that changes only pages keeps 
 result, and hosts with other bind, worker or cache settings share one Redis or one cache folder.
 FileSystemCache is shared by the gunicorn workers on one host.
 
+A cold entry is computed once: one thread of one host computes it while the others wait and then read it. The
+file locks of singleflight.py do that on a host; with Redis, `shared_flight` adds a Redis lock per key, so
+several hosts that share the cache also share the work.
+
 With DASHAPP_CACHE_REDIS_URL the cache lives in Redis behind a circuit breaker: the cache is an
 optimisation, never a dependency, so a Redis that fails is skipped for a few seconds at a time
 (a miss, a set dropped) instead of every call of a page paying a timeout.
@@ -20,6 +24,8 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask import Flask
 from flask_caching import Cache
@@ -152,3 +158,47 @@ class GuardedRedisCache(RedisCache):
 
     def set(self, key, value, timeout=None):
         return self.breaker.call(False, super().set, key, value, timeout)
+
+    @contextmanager
+    def flight(self, key: str, wait: float, hold: float) -> Iterator[bool]:
+        """Hold the Redis lock of `key` while the body computes it (True), across hosts; or go on without it
+        (False) after `wait` seconds, or at once while Redis fails: at worst, two hosts compute one entry.
+
+        The lock expires after `hold` seconds, so a host that dies while computing holds up the others that
+        long at most.
+        """
+        lock = self._write_client.lock(
+            self.key_prefix + "flight:" + key, timeout=hold, sleep=FLIGHT_POLL, blocking_timeout=wait
+        )
+        held = self.breaker.call(False, lock.acquire)
+        try:
+            yield held
+        finally:
+            if held:
+                self.breaker.call(None, _release, lock)
+
+
+FLIGHT_POLL = 0.02  # seconds between two tries of a held Redis lock: a cached entry is read in about a millisecond
+
+
+def _release(lock) -> None:
+    from redis.exceptions import LockError
+
+    try:
+        lock.release()
+    except LockError:  # it expired while the entry was computed: another host may be computing it too
+        log.info("a single-flight lock expired before its entry was computed")
+
+
+@contextmanager
+def shared_flight(cache: Cache, key: str, wait: float, hold: float) -> Iterator[None]:
+    """Compute `key` once across the hosts that share the cache: a Redis lock when the cache is Redis (the file
+    locks of singleflight.py already cover one host's workers), else nothing."""
+    backend = getattr(cache, "cache", None)
+    if not isinstance(backend, GuardedRedisCache):
+        yield
+        return
+    with backend.flight(key, wait, hold) as held:
+        if not held:
+            log.info("computing %s without the hosts' lock (Redis failed, or the wait ran out)", key)
+        yield

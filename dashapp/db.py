@@ -27,6 +27,7 @@ import duckdb
 import pandas as pd
 
 from . import deadline
+from .cache import shared_flight
 from .config import Config, results_fingerprint
 from .contract import TABLES
 from .dayslices import (
@@ -44,7 +45,7 @@ from .dayslices import (
 from .errors import DataUnavailable, QueryRefused
 from .querycount import count_query
 from .resources import shipped_folder
-from .singleflight import single_flight
+from .singleflight import WAIT_SECONDS, single_flight
 from .sources import TableSource, mark_broken, scan_table
 
 log = logging.getLogger(__name__)
@@ -662,8 +663,11 @@ class Database:
             self._cache_set(key, value)
             return value
         left = deadline.remaining()  # waiting for another request's result counts against ours
-        wait = None if left is None else max(0.0, left)
-        with single_flight(self.config.cache_dir / "locks", key, wait=wait):
+        wait = WAIT_SECONDS if left is None else max(0.0, left)
+        # The host's workers first, then the hosts: one thread per host asks Redis. A lock outlives its holder by
+        # gunicorn's worker timeout at most (the query timeout plus 30 s), which is how long a computation may run.
+        hold = self.config.query_timeout + 30
+        with single_flight(self.config.cache_dir / "locks", key, wait), shared_flight(self.cache, key, wait, hold):
             value = self._cache_get(key)  # computed by whoever held the lock before us
             if value is None:
                 value = compute()

@@ -36,6 +36,7 @@ from tests.browser.server import RedisServer, Server, fetch  # noqa: E402
 
 PAGES = ("/", "/quality", "/drift", "/sentiment", "/backtests", "/correlation", "/operations", "/alerts")
 RELEASE_FILES = ("dashapp", "queries", "assets", "gunicorn.conf.py", "pyproject.toml")  # what either commit has
+VISIT_TIMEOUT = 900  # seconds: the earlier commit's cold Operations page took minutes on a busy machine
 CHANGED = Path("dashapp/pages/overview.py")  # a deploy's new code: the page's module, a comment in it
 
 
@@ -85,7 +86,7 @@ DRAWN = """ids => ids.every(id => {
 def visit(page, url: str, charts: list[str]) -> float:
     started = time.perf_counter()
     page.goto(url)
-    page.wait_for_function(DRAWN, arg=charts, polling="raf", timeout=180_000)
+    page.wait_for_function(DRAWN, arg=charts, polling="raf", timeout=VISIT_TIMEOUT * 1000)
     return time.perf_counter() - started
 
 
@@ -167,8 +168,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--before", default="2313bc9", help="the earlier commit to compare with")
     parser.add_argument("--only", choices=("deploys", "bands"), action="append")
+    parser.add_argument(
+        "--cache", choices=("disk", "redis"), action="append", help="this commit's deploys: where the cache lives"
+    )
     args = parser.parse_args(argv)
     parts = args.only or ["bands", "deploys"]
+    args.cache = args.cache or ["disk", "redis"]
     with tempfile.TemporaryDirectory(prefix="dashapp-bench-before-") as scratch:
         before = earlier(args.before, Path(scratch) / "before")
         try:
@@ -185,15 +190,18 @@ def main(argv: list[str] | None = None) -> int:
                 log("pages after a deploy, and warm ...")
                 redis_server = RedisServer(Path(scratch) / "redis").start()
                 try:
-                    runs = {
-                        "this commit, cache on disk": deploys(REPO, args.data, args.repeat, True),
-                        "this commit, cache in Redis": deploys(
+                    runs = {}
+                    if "disk" in args.cache:
+                        runs["this commit, cache on disk"] = deploys(REPO, args.data, args.repeat, True)
+                    if "redis" in args.cache:
+                        runs["this commit, cache in Redis"] = deploys(
                             REPO, args.data, args.repeat, True, redis_server.url.replace("/0", "/1")
-                        ),
-                        f"{args.before}, cache in Redis": deploys(
-                            before, args.data, args.repeat, False, redis_server.url.replace("/0", "/2")
-                        ),
-                    }
+                        )
+                    # The earlier commit's cache on disk never went cold after a deploy (FileSystemCache ignored
+                    # its key prefix): only its Redis cache shows what a deploy cost it.
+                    runs[f"{args.before}, cache in Redis"] = deploys(
+                        before, args.data, args.repeat, False, redis_server.url.replace("/0", "/2")
+                    )
                 finally:
                     redis_server.stop()
                 headers = ["page"]
