@@ -3,15 +3,17 @@
 #   docker build -t dashapp --build-arg WITH_CHROMIUM=1 .   # + Debian's Chromium (about 300 MB more)
 #   docker run -p 8050:8050 -v "$PWD/data/demo:/data:ro" dashapp
 # README's "Docker" section has the rest (Redis, read-only root file system). Linted by `make lint` (hadolint).
-# The tag pins Python and Debian; pin the digest too (python:3.11.14-slim-bookworm@sha256:...) where builds must repeat.
-ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+# The base, pinned by digest (the tag's multi-platform index) so every build starts from the same bytes:
+# python:3.11.14-slim-bookworm. Any Debian bookworm with python3 (3.11) and python3-venv, and `python` on the PATH,
+# serves too: tests/docker builds on one made with debootstrap, through this argument.
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d
 
 # Build stage: dashapp's wheel, and a virtualenv (outside any source tree, so the runtime stage copies one folder)
 # with the lock's packages, each checked against its hash, and the wheel installed (not editable) on top.
 FROM ${PYTHON_IMAGE} AS builder
 ARG UV_VERSION=0.13.8
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
-# uv only reads the lock (and builds the wheel): pip installs what it exports.
+# uv only turns the lock into pip's format: pip installs what it exports, each package checked against its hash.
 RUN python -m venv /opt/uv && /opt/uv/bin/pip install --no-cache-dir "uv==${UV_VERSION}"
 WORKDIR /src
 COPY pyproject.toml uv.lock README.md ./
@@ -23,7 +25,9 @@ RUN /opt/uv/bin/uv export --frozen --no-dev --extra redis --extra celery --extra
 COPY dashapp ./dashapp
 COPY queries ./queries
 COPY assets ./assets
-RUN /opt/uv/bin/uv build --wheel --out-dir /tmp/dist \
+# pip builds the wheel (with the build backend pyproject.toml pins): uv's own resolver fails to connect from
+# podman's chroot builds here, while pip's works.
+RUN /opt/venv/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /tmp/dist . \
     && /opt/venv/bin/pip install --no-cache-dir --no-deps /tmp/dist/dashapp-*.whl
 
 FROM ${PYTHON_IMAGE}

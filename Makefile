@@ -8,7 +8,7 @@ export DASHAPP_DATA_DIR ?= $(DATA)
 # The alert states and history of these data: a new demo starts them over.
 export DASHAPP_STATE_DIR ?= $(DATA).state
 
-.PHONY: setup lock demo run test lint browser redis prometheus alertmanager bench load clean
+.PHONY: setup lock demo run test docker-test lint browser redis prometheus alertmanager podman bench load clean
 
 # Every package from uv.lock, checked against its hashes; uv itself (pinned) only turns the lock into pip's format.
 UV_VERSION := 0.13.8
@@ -60,6 +60,12 @@ alertmanager:
 	@command -v prometheus-alertmanager >/dev/null || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-alertmanager; }
 
+# Debian's podman, runc and debootstrap for the image test: no Docker engine runs here, and registries are out of
+# reach, so the test makes its base image from Debian's packages.
+podman:
+	@command -v podman >/dev/null && command -v runc >/dev/null && command -v debootstrap >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap; }
+
 lint: setup
 	$(VENV)/bin/ruff check dashapp tests
 	$(VENV)/bin/ruff format --check dashapp tests
@@ -67,6 +73,10 @@ lint: setup
 
 test: setup browser redis prometheus alertmanager lint
 	$(PY) -m pytest
+
+# Builds the image (the Chromium variant) and runs it: minutes, so apart from `make test`.
+docker-test: setup podman
+	$(PY) -m pytest -m docker tests/docker
 
 bench: setup
 	$(PY) tests/bench/bench_queries.py
