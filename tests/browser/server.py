@@ -72,6 +72,7 @@ class Server:
             "DASHAPP_WORKERS": "2",
         } | env
         self.environ = {k: v for k, v in self.environ.items() if v is not None}
+        self.prefix = self.environ.get("DASHAPP_URL_PREFIX", "/")  # where it serves /healthz and the rest
         self.root = root
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
         self._log_file = self.log.open("w")
@@ -98,7 +99,7 @@ class Server:
             if self.process.poll() is not None:
                 break
             try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
+                with urllib.request.urlopen(f"{self.url}{self.prefix}healthz", timeout=1) as response:
                     if response.status == 200 and (self.scheduler is None or self.evaluated()):
                         return self
             except OSError:
@@ -108,7 +109,7 @@ class Server:
         raise RuntimeError(f"gunicorn did not become healthy:\n{self.log.read_text()}")
 
     def evaluated(self) -> bool:
-        status, body = fetch(self.url + "/readyz", timeout=5)
+        status, body = fetch(f"{self.url}{self.prefix}readyz", timeout=5)
         return '"evaluated_at":"' in body.replace(" ", "")
 
     def stop(self) -> None:
