@@ -20,8 +20,8 @@ import pytest
 from playwright.sync_api import expect
 
 from dashapp.config import Config
-from tests.browser.conftest import recording_page
-from tests.browser.server import NGINX, ROOT, Nginx, Server, fetch, free_port
+from tests.browser.conftest import ARTIFACTS, recording_page
+from tests.browser.server import NGINX, ROOT, Nginx, Server, fetch, free_port, wait_for
 from tests.browser.test_dockerfile_health import healthcheck
 from tests.browser.test_embed_signed import tampered
 from tests.browser.test_pages import PAGES, chart_ids, wait_for_panels
@@ -129,7 +129,8 @@ def test_through_nginx_every_page_draws_all_its_panels_and_an_alert_link_keeps_t
         for chart_id in chart_ids(path):
             expect(page.locator(f"[data-chart='{chart_id}'] .js-plotly-plot")).to_have_count(1)
         if path == "/operations":
-            page.screenshot(path=str(ROOT / "tests" / "artifacts" / "subpath-operations.png"), full_page=True)
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "subpath-operations.png"), full_page=True)
     # On the Alerts page: a rule's link to its cause, clicked where it is drawn (Playwright's own hit test misreads
     # links inside SVG text), opens the page under the prefix.
     rules = page.locator("[data-chart='alerts.current'] .table")
@@ -193,8 +194,9 @@ def test_nginx_signs_users_in_and_nothing_outside_the_prefix_reaches_the_portal(
         assert status == 404 and "nginx" in body, path
     status, metrics = fetch(portal.url("/metrics"), headers=SIGNED_IN)
     assert status == 200 and 'route="/healthz"' in metrics and 'route="/monitoring' not in metrics
+    # gunicorn logs each request that reaches it, once it has answered
+    wait_for(lambda: '"GET /monitoring/metrics ' in portal.server.log.read_text(), "gunicorn's access log")
     served = [line for line in portal.server.log.read_text().splitlines() if '"GET ' in line]
-    assert any('"GET /monitoring/metrics ' in line for line in served)  # gunicorn logs what reaches it
     assert [line for line in served if any(f'"GET {path} ' in line for path in OUTSIDE)] == []
 
 
