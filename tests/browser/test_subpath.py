@@ -172,10 +172,11 @@ def test_sign_url_gives_a_link_under_the_prefix_that_opens_through_nginx(portal)
         "DASHAPP_URL_PREFIX": PREFIX,
         "DASHAPP_PUBLIC_URL": portal.proxy.url,
     }
-    command = [str(Path(sys.executable).parent / "dashapp"), "sign-url", "ops.latency", "--param", "start=now-3d"]
-    signed = subprocess.run(
-        [*command, "--expires", "1h"], env=environ, capture_output=True, text=True, check=True
-    ).stdout.strip()
+    # The checkout's dashapp (cwd), as the servers run it.
+    command = [sys.executable, "-m", "dashapp.cli", "sign-url", "ops.latency", "--param", "start=now-3d"]
+    done = subprocess.run([*command, "--expires", "1h"], cwd=ROOT, env=environ, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    signed = done.stdout.strip()
     assert signed.startswith(portal.url("/embed/ops.latency?start=now-3d&token="))
     status, body = fetch(signed, headers=SIGNED_IN)
     assert status == 200 and 'class="embed-chart"' in body
