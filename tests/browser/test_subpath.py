@@ -146,21 +146,21 @@ def test_through_nginx_every_page_draws_all_its_panels_and_an_alert_link_keeps_t
 
 def test_a_share_link_its_embed_page_and_the_charts_json_and_csv_work_under_the_prefix(portal, signed_in):
     page = signed_in
-    page.goto(portal.url("/operations?start=now-30d&symbol=AAPL"))
+    page.goto(portal.url("/operations?start=now-24h&symbol=AAPL"))
     wait_for_panels(page, "/operations")
     page.locator("[data-chart='ops.latency']").get_by_role("button", name="Share", exact=True).click()
     popover = page.locator(".share-popover")
-    expect(popover.locator("input[name='page']")).to_have_value(portal.url("/operations?start=now-30d&symbol=AAPL"))
-    embed = portal.url("/embed/ops.latency?start=now-30d&symbol=AAPL")
+    expect(popover.locator("input[name='page']")).to_have_value(portal.url("/operations?start=now-24h&symbol=AAPL"))
+    embed = portal.url("/embed/ops.latency?start=now-24h&symbol=AAPL")
     expect(popover.locator("input[name='embed']")).to_have_value(embed)
     page.goto(embed)
     expect(page.locator(".main-svg").first).to_be_visible()
     expect(page.locator(".embed-footer")).to_contain_text("data through")
     assert page.console_errors == []
     assert page.csp_violations() == []
-    status, body = fetch(portal.url("/api/charts/ops.latency?start=now-30d&symbol=AAPL"), headers=SIGNED_IN)
+    status, body = fetch(portal.url("/api/charts/ops.latency?start=now-24h&symbol=AAPL"), headers=SIGNED_IN)
     assert status == 200 and '"chart":"ops.latency"' in body.replace(" ", "")
-    status, body = fetch(portal.url("/api/charts/ops.latency?start=now-30d&format=csv"), headers=SIGNED_IN)
+    status, body = fetch(portal.url("/api/charts/ops.latency?start=now-24h&format=csv"), headers=SIGNED_IN)
     assert status == 200 and body.splitlines()[0].startswith("bucket,")
     status, body = fetch(portal.url("/api/charts/ops.latency?start=2024-13-01"), headers=SIGNED_IN)
     assert status == 400 and '"param":"start"' in body.replace(" ", "")
