@@ -204,4 +204,4 @@ def test_nginx_signs_users_in_and_nothing_outside_the_prefix_reaches_the_portal(
 def test_the_dockerfiles_health_check_asks_under_the_prefix(portal):
     bind = f"0.0.0.0:{portal.server.port}"
     assert healthcheck(bind, DASHAPP_URL_PREFIX=PREFIX) == 0
-    assert healthcheck(bind) != 0  # /healthz is outside the prefix
+    assert healthcheck(bind) != 0  # /readyz is outside the prefix
