@@ -64,10 +64,10 @@ WORKDIR /var/lib/dashapp
 VOLUME ["/data", "/var/cache/dashapp", "/var/lib/dashapp"]
 USER ${APP_UID}:${APP_GID}
 EXPOSE 8050
-# Ready, not only alive: /readyz answers 503 while the data folder cannot be read. The port comes from DASHAPP_BIND.
-# No curl in a slim image.
+# Ready, not only alive: /readyz answers 503 while the data folder cannot be read. The port comes from DASHAPP_BIND,
+# the path under DASHAPP_URL_PREFIX. No curl in a slim image.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; port = os.environ['DASHAPP_BIND'].rsplit(':', 1)[1]; urllib.request.urlopen(f'http://127.0.0.1:{port}/readyz', timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; port = os.environ['DASHAPP_BIND'].rsplit(':', 1)[1]; prefix = os.environ.get('DASHAPP_URL_PREFIX', '/'); urllib.request.urlopen(f'http://127.0.0.1:{port}{prefix}readyz', timeout=4)"]
 # gunicorn and the alert scheduler beside it (dashapp serve starts, restarts and stops both; with
 # DASHAPP_CELERY_BROKER_URL set, gunicorn alone: Celery beat and workers do the scheduler's work).
 CMD ["dashapp", "serve"]

@@ -8,7 +8,7 @@ export DASHAPP_DATA_DIR ?= $(DATA)
 # The alert states and history of these data: a new demo starts them over.
 export DASHAPP_STATE_DIR ?= $(DATA).state
 
-.PHONY: setup lock demo run test docker-test lint browser redis prometheus alertmanager podman bench load clean
+.PHONY: setup lock demo run test docker-test lint browser redis prometheus alertmanager nginx podman bench load clean
 
 # Every package from uv.lock, checked against its hashes; uv itself (pinned) only turns the lock into pip's format.
 UV_VERSION := 0.13.8
@@ -66,12 +66,18 @@ podman:
 	@command -v podman >/dev/null && command -v runc >/dev/null && command -v debootstrap >/dev/null || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap; }
 
+# Debian's nginx for tests/browser/test_subpath.py, which runs its own in the foreground on a free loopback port
+# in front of gunicorn (the package's own service is not used).
+nginx:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx; }
+
 lint: setup
 	$(VENV)/bin/ruff check dashapp tests
 	$(VENV)/bin/ruff format --check dashapp tests
 	$(VENV)/bin/hadolint Dockerfile
 
-test: setup browser redis prometheus alertmanager lint
+test: setup browser redis prometheus alertmanager nginx lint
 	$(PY) -m pytest
 
 # Builds the image (the Chromium variant) and runs it: minutes, so apart from `make test`.

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 
 import dash
 import dash_bootstrap_components as dbc  # noqa: F401  (registers the component suite)
 
-from . import deadline
+from . import deadline, subpath
 from .config import Config
 from .db import Database
 from .resources import shipped_folder
@@ -50,8 +51,13 @@ def create_app(config: Config | None = None, celery=None) -> dash.Dash:
         update_title=None,
         suppress_callback_exceptions=True,  # page layouts are swapped in by the router
         background_callback_manager=background_manager(config, celery),
+        # Under DASHAPP_URL_PREFIX the browser asks for /monitoring/_dash-...; the routes see /_dash-... once
+        # subpath.mount has moved the prefix into SCRIPT_NAME.
+        routes_pathname_prefix=subpath.ROOT,
+        requests_pathname_prefix=config.url_prefix,
     )
     server = app.server
+    server.wsgi_app = subpath.mount(server.wsgi_app, config.url_prefix)
     server.config["MAX_CONTENT_LENGTH"] = 1 * 1024 * 1024
     init_cache(server, config)
     db = Database(config, cache=cache)
@@ -70,13 +76,13 @@ def create_app(config: Config | None = None, celery=None) -> dash.Dash:
     server.register_blueprint(api.blueprint)
     server.register_blueprint(embed.blueprint)
     init_metrics(server, config)
-    app.layout = shell.layout
+    app.layout = partial(shell.layout, config.url_prefix)
     shell.register_callbacks(app, db)
     panels.register_callbacks(app, db)
     backtests.register_callbacks(app, db)
     init_headers(app, config)  # after the callbacks: it hashes their inline scripts
     # Dash records which component bundles it may serve only while rendering the index page, so a
     # gunicorn worker whose first request is a bundle would answer 500. Render it once per app.
-    server.test_client().get("/")
+    server.test_client().get(config.url_prefix)
     init_auth(server, config)  # after the warm-up above: the index renders once without credentials
     return app

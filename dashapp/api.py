@@ -125,7 +125,7 @@ def alerts():
     at = min(at or snapshot.evaluated_at, snapshot.evaluated_at)
     found = snapshot.alerts(configured_rules(db.config), at)
     since = at - timedelta(days=days)
-    shown = [as_json(a, at) for a in found]
+    shown = [as_json(a, at, db.config.url_prefix) for a in found]
     for alert in shown:
         alert["periods"] = [p for p in alert["periods"] if p["end"] is None or p["end"] > since.isoformat()]
     body = {"ok": True, "at": at.isoformat(), "worst": worst(found), "evaluation": evaluation(snapshot)}

@@ -33,6 +33,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .config import Config, env_name
 from .errors import BadParameter, ConfigError
+from .subpath import portal_path
 
 log = logging.getLogger(__name__)
 SALT = "dashapp.embed-token"  # this purpose's own salt: a token signed for anything else never verifies here
@@ -278,11 +279,15 @@ class Gate:
     def _loaded_by_signed_embed(self) -> bool:
         """Whether the Referer is an embed page with a valid token (its plotly.js, script and style).
 
-        The portal's Referrer-Policy (same-origin) sends the page's full URL with these requests.
+        The portal's Referrer-Policy (same-origin) sends the page's full URL with these requests: under a URL
+        prefix, the routes match the path after it (request.script_root, subpath.py).
         """
         referrer = urlsplit(request.referrer or "")
+        path = portal_path(request.script_root + "/", unquote(referrer.path))
+        if path is None:
+            return False
         try:
-            endpoint, values = current_app.create_url_adapter(request).match(unquote(referrer.path), method="GET")
+            endpoint, values = current_app.create_url_adapter(request).match(path, method="GET")
         except HTTPException:
             return False
         args = MultiDict(parse_qsl(referrer.query, keep_blank_values=True))

@@ -126,7 +126,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     at = at or snapshot.evaluated_at
     alerts = snapshot.alerts(rules, at)
     if args.json:
-        shown = [as_json(a, at) for a in alerts]
+        shown = [as_json(a, at, config.url_prefix) for a in alerts]
         since = (at - timedelta(days=args.days)).isoformat()
         for alert in shown:  # the firing periods of the --days before --at
             alert["periods"] = [p for p in alert["periods"] if p["end"] is None or p["end"] > since]
@@ -247,15 +247,19 @@ def cmd_sign_url(args: argparse.Namespace) -> int:
 
     from .auth import Tokens, expires_at
     from .charts import get_chart, parse_params
-    from .config import Config, env_name
+    from .config import Config, env_name, portal_address
     from .errors import BadParameter, ConfigError, DashappError
 
     try:
         config = Config.from_env()
         if not config.embed_secret:
             raise ConfigError(f"{env_name('embed_secret')} is not set: there is no secret to sign with")
-        if args.base is None and config.bind.startswith("unix:"):
+        if args.base is None and config.bind.startswith("unix:") and not config.public_url:
             raise ConfigError(f"{env_name('bind')} is a unix socket: give the portal's address with --base")
+        try:
+            base = portal_address(args.base, config.url_prefix) if args.base else config.portal_url
+        except ValueError as exc:
+            raise BadParameter("--base", str(exc)) from None
         spec = get_chart(args.chart_id)
         if any(name == "token" for name, _ in args.param):
             raise BadParameter("token", "is added by sign-url, not given")
@@ -266,9 +270,7 @@ def cmd_sign_url(args: argparse.Namespace) -> int:
     except DashappError as exc:
         print(f"dashapp sign-url: {exc.message}", file=sys.stderr)
         return 2
-    url = Tokens(config.embed_secret).url(
-        args.base or f"http://{config.bind}", spec.id, args.param, args.expires, args.api
-    )
+    url = Tokens(config.embed_secret).url(base, spec.id, args.param, args.expires, args.api)
     if args.json:
         expires = expires_at(args.expires).isoformat().replace("+00:00", "Z")
         print(json.dumps({"url": url, "chart": spec.id, "params": args.param, "expires": expires}, indent=2))
@@ -395,7 +397,9 @@ def parser() -> argparse.ArgumentParser:
         "--expires", type=_expiry, default="7d", help="lifetime: 30m, 12h, 7d ... at most 365d (default 7d)"
     )
     sign.add_argument(
-        "--base", help="the portal's address, e.g. https://portal.example.com (default http://DASHAPP_BIND)"
+        "--base",
+        help="the portal's address, e.g. https://portal.example.com; DASHAPP_URL_PREFIX is added"
+        " (default DASHAPP_PUBLIC_URL, else http://DASHAPP_BIND)",
     )
     sign.add_argument("--api", action="store_true", help="sign the chart's API URL (/api/charts/<id>) instead")
     sign.add_argument("--json", action="store_true", help="print url, chart, params and expires as JSON")

@@ -28,6 +28,8 @@ _MEMORY = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
 AUTH_MODES = ("none", "basic", "header")
 MIN_SECRET_LENGTH = 32
 _HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
+# /, or /part/.../ with URL-safe parts that cannot be . or .. (nor start with one)
+_URL_PREFIX = re.compile(r"/([A-Za-z0-9_~-][A-Za-z0-9._~-]*/)*")
 # A CSP host or scheme source: https:, https://example.com, https://*.example.com:8443, example.com
 _ORIGIN = re.compile(
     r"[a-z][a-z0-9+.-]*:|([a-z][a-z0-9+.-]*://)?(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:(\d{1,5}|\*))?"
@@ -91,7 +93,15 @@ class Config:
         default="",
         metadata={
             "help": "the portal's address as users reach it (https://portal.example.com), for links sent out;"
-            " empty = http://DASHAPP_BIND",
+            " DASHAPP_URL_PREFIX is added; empty = http://DASHAPP_BIND",
+            "results": False,
+        },
+    )
+    # Served under a path of its own behind a reverse proxy that passes the path on whole (subpath.py).
+    url_prefix: str = field(
+        default="/",
+        metadata={
+            "help": "the path the portal is served under, like /monitoring/ (the proxy passes it on); / = the root",
             "results": False,
         },
     )
@@ -248,10 +258,11 @@ class Config:
 
     @property
     def portal_url(self) -> str:
-        """The portal's address for links that leave it (alerts), without a trailing slash."""
+        """The portal's address for links that leave it (alerts), with its URL prefix, without a trailing slash."""
         if self.public_url:
-            return self.public_url.rstrip("/")
-        return "http://localhost" if self.bind.startswith("unix:") else f"http://{self.bind}"
+            return portal_address(self.public_url, self.url_prefix)
+        origin = "http://localhost" if self.bind.startswith("unix:") else f"http://{self.bind}"
+        return origin + self.url_prefix.rstrip("/")
 
     @property
     def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -349,11 +360,21 @@ class Config:
                 f"{env_name('alertmanager_url')} must be Alertmanager's base http(s) URL like http://alertmanager:9093"
                 f" (the scheduler adds /api/v2/alerts), got {redacted_url(self.alertmanager_url)[:80]!r}"
             )
+        if not (len(self.url_prefix) <= 200 and _URL_PREFIX.fullmatch(self.url_prefix)):
+            raise ConfigError(
+                f"{env_name('url_prefix')} must start and end with / and hold path parts of letters, digits, - _ ~"
+                f" and . (not first), like /monitoring/ or /ml/portal/; got {self.url_prefix[:80]!r}"
+            )
         if self.public_url and not _base_url_ok(self.public_url):
             raise ConfigError(
                 f"{env_name('public_url')} must be the portal's http(s) address like https://portal.example.com,"
                 f" got {self.public_url[:80]!r}"
             )
+        if self.public_url:
+            try:
+                portal_address(self.public_url, self.url_prefix)
+            except ValueError as exc:
+                raise ConfigError(f"{env_name('public_url')} {exc}") from None
         if not _frame_ancestors_ok(self.frame_ancestors):
             raise ConfigError(
                 f"{env_name('frame_ancestors')} must be 'self', 'none' or space-separated origins"
@@ -421,6 +442,19 @@ def _frame_ancestors_ok(value: str) -> bool:
     if sources == ["'none'"]:
         return True
     return bool(sources) and all(s == "'self'" or _ORIGIN.fullmatch(s) for s in sources)
+
+
+def portal_address(url: str, prefix: str) -> str:
+    """The portal's address from a site's (https://example.com) or the portal's own
+    (https://example.com/monitoring/), without a trailing slash. ValueError when its path is another."""
+    parts = urlsplit(url)
+    if parts.path.rstrip("/") not in ("", prefix.rstrip("/")):
+        if prefix == "/":
+            raise ValueError(f"must have no path ({env_name('url_prefix')} serves under one), got {parts.path[:60]!r}")
+        raise ValueError(
+            f"must have no path or the URL prefix {prefix} ({env_name('url_prefix')}), got {parts.path[:60]!r}"
+        )
+    return f"{parts.scheme}://{parts.netloc}{prefix.rstrip('/')}"
 
 
 def _base_url_ok(url: str) -> bool:

@@ -24,6 +24,7 @@ from werkzeug.exceptions import HTTPException
 from .charts import get_chart, render
 from .charts.registry import chart_version, refresh_seconds
 from .errors import BadParameter, DashappError, DataUnavailable
+from .subpath import url
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint(
@@ -171,10 +172,15 @@ def embed_unexpected(exc: Exception):
     return _page(f"This chart failed; the error is logged with id {error_id}.", title="Error", kind="error"), 500
 
 
-def share_links(href: str, chart_id: str) -> dict[str, str]:
-    """The page link, the chart's embed URL with the same filters, and an iframe snippet for it."""
-    url = urlsplit(href)
-    embed_url = f"{url.scheme}://{url.netloc}/embed/{chart_id}" + (f"?{url.query}" if url.query else "")
+def share_links(href: str, chart_id: str, prefix: str) -> dict[str, str]:
+    """The page link, the chart's embed URL with the same filters, and an iframe snippet for it.
+
+    `href` is the page's address in the browser; `prefix` the URL prefix the portal is served under.
+    """
+    page = urlsplit(href)
+    embed_url = f"{page.scheme}://{page.netloc}{url(prefix, '/embed/')}{chart_id}" + (
+        f"?{page.query}" if page.query else ""
+    )
     height = get_chart(chart_id).height + CHROME_HEIGHT
     snippet = f'<iframe src="{html.escape(embed_url)}" width="100%" height="{height}" frameborder="0"></iframe>'
     return {"page": href, "embed": embed_url, "iframe": snippet}

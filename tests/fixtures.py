@@ -314,6 +314,7 @@ def serving_variant(config: Config, folder: Path) -> Config:
         celery_broker_url="redis://broker.internal:6379/3",
         bind="0.0.0.0:9000",
         public_url="https://portal.example.com",
+        url_prefix="/monitoring/",
         workers=7,
         threads=16,
         duckdb_threads=1,

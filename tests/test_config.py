@@ -65,6 +65,8 @@ def test_the_alert_state_lives_under_xdg_state_home_not_in_the_cache(monkeypatch
         ("DASHAPP_BIND", "0.0.0.0:9000", "bind", "0.0.0.0:9000"),
         ("DASHAPP_BIND", "unix:/run/dashapp.sock", "bind", "unix:/run/dashapp.sock"),
         ("DASHAPP_PUBLIC_URL", " https://portal.example.com ", "public_url", "https://portal.example.com"),
+        ("DASHAPP_URL_PREFIX", "/monitoring/", "url_prefix", "/monitoring/"),
+        ("DASHAPP_URL_PREFIX", " /ml/portal-2.x/ ", "url_prefix", "/ml/portal-2.x/"),
         ("DASHAPP_WORKERS", "3", "workers", 3),
         ("DASHAPP_THREADS", "8", "threads", 8),
         ("DASHAPP_DUCKDB_THREADS", "2", "duckdb_threads", 2),
@@ -122,6 +124,7 @@ def test_every_field_is_covered_by_the_variable_test():
         "celery_broker_url",
         "bind",
         "public_url",
+        "url_prefix",
         "workers",
         "threads",
         "duckdb_threads",
@@ -207,6 +210,20 @@ def test_variables_without_the_prefix_are_ignored():
         ("DASHAPP_ALERTMANAGER_URL", "http://alertmanager:port", "must be Alertmanager's base http(s) URL"),
         ("DASHAPP_PUBLIC_URL", "portal.example.com", "must be the portal's http(s) address"),
         ("DASHAPP_PUBLIC_URL", "https://portal.example.com/?x=1", "must be the portal's http(s) address"),
+        ("DASHAPP_PUBLIC_URL", "https://example.com/portal", "must have no path (DASHAPP_URL_PREFIX serves"),
+        ("DASHAPP_URL_PREFIX", "monitoring", "must start and end with /"),
+        ("DASHAPP_URL_PREFIX", "/monitoring", "must start and end with /"),
+        ("DASHAPP_URL_PREFIX", "monitoring/", "must start and end with /"),
+        ("DASHAPP_URL_PREFIX", "", "must start and end with /"),
+        ("DASHAPP_URL_PREFIX", "//", "must start and end with /"),
+        ("DASHAPP_URL_PREFIX", "/a//b/", "must start and end with /"),
+        ("DASHAPP_URL_PREFIX", "/../", "must start and end with /"),
+        ("DASHAPP_URL_PREFIX", "/./", "must start and end with /"),
+        ("DASHAPP_URL_PREFIX", "/mon itoring/", "must start and end with /"),
+        ("DASHAPP_URL_PREFIX", "/monitoring/?x=1/", "must start and end with /"),
+        ("DASHAPP_URL_PREFIX", "/%2e%2e/", "must start and end with /"),
+        ("DASHAPP_URL_PREFIX", "/moni;toring/", "must start and end with /"),
+        ("DASHAPP_URL_PREFIX", "/" + "a/" * 101, "must start and end with /"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(variable, raw, expects):
@@ -271,13 +288,28 @@ def test_the_alertmanager_url_stays_out_of_repr_and_its_errors_as_it_may_carry_a
     ("settings", "portal"),
     [
         ({"public_url": "https://portal.example.com/"}, "https://portal.example.com"),
-        ({"public_url": "https://example.com/portal", "bind": "0.0.0.0:80"}, "https://example.com/portal"),
         ({"bind": "127.0.0.1:9000"}, "http://127.0.0.1:9000"),  # users reach it where it listens
         ({"bind": "unix:/run/dashapp.sock"}, "http://localhost"),
+        # Under a URL prefix, given in the public URL or not
+        ({"public_url": "https://example.com", "url_prefix": "/monitoring/"}, "https://example.com/monitoring"),
+        (
+            {"public_url": "https://example.com/monitoring/", "url_prefix": "/monitoring/"},
+            "https://example.com/monitoring",
+        ),
+        ({"public_url": "https://example.com/ml/portal", "url_prefix": "/ml/portal/"}, "https://example.com/ml/portal"),
+        ({"bind": "127.0.0.1:9000", "url_prefix": "/monitoring/"}, "http://127.0.0.1:9000/monitoring"),
     ],
 )
 def test_links_that_leave_the_portal_start_with_its_public_url_else_its_bind_address(settings, portal):
     assert Config(**settings).portal_url == portal
+
+
+def test_a_public_url_whose_path_is_not_the_url_prefix_stops_the_start_naming_both_variables():
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env({"DASHAPP_PUBLIC_URL": "https://example.com/portal/", "DASHAPP_URL_PREFIX": "/monitoring/"})
+    assert str(raised.value) == (
+        "DASHAPP_PUBLIC_URL must have no path or the URL prefix /monitoring/ (DASHAPP_URL_PREFIX), got '/portal/'"
+    )
 
 
 def test_the_redis_urls_stay_out_of_repr_as_they_may_carry_a_password():
@@ -354,6 +386,7 @@ SERVING = {
     "celery_broker_url",
     "bind",
     "public_url",
+    "url_prefix",  # links carry it, but memoized results hold portal paths (ChartSpec.links)
     "workers",
     "threads",
     "duckdb_threads",

@@ -18,6 +18,7 @@ import pandas as pd
 from ..contract import TABLES
 from ..db import Database
 from ..errors import DataUnavailable, QueryRefused
+from ..subpath import ROOT, url
 from ..timerange import align_down
 from .metrics import METRICS, Span, metric_frame
 from .rules import Rule
@@ -215,8 +216,9 @@ def page_link(alert: Alert, end: datetime) -> str:
     return METRICS[alert.rule.metric].page + "?" + urlencode(query, safe=":")
 
 
-def as_json(alert: Alert, end: datetime) -> dict:
-    """One alert as /api/alerts and `dashapp alerts --json` give it, with a link to the page that shows its cause."""
+def as_json(alert: Alert, end: datetime, prefix: str = ROOT) -> dict:
+    """One alert as /api/alerts and `dashapp alerts --json` give it, with a link to the page that shows its cause
+    under the URL prefix `prefix` (by default a portal path, as Alertmanager's link puts after the portal's address)."""
     rule, severity = alert.rule, alert.severity
     threshold = rule.thresholds.critical if severity == "critical" else rule.thresholds.warning
     return {
@@ -235,7 +237,7 @@ def as_json(alert: Alert, end: datetime) -> dict:
         "error": alert.error,
         "description": rule.description,
         "recommendation": rule.recommendation,
-        "link": page_link(alert, end),
+        "link": url(prefix, page_link(alert, end)),
         "periods": [
             {
                 "start": p.start.isoformat(),

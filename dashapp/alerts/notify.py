@@ -49,8 +49,9 @@ def change_id(alert: Alert) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
-def post_webhook(url: str, alerts: list[Alert], sent: dict, at: datetime) -> dict:
-    """POST the changes since `sent`; return what is sent now (unchanged when nothing changed).
+def post_webhook(url: str, alerts: list[Alert], sent: dict, at: datetime, prefix: str) -> dict:
+    """POST the changes since `sent`, their links under the URL prefix; return what is sent now (unchanged when nothing
+    changed).
 
     Raises OSError (urllib's errors are OSErrors) when the receiver cannot be reached or answers with
     an error; then nothing counts as sent.
@@ -60,7 +61,7 @@ def post_webhook(url: str, alerts: list[Alert], sent: dict, at: datetime) -> dic
         return sent
     body = {
         "at": at.isoformat(),
-        "changes": [as_json(a, at) | {"previous": before, "id": change_id(a)} for a, before in changed],
+        "changes": [as_json(a, at, prefix) | {"previous": before, "id": change_id(a)} for a, before in changed],
     }
     request = urllib.request.Request(
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
@@ -81,7 +82,9 @@ def notify(store: FileStore | RedisStore, snapshot: Snapshot, rules: list[Rule],
     sent = dict(snapshot.doc.get("sent", {}))
     if config.alert_webhook:
         try:
-            sent["webhook"] = post_webhook(config.alert_webhook, alerts, snapshot.sent("webhook"), at)
+            sent["webhook"] = post_webhook(
+                config.alert_webhook, alerts, snapshot.sent("webhook"), at, config.url_prefix
+            )
         except OSError as exc:  # tick() logs the problems
             problems.append(f"webhook at {redacted_url(config.alert_webhook)} failed, will resend: {exc}")
     if config.alertmanager_url:

@@ -78,11 +78,12 @@ def _value(row) -> str:
     return f"{shown}<br><span style='color:#6c757d'>{' · '.join(limits)}</span>"
 
 
-def _todo(error: str | None, advice: str, link: str) -> str:
-    """The recommendation (or why the rule could not be evaluated), wrapped for a table cell, and the link."""
+def _todo(error: str | None, advice: str, link: str, metric: str) -> str:
+    """The recommendation (or why the rule could not be evaluated), wrapped for a table cell, and the link to the
+    page of the metric."""
     from ..pages import page_for  # the pages import the charts: look the page up when drawing
 
-    page = page_for(link.split("?")[0]).name
+    page = page_for(METRICS[metric].page).name
     text = error if isinstance(error, str) else advice  # None or NaN: the rule evaluated
     return "<br>".join(textwrap.wrap(text, 95)) + f"<br><a href='{link}' target='_self'>open {page} →</a>"
 
@@ -103,8 +104,10 @@ def current_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
             "value": [_value(row) for _, row in frame.iterrows()],
             "since": [s[:16].replace("T", " ") if isinstance(s, str) else "—" for s in frame["since"]],
             "todo": [
-                _todo(error, advice, link)
-                for error, advice, link in zip(frame["error"], frame["recommendation"], frame["link"], strict=True)
+                _todo(error, advice, link, metric)
+                for error, advice, link, metric in zip(
+                    frame["error"], frame["recommendation"], frame["link"], frame["metric"], strict=True
+                )
             ],
         }
     )
@@ -223,7 +226,7 @@ register(
     )
 )
 
-for name, title, data, figure, height, parts, description in (
+for name, title, data, figure, height, parts, links, description in (
     (
         "current",
         "Alert rules now",
@@ -231,6 +234,7 @@ for name, title, data, figure, height, parts, description in (
         current_figure,
         520,
         ("rules", "series", "transitions", "periods"),
+        "link",
         "Each rule on each series of its metric, worst first, with what to do and where to look.",
     ),
     (
@@ -240,6 +244,7 @@ for name, title, data, figure, height, parts, description in (
         timeline_figure,
         360,
         ("periods",),
+        None,
         "Firing periods in the window, warning or critical; a bar that reaches the end still fires.",
     ),
 ):
@@ -253,6 +258,7 @@ for name, title, data, figure, height, parts, description in (
             figure=figure,
             tables=TABLES,
             store_parts=parts,
+            links=links,
             description=description,
             height=height,
         )

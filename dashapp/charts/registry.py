@@ -22,6 +22,7 @@ from ..backtest.runs import known_runs
 from ..contract import TABLES
 from ..db import Database, load_query
 from ..errors import BadParameter, DataUnavailable, UnknownChart
+from ..subpath import ROOT, url
 from ..timerange import (
     BUCKETS,
     MAX_POINTS,
@@ -105,6 +106,9 @@ class ChartSpec:
     store_parts: tuple[str, ...] = ()
     # Metric areas (drift, agent ...) whose alert bands it shows besides the rules about its tables and labels.
     alert_areas: tuple[str, ...] = ()
+    # The data's column of links to portal pages ("/drift?..."), which its figure shows. They are cached as portal
+    # paths, so that servers under other URL prefixes share the entry; render() puts them under this one's.
+    links: str | None = None
 
     def describe(self) -> dict:
         return {
@@ -341,6 +345,9 @@ def render(spec: ChartSpec, args: Mapping[str, Sequence[str]], db: Database, str
     key = {**params, "store": snapshot.version(*spec.store_parts)} if spec.store_parts else params
     frame, figure = db.memoize(f"chart.{spec.id}", key, spec.tables, lambda: _draw(spec, db, params))
     notes += frame.attrs.get("notes", ())
+    if spec.links and db.config.url_prefix != ROOT and not frame.empty:
+        frame = frame.assign(**{spec.links: [url(db.config.url_prefix, link) for link in frame[spec.links]]})
+        figure = _figure(spec, frame, params)  # drawn again from the links this server gives
     if bands != "hide":
         scope = None if bands in ("all", "show") else _scope(spec, frame)
         figure, more = add_bands(snapshot, db.config, spec.time_axis, params, frame, figure, scope)
@@ -381,6 +388,10 @@ def chart_version(spec: ChartSpec, args: Mapping[str, Sequence[str]], db: Databa
 
 def _draw(spec: ChartSpec, db: Database, params: dict) -> tuple[pd.DataFrame, dict]:
     frame = spec.data(db, params)
+    return frame, _figure(spec, frame, params)
+
+
+def _figure(spec: ChartSpec, frame: pd.DataFrame, params: dict) -> dict:
     figure = spec.figure(frame, params)
     figure.update_layout(height=spec.height)
-    return frame, figure.to_plotly_json()
+    return figure.to_plotly_json()

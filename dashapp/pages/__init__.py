@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
+from ..subpath import ROOT, portal_path
+
 # Pages' own controls (e.g. the Drift page's feature) have ids {"type": PAGE_PARAM, "name": <URL parameter>};
 # the shell keeps their values in the URL with the global filters.
 PAGE_PARAM = "page-param"
@@ -45,7 +47,8 @@ def _pages() -> list[Page]:
 PAGES: list[Page] = _pages()
 
 
-def page_for(pathname: str | None) -> Page | None:
-    """Find the page for a URL path ('/operations/' and '/operations' are the same page)."""
-    path = (pathname or "/").rstrip("/") or "/"
+def page_for(pathname: str | None, prefix: str = ROOT) -> Page | None:
+    """Find the page for the browser's path under the URL prefix ('/operations/' and '/operations' are one page)."""
+    path = portal_path(prefix, pathname or prefix)
+    path = path and (path.rstrip("/") or "/")
     return next((p for p in PAGES if p.path == path), None)

@@ -89,8 +89,9 @@ def share_button(chart_id: str) -> html.Div:
     )
 
 
-def share_fields(href: str | None, button_id: dict) -> list[html.Div]:
-    """The share popover's copyable fields for the page at `href` (the browser's URL, filters included)."""
+def share_fields(href: str | None, button_id: dict, prefix: str) -> list[html.Div]:
+    """The share popover's copyable fields for the page at `href` (the browser's URL, filters included), served
+    under the URL prefix `prefix`."""
     chart_id = button_id.get("chart") if isinstance(button_id, dict) else None
     # Both come from the browser (anyone can POST a callback): no page URL or no such chart, nothing to share.
     if not (isinstance(href, str) and href.startswith(("http://", "https://")) and str(chart_id) in REGISTRY):
@@ -109,7 +110,7 @@ def share_fields(href: str | None, button_id: dict) -> list[html.Div]:
             ],
             className="mb-2",
         )
-        for name, value in share_links(href, str(chart_id)).items()
+        for name, value in share_links(href, str(chart_id), prefix).items()
     ]
 
 
@@ -200,4 +201,4 @@ def register_callbacks(app: Dash, db: Database) -> None:
         prevent_initial_call=True,
     )
     def _share(_clicks, href, button_id):
-        return share_fields(href, button_id)
+        return share_fields(href, button_id, db.config.url_prefix)

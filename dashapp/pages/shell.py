@@ -16,6 +16,7 @@ from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 from ..charts import REGISTRY
 from ..db import Database
 from ..errors import DataUnavailable
+from ..subpath import ROOT, url
 from ..timerange import parse_instant, utc_now
 from . import PAGE_PARAM, PAGES, page_for, query_args, refresh
 
@@ -35,14 +36,15 @@ PARAM_DEFAULTS = {p.name: p.default for spec in REGISTRY.values() for p in spec.
 REPEATABLE = frozenset(p.name for spec in REGISTRY.values() for p in spec.params if p.multiple)
 
 
-def layout() -> html.Div:
+def layout(prefix: str) -> html.Div:
+    """The shell around every page; `prefix` is the URL prefix the portal is served under."""
     return html.Div(
         [
             dcc.Location(id="url", refresh=False),
             dbc.Navbar(
                 dbc.Container(
                     [
-                        dbc.NavbarBrand("dashapp", href="/", className="fw-bold"),
+                        dbc.NavbarBrand("dashapp", href=prefix, className="fw-bold"),
                         dbc.Nav(id="nav-links", navbar=True, className="me-auto"),
                         html.Span("sentiment model · RL agent monitoring", className="navbar-text small"),
                         refresh.refresh_picker(),
@@ -249,11 +251,12 @@ def filter_options(db: Database) -> tuple[list, list]:
     return symbols, versions
 
 
-def nav_links(pathname: str | None, search: str | None) -> list:
-    """One link per page that exists, carrying the current filters along."""
-    current = page_for(pathname)
+def nav_links(pathname: str | None, search: str | None, prefix: str = ROOT) -> list:
+    """One link per page that exists, under the URL prefix, carrying the current filters along."""
+    current = page_for(pathname, prefix)
     return [
-        dbc.NavItem(dbc.NavLink(page.name, href=page.path + (search or ""), active=page is current)) for page in PAGES
+        dbc.NavItem(dbc.NavLink(page.name, href=url(prefix, page.path) + (search or ""), active=page is current))
+        for page in PAGES
     ]
 
 
@@ -294,9 +297,11 @@ def register_callbacks(app: Dash, db: Database) -> None:
 
     refresh.register_callbacks(app, db)
 
+    prefix = db.config.url_prefix
+
     @app.callback(Output("nav-links", "children"), Input("url", "pathname"), Input("url", "search"))
     def _nav(pathname, search):
-        return nav_links(pathname, search)
+        return nav_links(pathname, search, prefix)
 
     @app.callback(
         Output("filter-bar", "style"),
@@ -305,14 +310,14 @@ def register_callbacks(app: Dash, db: Database) -> None:
         Input("url", "pathname"),
     )
     def _filter_bar(pathname):
-        page, hidden = page_for(pathname), {"display": "none"}
+        page, hidden = page_for(pathname, prefix), {"display": "none"}
         bar = hidden if page is not None and not page.global_filters else {}
         entities = hidden if page is not None and not page.entity_filters else {}
         return bar, entities, entities
 
     @app.callback(Output("page-content", "children"), Input("url", "pathname"), State("url", "search"))
     def _route(pathname, search):
-        page = page_for(pathname)
+        page = page_for(pathname, prefix)
         if page is None:
             return dbc.Alert(f"No page at {pathname}. Use the navigation above.", color="warning")
         # Page controls start from the URL, so their first firing does not overwrite it.

@@ -120,7 +120,8 @@ def test_the_figure_json_cannot_close_its_script_element(shared_client):
 def test_plotly_js_is_served_by_the_app_with_a_long_cache(shared_client):
     text = assert_page(shared_client.get(f"/embed/ops.latency?{WINDOW}"), 200)
     sources = re.findall(r'(?:src|href)="([^"]+)"', text)
-    assert sources and all(s.startswith("/embed/") for s in sources)  # nothing from another host, no CDN
+    # Nothing from another host, no CDN; an empty icon, so the browser asks for no /favicon.ico.
+    assert sources and all(s.startswith("/embed/") or s == "data:," for s in sources)
     version = plotly.offline.get_plotlyjs_version()
     assert f"/embed/plotly-{version}.min.js" in sources
     response = shared_client.get(f"/embed/plotly-{version}.min.js")
@@ -150,7 +151,7 @@ def test_an_unexpected_error_is_a_500_with_an_error_id_only(client, monkeypatch)
 
 def test_share_links_carry_the_page_filters_into_the_embed_url_and_the_iframe_snippet():
     href = "https://portal.example.com/operations?start=now-30d&symbol=AAPL&symbol=MSFT"
-    links = share_links(href, "ops.latency")
+    links = share_links(href, "ops.latency", "/")
     embed = "https://portal.example.com/embed/ops.latency?start=now-30d&symbol=AAPL&symbol=MSFT"
     assert links == {
         "page": href,
@@ -158,14 +159,24 @@ def test_share_links_carry_the_page_filters_into_the_embed_url_and_the_iframe_sn
         "iframe": f'<iframe src="{html.escape(embed)}" width="100%" height="{340 + CHROME_HEIGHT}"'
         ' frameborder="0"></iframe>',
     }
-    assert share_links("http://127.0.0.1:8050/", "ops.latency")["embed"] == "http://127.0.0.1:8050/embed/ops.latency"
+    assert (
+        share_links("http://127.0.0.1:8050/", "ops.latency", "/")["embed"] == "http://127.0.0.1:8050/embed/ops.latency"
+    )
+
+
+def test_share_links_under_a_url_prefix_keep_the_page_link_and_put_the_embed_url_under_the_prefix():
+    href = "https://example.com/monitoring/operations?start=now-30d"
+    links = share_links(href, "ops.latency", "/monitoring/")
+    assert links["page"] == href
+    assert links["embed"] == "https://example.com/monitoring/embed/ops.latency?start=now-30d"
+    assert 'src="https://example.com/monitoring/embed/ops.latency?start=now-30d"' in links["iframe"]
 
 
 def test_the_share_callback_fills_three_copyable_fields_and_ignores_forged_input():
-    fields = share_fields("http://h/drift?feature=x", {"type": "chart-share", "chart": "drift.features"})
+    fields = share_fields("http://h/drift?feature=x", {"type": "chart-share", "chart": "drift.features"}, "/")
     values = [field.children[1].children[0].value for field in fields]
     clips = [field.children[1].children[1].children.content for field in fields]
-    assert values == clips == list(share_links("http://h/drift?feature=x", "drift.features").values())
+    assert values == clips == list(share_links("http://h/drift?feature=x", "drift.features", "/").values())
     for href, button_id in [
         (None, {"chart": "drift.features"}),
         ("javascript:x", {"chart": "drift.features"}),
@@ -173,4 +184,4 @@ def test_the_share_callback_fills_three_copyable_fields_and_ignores_forged_input
         ("http://h/", {"chart": ["x"]}),
     ]:
         with pytest.raises(PreventUpdate):
-            share_fields(href, button_id)
+            share_fields(href, button_id, "/")

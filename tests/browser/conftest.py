@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -69,7 +70,15 @@ def browser():
 @pytest.fixture
 def page(browser, request):
     """A fresh page that records console errors and CSP violations; the test's screenshot lands in tests/artifacts/."""
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    with recording_page(browser, request.node.name) as pg:
+        yield pg
+
+
+@contextmanager
+def recording_page(browser, name: str, **options):
+    """A page in a context of its own (`options`: Playwright's new_context options, such as http_credentials) that
+    records console errors and CSP violations, and leaves a screenshot named `name` in tests/artifacts/."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, **options)
     context.add_init_script(RECORD_CSP_VIOLATIONS)
     pg = context.new_page()
     pg.console_errors = []
@@ -77,11 +86,12 @@ def page(browser, request):
     pg.on("console", lambda msg: pg.console_errors.append(msg.text) if msg.type == "error" else None)
     pg.on("pageerror", lambda exc: pg.console_errors.append(str(exc)))
     pg.set_default_timeout(20_000)
-    yield pg
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    name = request.node.name.replace("/", "_")
-    pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    context.close()
+    try:
+        yield pg
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(ARTIFACTS / f"{name.replace('/', '_')}.png"), full_page=True)
+    finally:
+        context.close()
 
 
 def _csp_violations(page) -> list[str]:

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # gunicorn runs with cwd = ROOT, which it puts first on sys.path: this checkout's dashapp and its settings.
 GUNICORN_CONFIG = "python:dashapp.gunicorn_conf"
 REDIS_SERVER = shutil.which("redis-server")
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"  # /usr/sbin is not on every user's PATH
 
 
 def gunicorn_config(root: Path) -> str:
@@ -72,6 +73,7 @@ class Server:
             "DASHAPP_WORKERS": "2",
         } | env
         self.environ = {k: v for k, v in self.environ.items() if v is not None}
+        self.prefix = self.environ.get("DASHAPP_URL_PREFIX", "/")  # where it serves /healthz and the rest
         self.root = root
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
         self._log_file = self.log.open("w")
@@ -98,7 +100,7 @@ class Server:
             if self.process.poll() is not None:
                 break
             try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
+                with urllib.request.urlopen(f"{self.url}{self.prefix}healthz", timeout=1) as response:
                     if response.status == 200 and (self.scheduler is None or self.evaluated()):
                         return self
             except OSError:
@@ -108,7 +110,7 @@ class Server:
         raise RuntimeError(f"gunicorn did not become healthy:\n{self.log.read_text()}")
 
     def evaluated(self) -> bool:
-        status, body = fetch(self.url + "/readyz", timeout=5)
+        status, body = fetch(f"{self.url}{self.prefix}readyz", timeout=5)
         return '"evaluated_at":"' in body.replace(" ", "")
 
     def stop(self) -> None:
@@ -154,6 +156,62 @@ class RedisServer:
 
     def client(self):
         return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
+
+
+class Nginx:
+    """Debian's nginx in the foreground (`nginx -g 'daemon off;' -p DIR -c FILE`) on a loopback port, serving
+    `servers` (the text of an http {} block's server blocks, which listen on `port`); its pid, logs and temporary
+    files stay in `folder`."""
+
+    def __init__(self, folder: Path, servers: str, port: int):
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = folder / "nginx.log"
+        (folder / "temp").mkdir(parents=True, exist_ok=True)
+        # As root (CI), nginx's workers would run as nobody, who cannot read the test's folders.
+        user = "user root;\n" if os.geteuid() == 0 else ""
+        config = folder / "nginx.conf"
+        config.write_text(
+            f"""{user}worker_processes 1;
+error_log stderr warn;
+pid {folder}/nginx.pid;
+events {{ worker_connections 256; }}
+http {{
+    access_log {folder}/access.log;
+    client_body_temp_path {folder}/temp/body;
+    proxy_temp_path {folder}/temp/proxy;
+    fastcgi_temp_path {folder}/temp/fastcgi;
+    uwsgi_temp_path {folder}/temp/uwsgi;
+    scgi_temp_path {folder}/temp/scgi;
+{servers}
+}}
+"""
+        )
+        self._log_file = self.log.open("w")
+        command = [NGINX, "-e", "stderr", "-p", f"{folder}/", "-c", str(config), "-g", "daemon off;"]
+        self.process = subprocess.Popen(command, stdout=self._log_file, stderr=subprocess.STDOUT)
+
+    def wait(self) -> Nginx:
+        wait_for(lambda: self.process.poll() is not None or self._listens(), "nginx to listen")
+        assert self.process.poll() is None, f"nginx stopped:\n{self.log.read_text()}"
+        return self
+
+    def _listens(self) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+        except OSError:
+            return False
+        return True
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()  # nginx's fast shutdown
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log_file.close()
 
 
 def wait_for(condition, what: str, timeout: float = 20):

@@ -11,13 +11,14 @@ import sys
 from tests.browser.server import ROOT, free_port
 
 
-def healthcheck(bind: str) -> int:
-    """Run the Dockerfile's HEALTHCHECK command with DASHAPP_BIND as the image sets it; its exit code."""
+def healthcheck(bind: str, **env: str) -> int:
+    """Run the Dockerfile's HEALTHCHECK command with DASHAPP_BIND as the image sets it (and `env`); its exit code."""
     found = re.search(r"^HEALTHCHECK .*\\\n\s+CMD (\[.*\])$", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
     assert found, "the Dockerfile has no HEALTHCHECK ... CMD [...] on a continuation line"
     command = json.loads(found.group(1))
     assert command[0] == "python"
-    done = subprocess.run([sys.executable, *command[1:]], env={**os.environ, "DASHAPP_BIND": bind}, timeout=30)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DASHAPP_")} | {"DASHAPP_BIND": bind} | env
+    done = subprocess.run([sys.executable, *command[1:]], env=environ, timeout=30)
     return done.returncode
 
 

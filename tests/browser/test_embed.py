@@ -108,7 +108,7 @@ def test_the_share_button_shows_the_page_link_the_embed_url_and_the_iframe_snipp
     expect(card.locator(".modebar-btn[data-title='Share chart...']")).to_have_count(0)  # only ours
     card.get_by_role("button", name="Share", exact=True).click()
     popover = page.locator(".share-popover")
-    links = share_links(page.url, "ops.latency")
+    links = share_links(page.url, "ops.latency", "/")
     assert "/embed/ops.latency?start=now-30d&symbol=AAPL&symbol=MSFT" in links["embed"]
     for name, value in links.items():
         expect(popover.locator(f"input[name='{name}']")).to_have_value(value)
