@@ -88,7 +88,7 @@ bench: setup
 	$(PY) tests/bench/bench_queries.py
 
 # Load test (tests/bench/load_test.py): locust in its own venv, its pins clash with the app's.
-# make load DATA=data/bench-10000000 USERS=50 DURATION=60
+# make load DATA=data/bench-10000000 USERS=50 DURATION=60; HOSTS=2: two servers on one Redis behind nginx
 LOAD_VENV := .venv-load
 USERS ?= 50
 DURATION ?= 60
@@ -97,8 +97,10 @@ $(LOAD_VENV)/.installed: tests/bench/requirements-load.txt
 	$(LOAD_VENV)/bin/python -m pip install --quiet -r tests/bench/requirements-load.txt
 	touch $@
 
+HOSTS ?= 1
 load: setup browser $(LOAD_VENV)/.installed
-	$(PY) tests/bench/load_test.py --data $(DATA) --users $(USERS) --time $(DURATION) --locust $(LOAD_VENV)/bin/locust
+	$(PY) tests/bench/load_test.py --data $(DATA) --users $(USERS) --time $(DURATION) --hosts $(HOSTS) \
+		--locust $(LOAD_VENV)/bin/locust
 
 clean:
 	rm -rf $(VENV) $(LOAD_VENV) tests/artifacts .pytest_cache

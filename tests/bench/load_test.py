@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -236,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
     parser.add_argument("--locust", type=Path, default=LOAD_VENV / "bin" / "locust")
+    parser.add_argument(
+        "--hosts", type=int, default=1, help="gunicorn servers; 2 or more share one Redis behind Debian's nginx"
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.users <= 500 or not 1 <= args.time <= 900:
         parser.error("--users must be 1-500 and --time 1-900 s: the run is bounded")
@@ -245,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(REPO))
     from tests.browser.server import Server
 
+    if args.hosts < 1 or args.hosts > 4:
+        parser.error("--hosts must be 1-4")
     run_dir = Path(tempfile.mkdtemp(prefix="dashapp-load-"))
     env = {"DASHAPP_WORKERS": str(args.workers), "DASHAPP_THREADS": str(args.threads)}
     capture_server = Server(data, run_dir / "capture-cache", **env).wait(timeout=120)
@@ -265,21 +271,74 @@ def main(argv: list[str] | None = None) -> int:
     print(f"- mix: {len(pages)} page URLs ({calls} callbacks captured from Chromium), {len(api_paths())} API paths")
     print(f"- run folder (mix, locust logs, gunicorn log): {run_dir}\n")
 
-    # With the alert scheduler beside it, as `dashapp serve` runs them: /metrics and /api/alerts read its store.
-    server = Server(data, run_dir / "cache", scheduler=True, **env).wait(timeout=600)
-    sampler = RssSampler(server.process.pid)
-    sampler.start()
-    try:
-        load_start = time.monotonic() - sampler.started_at
-        for name in PHASES:
-            print(phase_table(f"{name} cache", run_phase(name, server.url, mix, run_dir, args)), "\n", flush=True)
-        load_end = time.monotonic() - sampler.started_at
-    finally:
-        sampler.stop()
-        server.stop()
-    print(memory_table(sampler.samples, load_start, load_end))
-    print("\n" + log_summary(server.log))
+    with serving(data, run_dir, env, args.hosts) as (url, servers):
+        sampler = RssSampler(servers[0].process.pid)
+        sampler.start()
+        try:
+            load_start = time.monotonic() - sampler.started_at
+            for name in PHASES:
+                print(phase_table(f"{name} cache", run_phase(name, url, mix, run_dir, args)), "\n", flush=True)
+            load_end = time.monotonic() - sampler.started_at
+        finally:
+            sampler.stop()
+    print(memory_table(sampler.samples, load_start, load_end) + (" (the first host)" if args.hosts > 1 else ""))
+    for server in servers:
+        print("\n" + log_summary(server.log))
     return 0
+
+
+@contextmanager
+def serving(data: Path, run_dir: Path, env: dict, hosts: int):
+    """The measured portal: one gunicorn with the alert scheduler beside it, as `dashapp serve` runs them (/metrics
+    and /api/alerts read its store); or `hosts` of them, each with a cache folder of its own, sharing one
+    redis-server (results cache, alert store) behind nginx, which spreads the requests over them."""
+    from tests.browser.server import Nginx, RedisServer, Server, free_port
+
+    if hosts == 1:
+        server = Server(data, run_dir / "cache", scheduler=True, **env).wait(timeout=600)
+        try:
+            yield server.url, [server]
+        finally:
+            server.stop()
+        return
+    redis_server = RedisServer(run_dir / "redis").start()
+    env = env | {
+        "DASHAPP_CACHE_REDIS_URL": redis_server.url,
+        "DASHAPP_STATE_REDIS_URL": redis_server.url.replace("/0", "/1"),
+    }
+    servers = [Server(data, run_dir / f"cache-{n}", scheduler=n == 0, **env) for n in range(hosts)]
+    port = free_port()
+    upstream = "".join(f"        server 127.0.0.1:{server.port};\n" for server in servers)
+    nginx = Nginx(
+        run_dir / "nginx",
+        f"""    upstream dashapp {{
+{upstream}        keepalive 32;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://dashapp;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_read_timeout 60s;
+            proxy_send_timeout 60s;
+        }}
+    }}""",
+        port,
+        connections=4096,  # hundreds of users, each with connections of its own, and as many to the hosts
+    )
+    try:
+        for server in servers:
+            server.wait(timeout=600)
+        nginx.wait()
+        print(f"- {hosts} hosts behind nginx ({nginx.url}), one redis-server for the cache and the alert store\n")
+        yield nginx.url, servers
+    finally:
+        nginx.stop()
+        for server in servers:
+            server.stop()
+        redis_server.stop()
 
 
 if __name__ == "__main__":

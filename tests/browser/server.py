@@ -163,7 +163,8 @@ class Nginx:
     `servers` (the text of an http {} block's server blocks, which listen on `port`); its pid, logs and temporary
     files stay in `folder`."""
 
-    def __init__(self, folder: Path, servers: str, port: int):
+    def __init__(self, folder: Path, servers: str, port: int, connections: int = 256):
+        """`connections`: nginx's worker_connections (each proxied request takes two: the client's, the upstream's)."""
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log = folder / "nginx.log"
@@ -175,7 +176,8 @@ class Nginx:
             f"""{user}worker_processes 1;
 error_log stderr warn;
 pid {folder}/nginx.pid;
-events {{ worker_connections 256; }}
+worker_rlimit_nofile {2 * connections};
+events {{ worker_connections {connections}; }}
 http {{
     access_log {folder}/access.log;
     client_body_temp_path {folder}/temp/body;
