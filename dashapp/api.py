@@ -57,8 +57,7 @@ def readyz():
     except Exception:
         log.exception("readiness: DuckDB check failed")
         duckdb_ok = False
-    data_dir = db.config.data_dir
-    folder = "ok" if data_dir.is_dir() else "not a folder" if data_dir.exists() else "not there"
+    folder = db.storage.state()  # ok, not there, not a folder, or unreachable (an object store)
     tables = {name: _table_state(name, source) for name, source in db.scan().items()} if folder == "ok" else {}
     ready = duckdb_ok and any(t["status"] in ("ok", "partial") for t in tables.values())
     body = {"ok": ready, "duckdb": "ok" if duckdb_ok else "failed", "data_folder": folder, "tables": tables}

@@ -1,8 +1,9 @@
 """Validate a data directory against the contract by reading parquet footers only (`dashapp check`).
 
 Footers hold the schema and row counts, so checking ten million rows takes milliseconds. File
-discovery follows db.scan_table: a folder wins over a single file, and dot- and underscore-names
-(files being published, _SUCCESS markers) are skipped.
+discovery follows sources.scan_table: a folder wins over a single file, and dot- and underscore-names
+(files being published, _SUCCESS markers) are skipped. The data folder may be an object store URL
+(storage.py): the same checks run on its listing and footers.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .contract import TABLES, Table
-from .sources import first_line, hive_keys, scan_table, schema_problems
+from .sources import hive_keys, scan_table, schema_problems
+from .storage import Storage, StorageUnreachable, first_line, open_storage
 
 
 @dataclass(frozen=True)
@@ -33,42 +34,48 @@ STATUSES = ("ok", "missing", "invalid", "absent")
 PASSING = ("ok", "absent")
 
 
-def check_data_dir(data_dir: Path) -> list[TableReport]:
-    """Check every contract table under `data_dir`, in contract order."""
-    return [check_table(Path(data_dir), table) for table in TABLES.values()]
+def check_data_dir(data_dir: Path | str) -> list[TableReport]:
+    """Check every contract table under `data_dir` (a folder or an object store URL), in contract order.
+
+    Raises StorageUnreachable when an object store does not answer: then no table can be judged.
+    """
+    storage = open_storage(data_dir)
+    if storage.state() == "unreachable":
+        raise StorageUnreachable(storage.unavailable_reason())
+    return [check_table(storage, table) for table in TABLES.values()]
 
 
-def check_table(data_dir: Path, table: Table) -> TableReport:
+def check_table(storage: Storage, table: Table) -> TableReport:
     """Check one table's files: readable footers, required columns present, types that fit their kinds."""
-    folder, single = table.locations(data_dir)
-    source = scan_table(data_dir, table)  # the files the app finds, those it skips included
-    found = [Path(file[0]) for file in source.files] if source else []
-    found += [data_dir / path for path, _ in source.skipped if not path.endswith("/")] if source else []
-    paths = sorted(found)
+    folder, single = f"{table.name}/", f"{table.name}.parquet"
+    source = scan_table(storage, table)  # the files the app finds, those it skips included
+    found = [file[0] for file in source.files] if source else []
+    found += [storage.path_of(path) for path, _ in source.skipped if not path.endswith("/")] if source else []
+    paths = sorted(found, key=lambda path: path.split("/"))
     if not paths:
-        where = f"{folder.name}/ holds no .parquet files" if folder.is_dir() else "not found"
-        expected = f"expected {folder.name}/ or {single.name} with columns {table.expected_columns_text()}"
+        where = f"{folder} holds no .parquet files" if storage.has_folder(table) else "not found"
+        expected = f"expected {folder} or {single} with columns {table.expected_columns_text()}"
         if table.may_be_absent:
             optional = f"{where}; optional: its panels and alert rules stay empty"
             return TableReport(table.name, "absent", 0, 0, (optional,))
         return TableReport(table.name, "missing", 0, 0, (f"{where}; {expected}",))
-    problems = Problems(data_dir)
-    if folder.is_dir() and single.is_file():
-        problems.add(f"both {folder.name}/ and {single.name} exist; {single.name} is ignored")
+    problems = Problems(storage)
+    if storage.has_folder(table) and storage.has_file(table):
+        problems.add(f"both {folder} and {single} exist; {single} is ignored")
     for path, reason in source.skipped if source else ():
         if path.endswith("/"):  # a folder that cannot be listed
             problems.add(f"{path} {reason}")
     rows = 0
-    types: dict[str, dict[str, list[Path]]] = defaultdict(lambda: defaultdict(list))
+    types: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for path in paths:
         try:
-            metadata = pq.read_metadata(path)
+            metadata = storage.read_metadata(path)
             schema = metadata.schema.to_arrow_schema()
         except (OSError, pa.ArrowException) as error:
             problems.add(f"not a readable parquet file ({first_line(error)})", path)
             continue
         rows += metadata.num_rows
-        for problem in schema_problems(table, schema, hive_keys(data_dir, path)):
+        for problem in schema_problems(table, schema, hive_keys(storage.relative(path))):
             problems.add(problem, path)
         for column in table.required:
             if column.name in schema.names:
@@ -85,11 +92,11 @@ def check_table(data_dir: Path, table: Table) -> TableReport:
 class Problems:
     """Collect problem texts, grouping the files that share one, so 30 bad partitions make one line."""
 
-    def __init__(self, data_dir: Path):
-        self.data_dir = data_dir
-        self._files: dict[str, list[Path]] = {}
+    def __init__(self, storage: Storage):
+        self.storage = storage
+        self._files: dict[str, list[str]] = {}
 
-    def add(self, text: str, path: Path | None = None) -> None:
+    def add(self, text: str, path: str | None = None) -> None:
         files = self._files.setdefault(text, [])
         if path is not None:
             files.append(path)
@@ -97,9 +104,9 @@ class Problems:
     def __bool__(self) -> bool:
         return bool(self._files)
 
-    def files_text(self, files: list[Path]) -> str:
+    def files_text(self, files: list[str]) -> str:
         """Name one file, or count several and name the first, relative to the data folder."""
-        first = files[0].relative_to(self.data_dir).as_posix()
+        first = self.storage.relative(files[0])
         return first if len(files) == 1 else f"{len(files)} files (first {first})"
 
     def lines(self) -> tuple[str, ...]:

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from .storage import data_location
+
 # The package's own gunicorn settings, imported as a module: an installed dashapp has no repository around it.
 GUNICORN_CONFIG = "python:dashapp.gunicorn_conf"
 
@@ -35,9 +37,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from .check import PASSING, check_data_dir, format_report
+    from .storage import StorageUnreachable, location_problem, open_storage
 
-    reports = check_data_dir(args.data)
+    problem = location_problem(args.data)
+    if problem:
+        print(f"dashapp check: --data {problem}", file=sys.stderr)
+        return 2
+    try:
+        reports = check_data_dir(args.data)
+    except StorageUnreachable as exc:
+        print(f"dashapp check: {exc}", file=sys.stderr)
+        return 2
     print(format_report(reports))
+    if all(r.status in ("missing", "absent") for r in reports):  # a wrong path or prefix, most likely
+        print(f"no contract table at {open_storage(args.data).root}/ (is the data folder or prefix right?)")
     return 0 if all(r.status in PASSING for r in reports) else 1
 
 
@@ -331,11 +344,11 @@ def parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=cmd_demo)
 
     check = sub.add_parser("check", help="validate a data folder against the data contract")
-    check.add_argument("--data", type=Path, required=True, help="the data folder")
+    check.add_argument("--data", type=data_location, required=True, help="the data folder or s3://bucket/prefix")
     check.set_defaults(run=cmd_check)
 
     drift = sub.add_parser("drift", help="print each input feature's drift for a window against a baseline")
-    drift.add_argument("--data", type=Path, required=True, help="the data folder")
+    drift.add_argument("--data", type=data_location, required=True, help="the data folder or s3://bucket/prefix")
     drift.add_argument("--start", required=True, help="window start, inclusive: YYYY-MM-DD[THH:MM] (UTC) or now-7d")
     drift.add_argument("--end", default="now", help="window end, exclusive (default now)")
     drift.add_argument(
@@ -345,7 +358,7 @@ def parser() -> argparse.ArgumentParser:
     drift.set_defaults(run=cmd_drift)
 
     backtest = sub.add_parser("backtest", help="print a backtest or paper run's QuantStats metrics")
-    backtest.add_argument("--data", type=Path, required=True, help="the data folder")
+    backtest.add_argument("--data", type=data_location, required=True, help="the data folder or s3://bucket/prefix")
     backtest.add_argument("--run", dest="run_id", required=True, help="the run_id")
     backtest.add_argument("--json", action="store_true", help="print one JSON object: the run, its metrics, notes")
     backtest.set_defaults(run=cmd_backtest)
@@ -353,7 +366,7 @@ def parser() -> argparse.ArgumentParser:
     alerts = sub.add_parser(
         "alerts", help="print the alert states the scheduler stored; exit 0 ok, 1 warning, 2 critical"
     )
-    alerts.add_argument("--data", type=Path, help="the data folder (default DASHAPP_DATA_DIR)")
+    alerts.add_argument("--data", type=data_location, help="the data folder or s3://bucket/prefix (default DASHAPP_DATA_DIR)")
     alerts.add_argument(
         "--at", help="states at this moment, from the history: ISO date/datetime (UTC) (default: the last evaluation)"
     )
@@ -369,7 +382,7 @@ def parser() -> argparse.ArgumentParser:
     scheduler = sub.add_parser(
         "scheduler", help="evaluate the alert rules every DASHAPP_ALERT_INTERVAL seconds (foreground)"
     )
-    scheduler.add_argument("--data", type=Path, help="the data folder (default DASHAPP_DATA_DIR)")
+    scheduler.add_argument("--data", type=data_location, help="the data folder or s3://bucket/prefix (default DASHAPP_DATA_DIR)")
     scheduler.add_argument("--once", action="store_true", help="evaluate once, notify, and exit")
     scheduler.add_argument("--at", help="with --once: evaluate as of this moment (ISO, UTC) instead of now")
     scheduler.add_argument(

@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from .errors import ConfigError
+from .storage import data_location, location_problem
 
 PREFIX = "DASHAPP_"
 CACHE_TYPES = ("filesystem", "simple", "null")
@@ -56,8 +57,10 @@ class Config:
     tests/test_config.py lists the answer for each, so a new field fails it until someone decides.
     """
 
-    data_dir: Path = field(
-        default=Path("data/demo"), metadata={"help": "folder of contract parquet tables", "results": False}
+    # A folder (Path), or an object store URL kept as written (str): s3://bucket/prefix, gs://..., az://...
+    data_dir: Path | str = field(
+        default=Path("data/demo"),
+        metadata={"help": "folder of contract parquet tables, or s3://bucket/prefix (gs://, az://)", "results": False},
     )
     cache_dir: Path = field(
         default_factory=_default_cache_dir,
@@ -240,6 +243,7 @@ class Config:
     )
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", data_location(self.data_dir))  # a folder given as text is a Path
         self._validate()
         if self.duckdb_threads == 0:
             # One per core, not cores // workers: one query then uses the whole machine when it is
@@ -380,8 +384,9 @@ class Config:
                 f"{env_name('frame_ancestors')} must be 'self', 'none' or space-separated origins"
                 f" like https://wiki.example.com, got {self.frame_ancestors[:80]!r}"
             )
-        if self.data_dir.exists() and not self.data_dir.is_dir():
-            raise ConfigError(f"{env_name('data_dir')} must be a folder, got the file {self.data_dir}")
+        data_problem = location_problem(self.data_dir)
+        if data_problem:
+            raise ConfigError(f"{env_name('data_dir')} {data_problem}")
         self._validate_access()
 
     def _validate_access(self) -> None:
@@ -501,6 +506,10 @@ def env_names() -> list[str]:
 def _cast(key: str, type_name: str, raw: str):
     """Cast an environment string to a field's type (annotations are strings here)."""
     raw = raw.strip()
+    if type_name == "Path | str":  # a folder or an object store URL
+        if not raw:
+            raise ConfigError(f"{key} must be a path or a URL, got an empty value")
+        return data_location(raw)
     if type_name in ("Path", "Path | None"):
         if not raw:
             raise ConfigError(f"{key} must be a path, got an empty value")

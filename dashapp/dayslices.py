@@ -26,11 +26,12 @@ LATEST = date(9999, 12, 31)
 # The column a `-- later:` query returns: the later table's dt partition of the row.
 LATER_DAY = "later_day"
 
-FileEntry = tuple[str, int, int]  # (path, size, mtime_ns)
+# (path, size, version): the version is the mtime in ns on disk, the ETag and last-modified time on an object store.
+FileEntry = tuple[str, int, int | str]
 
 
 def fingerprint(files: Iterable[FileEntry]) -> str:
-    """Identify a set of files by path, size and mtime: a new or rewritten file changes it."""
+    """Identify a set of files by path, size and version: a new or rewritten file changes it."""
     return hashlib.sha1(json.dumps(sorted(files)).encode()).hexdigest()[:16]
 
 

@@ -47,6 +47,7 @@ from .querycount import count_query
 from .resources import shipped_folder
 from .singleflight import WAIT_SECONDS, single_flight
 from .sources import TableSource, mark_broken, scan_table
+from .storage import open_storage
 
 log = logging.getLogger(__name__)
 
@@ -272,8 +273,12 @@ def view_sql(source: TableSource, present_columns: set[str]) -> str:
 
 
 def sandbox_settings(config: Config) -> list[tuple[str, object]]:
-    """The DuckDB settings from RELIABILITY.md, in the order they must be applied."""
-    data_dir = str(config.data_dir.resolve()) + "/"
+    """The DuckDB settings from RELIABILITY.md, in the order they must be applied.
+
+    The allowed data directory is the folder, or the object store's bucket/prefix URL (whose filesystem
+    also refuses anything outside it: guardfs.py).
+    """
+    data_dir = open_storage(config.data_dir).sandbox_directory()
     temp_dir = str(config.duckdb_temp_dir.resolve()) + "/"
     return [
         ("allowed_directories", [data_dir, temp_dir]),
@@ -310,6 +315,7 @@ class Database:
     def __init__(self, config: Config, cache=None):
         self.config = config
         self.cache = cache
+        self.storage = open_storage(config.data_dir)
         self._lock = threading.Lock()
         self._heavy = threading.BoundedSemaphore(config.heavy_queries)
         self._pid: int | None = None
@@ -332,6 +338,7 @@ class Database:
     def _open(self) -> duckdb.DuckDBPyConnection:
         self.config.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(":memory:")
+        self.storage.attach(con)  # an object store's filesystem, registered before the configuration is locked
         for name, value in sandbox_settings(self.config):
             con.execute(f"SET {name} = {_setting_literal(value)}")
         # Self-test: refuse to serve on a connection whose walls did not go up (RELIABILITY.md).
@@ -366,7 +373,7 @@ class Database:
             if snapshot is not None and name in snapshot:
                 found[name] = snapshot[name]
                 continue
-            found[name] = scan_table(self.config.data_dir, TABLES[name])
+            found[name] = scan_table(self.storage, TABLES[name])
             if snapshot is not None:
                 snapshot[name] = found[name]
         return found
@@ -433,7 +440,7 @@ class Database:
             try:
                 return self._run(query, params, sources)
             except BrokenFile as broken:
-                mark_broken(self.config.data_dir, broken.entry, broken.reason)
+                mark_broken(self.storage, broken.entry, broken.reason)
                 (_SNAPSHOT.get() or {}).pop(broken.table, None)
         return self._run(query, params, self._sources_present(tables))  # enough retries: let the error through
 
@@ -501,15 +508,15 @@ class Database:
         return sources
 
     def _missing_reason(self, table: str, source: TableSource | None) -> str:
-        """Say why a table has nothing to read: no data folder, no files, or only files that cannot be read."""
-        if not self.config.data_dir.is_dir():
-            return "the data folder is not there (data unavailable)"
+        """Say why a table has nothing to read: no data folder (or store), no files, or only files that cannot be read."""
+        unavailable = self.storage.unavailable_reason()
+        if unavailable:
+            return unavailable
         if source is not None and source.skipped:
             path, reason = source.skipped[0]
             more = f" and {len(source.skipped) - 1} more" if len(source.skipped) > 1 else ""
             return f"no readable parquet file: {path}: {reason}{more}"
-        folder, single = TABLES[table].locations(self.config.data_dir)
-        return f"no parquet files at {folder.name}/ or {single.name} in the data folder"
+        return f"no parquet files at {table}/ or {table}.parquet in the data folder"
 
     def _run(self, query: Query, params: dict, sources: dict[str, TableSource]) -> pd.DataFrame:
         key = self._cache_key(
@@ -590,6 +597,12 @@ class Database:
                 reason="memory",
             ) from exc
         except duckdb.Error as exc:
+            # An object store that stopped answering fails the read of whichever file came next: not that
+            # file's fault, so nothing is marked broken and the panel says the store is gone.
+            outage = self.storage.outage()
+            if outage:
+                table = next(iter(sources))
+                raise DataUnavailable(table, outage, TABLES[table].expected_columns_text()) from exc
             # Files that cannot be read: IO and input errors, binder errors (a column), and the bare Error
             # that a corrupt page raises. Anything else is a bug and goes on to the 500 handler.
             if not (type(exc) is duckdb.Error or isinstance(exc, READ_ERRORS)):
@@ -631,9 +644,8 @@ class Database:
         return next(iter(sources)), None
 
     def _public_reason(self, exc: duckdb.Error) -> str:
-        """Shorten a DuckDB error for the page: paths relative to DATA_DIR, no SQL, one line."""
-        text = str(exc).splitlines()[0]
-        text = text.replace(str(self.config.data_dir.resolve()) + "/", "")
+        """Shorten a DuckDB error for the page: paths relative to DATA_DIR, no SQL, no secret, one line."""
+        text = self.storage.public(str(exc).splitlines()[0])
         if isinstance(exc, duckdb.BinderException):
             return "a required column is missing or has the wrong type (run `dashapp check`): " + text
         return "could not be read: " + text

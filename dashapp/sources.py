@@ -1,13 +1,13 @@
 """Which parquet files each contract table reads right now, and which it skips, loudly.
 
 One unreadable parquet file fails DuckDB's whole multi-file scan, so a bad file would take its
-table down. The policy instead: every file's footer is probed once per version (path, size,
-mtime; 0.4 ms a file) and checked against the contract. A file that is not parquet, is truncated,
-or lacks a required column or has one of the wrong kind is left out of the table's view, named
-in the log once, and named on every panel, API answer and /readyz that reads the table, so no
-row goes missing unseen. A file that passes its footer but fails while DuckDB reads it is
+table down. The policy instead: every file's footer is probed once per version (path, size and
+mtime, or an object's ETag and last-modified time: storage.py; 0.4 ms a local file) and checked
+against the contract. A file that is not parquet, is truncated, or lacks a required column or
+has one of the wrong kind is left out of the table's view, named in the log once, and named on
+every panel, API answer and /readyz that reads the table, so no row goes missing unseen. A file that passes its footer but fails while DuckDB reads it is
 marked the same way by the query layer (`mark_broken`) and the query retried without it.
-Rewriting a file changes its mtime, so a fixed file is probed again and comes back by itself.
+Rewriting a file changes its version, so a fixed file is probed again and comes back by itself.
 
 Files being published are invisible: names starting with . or _ (write to a temporary name,
 then rename) and anything not ending in .parquet.
@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from .contract import Column, Table
 from .dayslices import FileEntry, fingerprint
+from .storage import Storage, StorageUnreachable, first_line
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ _PROBED_MAX = 100_000  # forget everything beyond this many file versions (old v
 
 @dataclass(frozen=True)
 class TableSource:
-    """The parquet files behind one contract table, as found on disk right now."""
+    """The parquet files behind one contract table, as found in the data folder right now."""
 
     table: Table
     files: tuple[FileEntry, ...]  # sorted; the files the table's view reads
@@ -69,43 +70,28 @@ class TableSource:
         return f"partial data: {self.table.name} skips {len(self.skipped)} of {total} files ({path}: {reason})"
 
 
-def scan_table(data_dir: Path, table: Table) -> TableSource | None:
-    """Find a table's parquet files (DATA_DIR/<table>/**.parquet or DATA_DIR/<table>.parquet) and probe them.
+def scan_table(storage: Storage, table: Table) -> TableSource | None:
+    """Find a table's parquet files (<root>/<table>/**.parquet or <root>/<table>.parquet) and probe them.
 
-    None when neither exists; a source with no files (but reasons in `skipped`) when nothing is readable.
+    None when neither exists, or when the object store stops answering during the scan (its state says so);
+    a source with no files (but reasons in `skipped`) when nothing is readable.
     """
-    folder, single = table.locations(data_dir)
-    paths: list[str] = []  # strings, not Paths: a scan runs on every request, and pathlib is the slow part
-    unlisted: list[tuple[str, str]] = []
-    if folder.is_dir():
-
-        def unreadable(error: OSError) -> None:
-            unlisted.append((_relative(data_dir, Path(error.filename)) + "/", f"cannot be read ({error.strerror})"))
-
-        for root, dirs, names in os.walk(str(folder), onerror=unreadable):
-            dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
-            paths += [os.path.join(root, n) for n in names if n.endswith(".parquet") and not n.startswith((".", "_"))]
-    elif single.is_file():
-        paths = [str(single)]
-    else:
+    found = storage.list_table(table)
+    if found is None:
         return None
-    probed = []
-    for path in sorted(paths):
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:  # deleted between listing and stat
-            continue
-        entry = (path, st.st_size, st.st_mtime_ns)
-        probed.append((entry, *_probe(data_dir, table, entry)))
+    try:
+        probed = [(entry, *_probe(storage, table, entry)) for entry in found.files]
+    except StorageUnreachable:
+        return None
     # A required column that some files have and others lack would read as NULL in those: skip them. One
     # that no file has is the table's problem, not a file's: the queries that need it say so.
     wanted = frozenset().union(*(columns for _, problem, columns in probed if not problem))
-    files, skipped = [], list(unlisted)
+    files, skipped = [], list(found.unlisted)
     for entry, problem, columns in probed:
         if not problem and wanted - columns:
             problem = f"lacks {', '.join(sorted(wanted - columns))}, which the other files have"
         if problem:
-            skipped.append((_relative(data_dir, Path(entry[0])), problem))
+            skipped.append((storage.relative(entry[0]), problem))
         else:
             files.append(entry)
     hive = any("dt=" in os.path.basename(os.path.dirname(f[0])) for f in files)
@@ -124,14 +110,14 @@ def publish(table: pa.Table, path: Path) -> int:
     return table.num_rows
 
 
-def mark_broken(data_dir: Path, entry: FileEntry, reason: str) -> None:
+def mark_broken(storage: Storage, entry: FileEntry, reason: str) -> None:
     """Remember that DuckDB failed reading this file version: scans skip it from now on."""
     with _PROBED_LOCK:
         _PROBED[entry] = (reason, frozenset())
-    log.warning("skipping %s: %s", _relative(data_dir, Path(entry[0])), reason)
+    log.warning("skipping %s: %s", storage.relative(entry[0]), reason)
 
 
-def _probe(data_dir: Path, table: Table, entry: FileEntry) -> tuple[str, frozenset[str]]:
+def _probe(storage: Storage, table: Table, entry: FileEntry) -> tuple[str, frozenset[str]]:
     """Why a file version cannot be read as part of `table` ("" if it can) and the required columns it has.
 
     From its footer, once per version.
@@ -140,17 +126,17 @@ def _probe(data_dir: Path, table: Table, entry: FileEntry) -> tuple[str, frozens
         known = _PROBED.get(entry)
     if known is not None:
         return known
-    path = Path(entry[0])
+    relative = storage.relative(entry[0])
     columns: frozenset[str] = frozenset()
     try:
-        schema = pq.read_schema(path)
-        keys = hive_keys(data_dir, path)
+        schema = storage.read_schema(entry[0])
+        keys = hive_keys(relative)
         problem = "; ".join(schema_problems(table, schema, keys, required=False))
         columns = frozenset(c for c in table.required_names if c in schema.names or c in keys)
     except (OSError, pa.ArrowException) as error:
         problem = f"not a readable parquet file ({first_line(error)})"
     if problem:
-        log.warning("skipping %s: %s", _relative(data_dir, path), problem)
+        log.warning("skipping %s: %s", relative, problem)
     with _PROBED_LOCK:
         if len(_PROBED) >= _PROBED_MAX:
             _PROBED.clear()
@@ -196,18 +182,6 @@ def fits(column: Column, arrow_type: pa.DataType) -> bool:
     return column.kind in kinds_of(arrow_type)
 
 
-def hive_keys(data_dir: Path, path: Path) -> set[str]:
-    """Column names that folder names like dt=2026-11-20 supply."""
-    return {part.split("=", 1)[0] for part in path.relative_to(data_dir).parts[:-1] if "=" in part}
-
-
-def first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
-def _relative(data_dir: Path, path: Path) -> str:
-    try:
-        return path.relative_to(data_dir).as_posix()
-    except ValueError:
-        return path.name
+def hive_keys(relative: str) -> set[str]:
+    """Column names that folder names like dt=2026-11-20 supply, from a path relative to the data folder."""
+    return {part.split("=", 1)[0] for part in relative.split("/")[:-1] if "=" in part}

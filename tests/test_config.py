@@ -3,6 +3,7 @@ settings change computed results (and so the cache keys of memoized results)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -42,6 +43,7 @@ def test_the_alert_state_lives_under_xdg_state_home_not_in_the_cache(monkeypatch
     ("variable", "raw", "field", "expected"),
     [
         ("DASHAPP_DATA_DIR", "/srv/logs", "data_dir", Path("/srv/logs")),
+        ("DASHAPP_DATA_DIR", " s3://logs/prod/v2 ", "data_dir", "s3://logs/prod/v2"),  # a URL stays text
         ("DASHAPP_CACHE_DIR", "/var/cache/dashapp", "cache_dir", Path("/var/cache/dashapp")),
         ("DASHAPP_CACHE_TYPE", "null", "cache_type", "null"),
         ("DASHAPP_CACHE_TYPE", "simple", "cache_type", "simple"),
@@ -316,6 +318,33 @@ def test_the_redis_urls_stay_out_of_repr_as_they_may_carry_a_password():
     assert "hunter2" not in repr(Config(state_redis_url="redis://:hunter2@state.internal:6379/0"))
     config = Config(cache_redis_url="redis://:hunter2@cache.internal:6379/0")
     assert "hunter2" not in repr(config) and "cache_redis_url" not in repr(config)
+
+
+@pytest.mark.parametrize(
+    ("url", "expects"),
+    [
+        ("ftp://files.example/logs", "must be a folder or an s3://, gs:// or az:// URL, got ftp://"),
+        ("s3://AKIAEXAMPLE:hunter2@logs/prod", "must not carry credentials"),
+        ("s3://logs/prod?X-Amz-Signature=hunter2", "without a ?query or #fragment"),
+        ("s3:///prod", "must be s3://bucket/prefix"),
+        ("s3://logs/../prod", "must be s3://bucket/prefix"),
+    ],
+)
+def test_a_bad_object_store_url_stops_start_up_naming_the_variable_and_never_a_secret(url, expects):
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env({"DASHAPP_DATA_DIR": url})
+    message = str(raised.value)
+    assert message.startswith("DASHAPP_DATA_DIR ") and expects in message
+    assert "hunter2" not in message
+
+
+@pytest.mark.parametrize(("url", "package"), [("gs://logs/prod", "gcsfs"), ("az://logs/prod", "adlfs")])
+def test_an_object_store_whose_package_is_missing_stops_start_up_naming_the_variable_and_the_package(url, package):
+    if importlib.util.find_spec(package) is not None:
+        pytest.skip(f"{package} is installed here")
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env({"DASHAPP_DATA_DIR": url})
+    assert str(raised.value).startswith(f"DASHAPP_DATA_DIR is a {url[:2]}:// URL, which needs the {package} package")
 
 
 def test_a_data_dir_that_is_a_file_is_refused(tmp_path):

@@ -14,6 +14,7 @@ from ..contract import LABELS, TABLES
 from ..db import Database
 from ..drift.engine import feature_kinds
 from ..errors import DataUnavailable
+from ..storage import StorageUnreachable
 from ..timerange import align_up
 from .figures import DRIFT_COLORS, DRIFT_TINTS, PALETTE, base_figure, empty_figure, table_figure
 from .registry import WINDOW, ChartSpec, register
@@ -46,7 +47,11 @@ VIOLATIONS = {
 def contract_data(db: Database, params: dict) -> pd.DataFrame:
     """Each contract table against the contract, from its parquet footers (`dashapp check`), plus its extra columns."""
     rows = []
-    for report in check_data_dir(db.config.data_dir):
+    try:
+        reports = check_data_dir(db.config.data_dir)
+    except StorageUnreachable as exc:  # no table can be judged: the panel says why, as the others do
+        raise DataUnavailable("predictions", str(exc), TABLES["predictions"].expected_columns_text()) from None
+    for report in reports:
         extra = []
         if report.status != "missing":
             try:

@@ -1,8 +1,10 @@
-"""Real servers on free loopback ports for the browser and server tests: gunicorn serving dashapp, redis-server."""
+"""Real servers on free loopback ports for the browser and server tests: gunicorn serving dashapp, redis-server,
+moto's S3 API server."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -266,3 +268,68 @@ class CeleryProcess:
                 self.process.kill()
                 self.process.wait()
         self._log_file.close()
+
+
+class MotoServer:
+    """moto's standalone S3 API (`moto_server`) on a loopback port, a real HTTP S3 for the object storage tests.
+
+    It keeps objects in memory: a restart starts empty. Any key is accepted; the secret is random per server so
+    a test can look for it where it must not appear. `env` holds the standard AWS variables for a client.
+    """
+
+    def __init__(self, folder: Path, port: int | None = None):
+        self.port = port or free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.secret = "dashapp-secret-" + secrets.token_hex(12)
+        self.env = {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "dashapp-test-key",
+            "AWS_SECRET_ACCESS_KEY": self.secret,
+        }
+        self.folder = folder
+        self.process = None
+
+    def start(self) -> MotoServer:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        moto = str(Path(sys.executable).parent / "moto_server")
+        with (self.folder / "moto.log").open("a") as log:
+            self.process = subprocess.Popen(
+                [moto, "-H", "127.0.0.1", "-p", str(self.port)], stdout=log, stderr=subprocess.STDOUT
+            )
+        wait_for(self._answers, "moto_server to answer")
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    def filesystem(self):
+        """An s3fs client of this server, from explicit settings (the test process's environment is left alone)."""
+        import s3fs
+
+        return s3fs.S3FileSystem(
+            key=self.env["AWS_ACCESS_KEY_ID"],
+            secret=self.secret,
+            endpoint_url=self.endpoint,
+            client_kwargs={"region_name": self.env["AWS_REGION"]},
+            skip_instance_cache=True,
+            use_listings_cache=False,
+        )
+
+    def upload(self, folder: Path, bucket: str, prefix: str) -> str:
+        """Put a data folder's files under s3://bucket/prefix/ (making the bucket); return that URL."""
+        fs = self.filesystem()
+        if not fs.exists(bucket):
+            fs.mkdir(bucket)
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            fs.put_file(str(path), f"{bucket}/{prefix}/{path.relative_to(folder).as_posix()}")
+        return f"s3://{bucket}/{prefix}"
