@@ -366,7 +366,7 @@ def parser() -> argparse.ArgumentParser:
     alerts = sub.add_parser(
         "alerts", help="print the alert states the scheduler stored; exit 0 ok, 1 warning, 2 critical"
     )
-    alerts.add_argument("--data", type=data_location, help="the data folder or s3://bucket/prefix (default DASHAPP_DATA_DIR)")
+    alerts.add_argument("--data", type=data_location, help="the data folder or URL (default DASHAPP_DATA_DIR)")
     alerts.add_argument(
         "--at", help="states at this moment, from the history: ISO date/datetime (UTC) (default: the last evaluation)"
     )
@@ -382,7 +382,7 @@ def parser() -> argparse.ArgumentParser:
     scheduler = sub.add_parser(
         "scheduler", help="evaluate the alert rules every DASHAPP_ALERT_INTERVAL seconds (foreground)"
     )
-    scheduler.add_argument("--data", type=data_location, help="the data folder or s3://bucket/prefix (default DASHAPP_DATA_DIR)")
+    scheduler.add_argument("--data", type=data_location, help="the data folder or URL (default DASHAPP_DATA_DIR)")
     scheduler.add_argument("--once", action="store_true", help="evaluate once, notify, and exit")
     scheduler.add_argument("--at", help="with --once: evaluate as of this moment (ISO, UTC) instead of now")
     scheduler.add_argument(

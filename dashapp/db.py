@@ -397,7 +397,7 @@ class Database:
         try:
             self._ensure_views({t: s for t, s in self.sources().items() if s is not None})
         except (duckdb.Error, OSError) as exc:  # a broken file: the first query that reads it says so
-            log.warning("views not prepared at start: %s", str(exc).splitlines()[0])
+            log.warning("views not prepared at start: %s", _error_line(exc))
 
     def _ensure_views(self, sources: dict[str, TableSource]) -> None:
         """(Re)build the views whose files changed since they were built, then their macros."""
@@ -508,7 +508,7 @@ class Database:
         return sources
 
     def _missing_reason(self, table: str, source: TableSource | None) -> str:
-        """Say why a table has nothing to read: no data folder (or store), no files, or only files that cannot be read."""
+        """Say why a table has nothing to read: no data folder or store, no files, or only files that cannot be read."""
         unavailable = self.storage.unavailable_reason()
         if unavailable:
             return unavailable
@@ -590,7 +590,7 @@ class Database:
                 with deadline.watchdog(cursor):
                     return cursor.execute(*query.render(params)).df()
         except duckdb.OutOfMemoryException as exc:
-            log.warning("query %s ran out of memory: %s", query.name, str(exc).splitlines()[0])
+            log.warning("query %s ran out of memory: %s", query.name, _error_line(exc))
             raise QueryRefused(
                 f"this view needs more memory than a worker may use ({self.config.duckdb_memory_limit}):"
                 " narrow the time range",
@@ -645,7 +645,7 @@ class Database:
 
     def _public_reason(self, exc: duckdb.Error) -> str:
         """Shorten a DuckDB error for the page: paths relative to DATA_DIR, no SQL, no secret, one line."""
-        text = self.storage.public(str(exc).splitlines()[0])
+        text = self.storage.public(_error_line(exc))
         if isinstance(exc, duckdb.BinderException):
             return "a required column is missing or has the wrong type (run `dashapp check`): " + text
         return "could not be read: " + text
@@ -725,6 +725,18 @@ class _Day:
     @property
     def missing(self) -> set:
         return {e for e, fp in self.wanted.items() if self.stored.get(e, (None,))[0] != fp}
+
+
+def _error_line(exc: Exception) -> str:
+    """The line of a DuckDB error that says what failed.
+
+    An exception raised in a Python filesystem (an object store's) reaches DuckDB's message with its traceback:
+    the exception's own line ends that block, and a traceback never reaches a page.
+    """
+    text = str(exc).strip()
+    if text.startswith("Traceback (most recent call last)"):
+        return text.split("\n\n", 1)[0].splitlines()[-1]
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _none_first(day: date | None) -> tuple[bool, date]:

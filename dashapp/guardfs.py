@@ -1,9 +1,9 @@
 """The filesystem DuckDB reads an object store through: read-only, and only the objects under the data prefix.
 
 DuckDB's allowed_directories holds the prefix too (db.sandbox_settings); this is the second wall, and
-the one that refuses writes, which DuckDB's allowed folder would let COPY do. Sizes and times come from
-the scan's listing, so a query sends no HEAD request per file for them (DuckDB asks both of every file
-it opens).
+the one that refuses writes, which DuckDB's allowed folder would let COPY do. What the scan's listing
+knows (that a file exists, its size and time) is answered from it: DuckDB asks all three of every file
+of a query, and each would otherwise be a HEAD request.
 """
 
 from __future__ import annotations
@@ -46,7 +46,11 @@ class GuardedFileSystem(AbstractFileSystem):
         return [f for f in found if self._inside(f["name"] if detail else f)]
 
     def glob(self, path, **kwargs):
-        return [f for f in self.store.filesystem().glob(self.store.key_of(path), **kwargs) if self._inside(f)]
+        key = self.store.key_of(path)
+        # DuckDB globs every path of a read_parquet list, wildcards or not: a listed object answers without a request.
+        if not any(c in key for c in "*?[") and self.store.known(key) is not None:
+            return [key]
+        return [f for f in self.store.filesystem().glob(key, **kwargs) if self._inside(f)]
 
     def isfile(self, path):
         return self.store.filesystem().isfile(self.store.key_of(path))

@@ -5,8 +5,9 @@ table down. The policy instead: every file's footer is probed once per version (
 mtime, or an object's ETag and last-modified time: storage.py; 0.4 ms a local file) and checked
 against the contract. A file that is not parquet, is truncated, or lacks a required column or
 has one of the wrong kind is left out of the table's view, named in the log once, and named on
-every panel, API answer and /readyz that reads the table, so no row goes missing unseen. A file that passes its footer but fails while DuckDB reads it is
-marked the same way by the query layer (`mark_broken`) and the query retried without it.
+every panel, API answer and /readyz that reads the table, so no row goes missing unseen. A
+file that passes its footer but fails while DuckDB reads it is marked the same way by the
+query layer (`mark_broken`) and the query retried without it.
 Rewriting a file changes its version, so a fixed file is probed again and comes back by itself.
 
 Files being published are invisible: names starting with . or _ (write to a temporary name,

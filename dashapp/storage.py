@@ -52,7 +52,7 @@ LISTING_SECONDS = 1.0  # how long one object listing answers the scans of a proc
 # Short network timeouts: a store that does not answer must turn the panels into a clear error within a
 # request's deadline, not hold a worker for botocore's 60-second default.
 _S3_OPTIONS = {
-    "config_kwargs": {"connect_timeout": 3, "read_timeout": 20, "retries": {"max_attempts": 2, "mode": "standard"}}
+    "config_kwargs": {"connect_timeout": 3, "read_timeout": 10, "retries": {"max_attempts": 2, "mode": "standard"}}
 }
 # Values that must never reach a page or a log line, whatever library wrote the message.
 SECRET_VARIABLES = (
@@ -218,7 +218,7 @@ class LocalFolder(Storage):
 
             for root, dirs, names in os.walk(str(folder), onerror=unreadable):
                 dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
-                paths += [os.path.join(root, n) for n in names if n.endswith(".parquet") and not n.startswith((".", "_"))]
+                paths += [os.path.join(root, n) for n in names if published(n)]
         elif single.is_file():
             paths = [str(single)]
         else:
@@ -309,6 +309,8 @@ class ObjectStore(Storage):
                     options["client_kwargs"] = {"region_name": os.environ["AWS_REGION"]}
                 # No listings cache: a new object must show at the next listing, not when fsspec forgets its own.
                 self._fs = fsspec.filesystem(self.scheme, skip_instance_cache=True, use_listings_cache=False, **options)
+                if options:
+                    self._fs.retries = 1  # botocore retries once already; s3fs would try a timed-out call 5 times
             return self._fs
 
     @property

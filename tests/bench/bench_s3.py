@@ -51,7 +51,7 @@ def view(server: Server, charts: list[str], query: str) -> float:
 
 
 def empty_results(cache: Path) -> None:
-X
+    """Empty the results cache's folder (the folder stays: FileSystemCache makes it at start)."""
     for entry in (cache / "results").iterdir():
         entry.unlink()
 
@@ -93,8 +93,12 @@ def main(argv: list[str] | None = None) -> int:
                     times[name]["cached"].append(cached)
                 log(f"round {round_} {name}: cold {cold:.2f} s, cached {cached:.3f} s{'' if round_ else ' (warm-up)'}")
         local, remote = servers.values()
-        equal = [c for c in charts if fetch(f"{local.url}/api/charts/{c}?format=csv&{query}", timeout=300)
-                 == fetch(f"{remote.url}/api/charts/{c}?format=csv&{query}", timeout=300)]
+        equal = [
+            c
+            for c in charts
+            if fetch(f"{local.url}/api/charts/{c}?format=csv&{query}", timeout=300)
+            == fetch(f"{remote.url}/api/charts/{c}?format=csv&{query}", timeout=300)
+        ]
     finally:
         for server in servers.values():
             server.stop()
@@ -105,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     for kind, label in (("cold", "cold (results cache emptied)"), ("cached", "cached")):
         on_disk, on_s3 = _median(times["local disk"][kind]), _median(times["S3 (moto)"][kind])
         rows.append([label, fmt_s(on_disk), fmt_s(on_s3), f"{on_s3 / on_disk:.2f}×"])
-    headers = [f"{PAGE}, {DAYS} days, {len(charts)} charts (median of {args.repeat})", "local disk", "S3 (moto)", "ratio"]
+    view_name = f"{PAGE}, {DAYS} days, {len(charts)} charts (median of {args.repeat})"
+    headers = [view_name, "local disk", "S3 (moto)", "ratio"]
     print(markdown(headers, rows), flush=True)
     print(f"\nCSV equal on both servers: {len(equal)} of {len(charts)} charts", flush=True)
     return 0 if len(equal) == len(charts) else 1

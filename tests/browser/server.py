@@ -283,7 +283,7 @@ class MotoServer:
         self.secret = "dashapp-secret-" + secrets.token_hex(12)
         self.env = {
             "AWS_ENDPOINT_URL": self.endpoint,
-            "AWS_REGION": "us-east-1",
+            "AWS_REGION": "eu-west-1",  # s3fs sends us-east-1 as a location constraint, which S3 refuses
             "AWS_ACCESS_KEY_ID": "dashapp-test-key",
             "AWS_SECRET_ACCESS_KEY": self.secret,
         }
