@@ -289,9 +289,11 @@ class MotoServer:
         }
         self.folder = folder
         self.process = None
+        self._fs = None
 
     def start(self) -> MotoServer:
         self.folder.mkdir(parents=True, exist_ok=True)
+        self._fs = None  # a restarted server: a new client, not the old one's pooled connections
         moto = str(Path(sys.executable).parent / "moto_server")
         with (self.folder / "moto.log").open("a") as log:
             self.process = subprocess.Popen(
@@ -313,17 +315,20 @@ class MotoServer:
             self.process.wait(timeout=10)
 
     def filesystem(self):
-        """An s3fs client of this server, from explicit settings (the test process's environment is left alone)."""
+        """An s3fs client of this server, from explicit settings (the test process's environment is left alone); made
+        once, as botocore takes most of a second to make a client."""
         import s3fs
 
-        return s3fs.S3FileSystem(
-            key=self.env["AWS_ACCESS_KEY_ID"],
-            secret=self.secret,
-            endpoint_url=self.endpoint,
-            client_kwargs={"region_name": self.env["AWS_REGION"]},
-            skip_instance_cache=True,
-            use_listings_cache=False,
-        )
+        if self._fs is None:
+            self._fs = s3fs.S3FileSystem(
+                key=self.env["AWS_ACCESS_KEY_ID"],
+                secret=self.secret,
+                endpoint_url=self.endpoint,
+                client_kwargs={"region_name": self.env["AWS_REGION"]},
+                skip_instance_cache=True,
+                use_listings_cache=False,
+            )
+        return self._fs
 
     def upload(self, folder: Path, bucket: str, prefix: str) -> str:
         """Put a data folder's files under s3://bucket/prefix/ (making the bucket); return that URL."""
