@@ -6,10 +6,13 @@ probe reads their footers, and DuckDB's connection gets the sandbox's allowed fo
 object store, the filesystem it reads through. Fingerprints, caching, auto-refresh and the bad-file
 policy above this module are the same for both.
 
-An object store is listed once for all tables and the listing kept for LISTING_SECONDS per process:
-a LIST request costs milliseconds where a local scan costs microseconds, and a page asks for the
-tables of a dozen panels at once. Credentials never appear in a URL: s3fs (botocore) reads the
-standard AWS variables or the instance's role, and error texts are scrubbed of secret values.
+An object store is listed once for all tables, and the listing answers a process's scans for
+LISTING_SECONDS: a LIST request costs milliseconds where a local scan costs microseconds, and a
+page asks for the tables of a dozen panels at once. An older listing is still answered for a few
+seconds while a thread lists again, so no request waits for a LIST while the store answers (a
+cached view costs what it costs on disk); a failed one is never answered from. Credentials never
+appear in a URL: s3fs (botocore) reads the standard AWS variables or the instance's role, and
+error texts are scrubbed of secret values.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ SCHEMES = {
 }
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 LISTING_SECONDS = 1.0  # how long one object listing answers the scans of a process: new objects show within this
+LISTING_STALE_SECONDS = 10.0  # how long an older listing answers while a new one is made in the background
 # Short network timeouts: a store that does not answer must turn the panels into a clear error within a
 # request's deadline, not hold a worker for botocore's 60-second default.
 _S3_OPTIONS = {
@@ -322,13 +326,31 @@ class ObjectStore(Storage):
 
     def _listed(self, fresh: bool = False) -> _Listing:
         """The objects under the prefix, listed at most every LISTING_SECONDS (or now, when `fresh`)."""
-        with self._lock:
-            now = time.monotonic()
-            kept = self._listing
-            if not fresh and kept is not None and now - kept.at < LISTING_SECONDS:
+        kept = self._listing
+        if not fresh and kept is not None:
+            age = time.monotonic() - kept.at
+            if age < LISTING_SECONDS:
                 return kept
-            self._listing = self._list(now)
+            if age < LISTING_STALE_SECONDS and not kept.error:
+                self._list_in_background()
+                return kept
+        with self._lock:  # one listing at a time: the others wait for it and take it
+            kept = self._listing
+            if fresh or kept is None or time.monotonic() - kept.at >= LISTING_SECONDS:
+                self._listing = self._list(time.monotonic())
             return self._listing
+
+    def _list_in_background(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            return  # a listing is under way
+
+        def refresh() -> None:
+            try:
+                self._listing = self._list(time.monotonic())
+            finally:
+                self._lock.release()
+
+        threading.Thread(target=refresh, name="dashapp-object-listing", daemon=True).start()
 
     def _list(self, now: float) -> _Listing:
         try:

@@ -16,7 +16,7 @@ from dashapp import storage
 from dashapp.charts import get_chart, render
 from dashapp.db import Database
 from dashapp.errors import DataUnavailable
-from tests.browser.server import MotoServer, free_port
+from tests.browser.server import MotoServer, free_port, wait_for
 from tests.fixtures import ALL, DAY4, predictions
 
 BUCKET = "logs"
@@ -32,10 +32,12 @@ def moto(tmp_path_factory):
 
 @pytest.fixture
 def aws(moto, monkeypatch):
-    """The standard AWS variables pointing at moto, as a deployment sets them; listings are not kept between scans."""
+    """The standard AWS variables pointing at moto, as a deployment sets them; every scan lists (none is answered from
+    an earlier listing), so a test sees what it just put."""
     for name, value in moto.env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(storage, "LISTING_SECONDS", 0)
+    monkeypatch.setattr(storage, "LISTING_STALE_SECONDS", 0)
     return moto
 
 
@@ -86,6 +88,14 @@ def test_a_new_object_is_read_at_the_next_listing(aws, s3_url, s3_db):
     put(aws, s3_url, "predictions/dt=2024-03-04/part-0.parquet", parquet_bytes(frame))
     after = render(get_chart("ops.throughput"), window, s3_db).data
     assert after["requests"].sum() == before["requests"].sum() + 1
+
+
+def test_an_older_listing_answers_at_once_while_a_new_one_is_made_in_the_background(aws, s3_url, s3_db, monkeypatch):
+    assert len(s3_db.scan(["predictions"])["predictions"].files) == 3
+    monkeypatch.setattr(storage, "LISTING_STALE_SECONDS", 60)
+    put(aws, s3_url, "predictions/dt=2024-03-04/part-0.parquet", parquet_bytes(predictions().iloc[:1]))
+    assert len(s3_db.scan(["predictions"])["predictions"].files) == 3  # the listing before the new object
+    wait_for(lambda: len(s3_db.scan(["predictions"])["predictions"].files) == 4, "the listing made in the background")
 
 
 def test_objects_being_published_are_invisible(aws, s3_url, s3_db):
