@@ -270,6 +270,7 @@ class _Object:
     size: int
     version: str  # ETag and last-modified time: a rewritten object changes it
     modified: datetime | None
+    info: dict = field(compare=False, repr=False)  # the listing's entry, as the filesystem's info() gives it
 
 
 @dataclass(frozen=True)
@@ -364,7 +365,7 @@ class ObjectStore(Storage):
             name = name.rstrip("/")
             if info.get("type") == "directory" or not name.startswith(self.key_root + "/"):
                 continue
-            objects[name[start:]] = _Object(int(info.get("size") or 0), _version(info), _modified(info))
+            objects[name[start:]] = _Object(int(info.get("size") or 0), _version(info), _modified(info), info)
         if self._last_error:
             log.warning("the object store %s answers again", self.root)
             self._last_error = ""
@@ -477,9 +478,13 @@ class ObjectStore(Storage):
 
     def open(self, key: str):
         known = self.known(key)
-        # With the size from the listing, opening costs no HEAD request.
-        extra = {"size": known.size} if known is not None else {}
-        return self.filesystem().open(key, "rb", **extra)
+        if known is None:
+            return self.filesystem().open(key, "rb")
+        # The listing's size and entry spare the HEAD request s3fs would send per open (for the size, and for the
+        # details it keeps about the object).
+        handle = self.filesystem().open(key, "rb", size=known.size)
+        handle.details = known.info
+        return handle
 
 
 def unreachable(exc: BaseException) -> bool:

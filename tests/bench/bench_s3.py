@@ -80,8 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         url = moto.upload(args.data, "bench", "logs")
         log(f"uploaded to {url} in {time.perf_counter() - started:.1f} s")
+        # A busy machine makes a cold view slow, not wrong: no query is stopped at the usual 20 s deadline.
+        slow_ok = {"DASHAPP_QUERY_TIMEOUT": "300"}
         for name, data, env in (("local disk", args.data, {}), ("S3 (moto)", url, moto.env)):
-            servers[name] = Server(data, scratch / f"cache-{len(servers)}", **env).wait(timeout=300)
+            servers[name] = Server(data, scratch / f"cache-{len(servers)}", **slow_ok, **env).wait(timeout=300)
         times = {name: {"cold": [], "cached": []} for name in servers}
         for round_ in range(args.repeat + 1):
             for name, server in servers.items():
