@@ -51,8 +51,11 @@ SCHEMES = {
     "abfss": ("adlfs", "pip install adlfs"),
 }
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-LISTING_SECONDS = 1.0  # how long one object listing answers the scans of a process: new objects show within this
-LISTING_STALE_SECONDS = 10.0  # how long an older listing answers while a new one is made in the background
+# How long one listing answers a process's scans: new objects show within this. Shorter costs more than it looks:
+# each LIST is parsed in the worker (a cached Operations view took twice as long with a listing every second), and
+# S3 bills it. Auto-refresh ticks every 5 s at the most.
+LISTING_SECONDS = 5.0
+LISTING_STALE_SECONDS = 60.0  # how long an older listing answers while a new one is made in the background
 # Short network timeouts: a store that does not answer must turn the panels into a clear error within a
 # request's deadline, not hold a worker for botocore's 60-second default.
 _S3_OPTIONS = {
