@@ -3,7 +3,7 @@
 Footers hold the schema and row counts, so checking ten million rows takes milliseconds. File
 discovery follows sources.scan_table: a folder wins over a single file, and dot- and underscore-names
 (files being published, _SUCCESS markers) are skipped. The data folder may be an object store URL
-(storage.py): the same checks run on its listing and footers.
+(storage.py, objectstore.py): the same checks run on its listing and footers.
 """
 
 from __future__ import annotations

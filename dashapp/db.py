@@ -61,11 +61,11 @@ LATER_PARAMS = frozenset({"later_from", "later_to"})
 READ_ERRORS = (duckdb.IOException, duckdb.InvalidInputException, duckdb.BinderException)
 MAX_BROKEN_RETRIES = 3  # files skipped per query run before the error is shown as it is
 # The code that turns a SQL file's answer into cached frames, part of every query's cache key (query_version):
-# db.py (views, identifiers, the per-day entries), dayslices.py (the cut into days), sources.py (which files a
-# view reads) and contract.py (the columns a view adds). Their source is hashed, not a constant bumped by hand:
-# a forgotten bump would serve frames of the old logic as the new one's, and these files change far less often
-# than the charts and pages, whose deploys then keep every query result.
-QUERY_LAYER = ("db.py", "dayslices.py", "sources.py", "contract.py")
+# db.py (views, identifiers, the per-day entries), dayslices.py (the cut into days), sources.py, storage.py and
+# objectstore.py (which files a view reads) and contract.py (the columns a view adds). Their source is hashed, not a
+# constant bumped by hand: a forgotten bump would serve frames of the old logic as the new one's, and these files
+# change far less often than the charts and pages, whose deploys then keep every query result.
+QUERY_LAYER = ("db.py", "dayslices.py", "sources.py", "storage.py", "objectstore.py", "contract.py")
 # Libraries whose version is part of a key: DuckDB computes a frame and pandas, numpy and pyarrow pickle it,
 # so a host with other versions neither reads nor writes the same entries; memoized results add the
 # statistics (scipy), the figures (plotly) and the tearsheets (quantstats).

@@ -18,7 +18,7 @@ class GuardedFileSystem(AbstractFileSystem):
 
     def __init__(self, store):
         super().__init__()
-        self.store = store  # an ObjectStore (storage.py)
+        self.store = store  # an ObjectStore (objectstore.py)
         self.protocol = store.protocols  # DuckDB hands this filesystem the URLs of these schemes
 
     def open(self, path, mode="rb", **kwargs):

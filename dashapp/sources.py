@@ -2,7 +2,7 @@
 
 One unreadable parquet file fails DuckDB's whole multi-file scan, so a bad file would take its
 table down. The policy instead: every file's footer is probed once per version (path, size and
-mtime, or an object's ETag and last-modified time: storage.py; 0.4 ms a local file) and checked
+mtime, or an object's ETag and last-modified time: objectstore.py; 0.4 ms a local file) and checked
 against the contract. A file that is not parquet, is truncated, or lacks a required column or
 has one of the wrong kind is left out of the table's view, named in the log once, and named on
 every panel, API answer and /readyz that reads the table, so no row goes missing unseen. A

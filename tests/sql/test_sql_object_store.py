@@ -12,7 +12,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from dashapp import storage
+from dashapp import objectstore
 from dashapp.charts import get_chart, render
 from dashapp.db import Database
 from dashapp.errors import DataUnavailable
@@ -36,8 +36,8 @@ def aws(moto, monkeypatch):
     an earlier listing), so a test sees what it just put."""
     for name, value in moto.env.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(storage, "LISTING_SECONDS", 0)
-    monkeypatch.setattr(storage, "LISTING_STALE_SECONDS", 0)
+    monkeypatch.setattr(objectstore, "LISTING_SECONDS", 0)
+    monkeypatch.setattr(objectstore, "LISTING_STALE_SECONDS", 0)
     return moto
 
 
@@ -92,7 +92,7 @@ def test_a_new_object_is_read_at_the_next_listing(aws, s3_url, s3_db):
 
 def test_an_older_listing_answers_at_once_while_a_new_one_is_made_in_the_background(aws, s3_url, s3_db, monkeypatch):
     assert len(s3_db.scan(["predictions"])["predictions"].files) == 3
-    monkeypatch.setattr(storage, "LISTING_STALE_SECONDS", 60)
+    monkeypatch.setattr(objectstore, "LISTING_STALE_SECONDS", 60)
     put(aws, s3_url, "predictions/dt=2024-03-04/part-0.parquet", parquet_bytes(predictions().iloc[:1]))
     assert len(s3_db.scan(["predictions"])["predictions"].files) == 3  # the listing before the new object
     wait_for(lambda: len(s3_db.scan(["predictions"])["predictions"].files) == 4, "the listing made in the background")
