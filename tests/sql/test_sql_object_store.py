@@ -14,6 +14,7 @@ import pytest
 
 from dashapp import objectstore
 from dashapp.charts import get_chart, render
+from dashapp.charts.registry import chart_version
 from dashapp.db import Database
 from dashapp.errors import DataUnavailable
 from tests.browser.server import MotoServer, free_port, wait_for
@@ -80,13 +81,15 @@ def test_the_fingerprint_comes_from_the_listing_and_moves_when_an_object_is_rewr
     assert after.fingerprint != before.fingerprint
 
 
-def test_a_new_object_is_read_at_the_next_listing(aws, s3_url, s3_db):
+def test_a_new_object_moves_the_panels_version_and_is_read_at_the_next_listing(aws, s3_url, s3_db):
     frame = predictions().iloc[[0]].assign(ts=pd.Timestamp(DAY4), request_id="new-0")
     frame["ts"] = frame["ts"].astype("datetime64[us]")
-    window = {"start": [f"{ALL['start']:%Y-%m-%d}"], "end": ["2024-03-05"]}
-    before = render(get_chart("ops.throughput"), window, s3_db).data
+    spec, window = get_chart("ops.throughput"), {"start": [f"{ALL['start']:%Y-%m-%d}"], "end": ["2024-03-05"]}
+    version, before = chart_version(spec, window, s3_db), render(spec, window, s3_db).data
+    assert chart_version(spec, window, s3_db) == version  # nothing new: auto-refresh redraws nothing
     put(aws, s3_url, "predictions/dt=2024-03-04/part-0.parquet", parquet_bytes(frame))
-    after = render(get_chart("ops.throughput"), window, s3_db).data
+    assert chart_version(spec, window, s3_db) != version  # what auto-refresh compares: the panel redraws
+    after = render(spec, window, s3_db).data
     assert after["requests"].sum() == before["requests"].sum() + 1
 
 
