@@ -17,9 +17,10 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/uv && /opt/uv/bin/pip install --no-cache-dir "uv==${UV_VERSION}"
 WORKDIR /src
 COPY pyproject.toml uv.lock README.md ./
-# The image's extras: Redis (cache, store, lock), Celery, and PNG/SVG export (which also needs WITH_CHROMIUM=1).
-RUN /opt/uv/bin/uv export --frozen --no-dev --extra redis --extra celery --extra export --no-emit-project \
-        --no-header --output-file /tmp/requirements.lock \
+# The image's extras: Redis (cache, store, lock), Celery, PNG/SVG export (which also needs WITH_CHROMIUM=1) and
+# logs on S3.
+RUN /opt/uv/bin/uv export --frozen --no-dev --extra redis --extra celery --extra export --extra s3 \
+        --no-emit-project --no-header --output-file /tmp/requirements.lock \
     && python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir --require-hashes --no-deps -r /tmp/requirements.lock
 COPY dashapp ./dashapp

@@ -61,7 +61,7 @@ def test_the_wheel_declares_every_runtime_dependency_and_the_extras(wheel):
     assert {"quantstats", "prometheus-client", "scipy", "duckdb", "gunicorn", "itsdangerous"} <= base
     assert not base & {"kaleido", "redis", "celery"}  # optional: imported only when their feature is used
     extras = {line.removeprefix("Provides-Extra: ") for line in lines if line.startswith("Provides-Extra: ")}
-    assert {"redis", "export", "mlflow", "celery"} <= extras
+    assert {"redis", "export", "mlflow", "celery", "s3"} <= extras
 
 
 def test_the_wheel_installed_outside_the_checkout_generates_and_serves_the_demo(wheel, tmp_path):
