@@ -37,6 +37,12 @@ def _default_cache_dir() -> Path:
     return Path(tempfile.gettempdir()) / "dashapp-cache"
 
 
+def _default_metrics_dir() -> Path:
+    """/dev/shm where there is one (memory, and not the cache folder's volume), else the temporary folder."""
+    shm = Path("/dev/shm")
+    return shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
+
+
 def _default_state_dir() -> Path:
     """$XDG_STATE_HOME/dashapp: state that must outlive restarts, unlike a cache (the XDG base directory spec)."""
     return Path(os.environ.get("XDG_STATE_HOME") or "~/.local/state").expanduser() / "dashapp"
@@ -59,6 +65,22 @@ class Config:
     cache_dir: Path = field(
         default_factory=_default_cache_dir,
         metadata={"help": "FileSystemCache folder shared by the workers, and DuckDB's spill folder", "results": False},
+    )
+    # The cache folder may fail (full, read-only, removed) and the portal serves on, uncached; what lives elsewhere
+    # by default is what a failing volume would take down with it: the Prometheus files and the alert state.
+    metrics_dir: Path = field(
+        default_factory=_default_metrics_dir,
+        metadata={
+            "help": "where gunicorn makes a folder for its workers' Prometheus files (removed when it stops)",
+            "results": False,
+        },
+    )
+    duckdb_spill_dir: Path | None = field(
+        default=None,
+        metadata={
+            "help": "DuckDB's spill folder (temp_directory), a subfolder per worker; empty = <cache_dir>/duckdb-tmp",
+            "results": False,
+        },
     )
     cache_type: str = field(
         default="filesystem", metadata={"help": "filesystem, simple (per process) or null", "results": False}
@@ -238,7 +260,8 @@ class Config:
 
     @property
     def duckdb_temp_dir(self) -> Path:
-        return self.cache_dir / "duckdb-tmp"
+        """The folder of the workers' spill folders."""
+        return self.duckdb_spill_dir or self.cache_dir / "duckdb-tmp"
 
     @property
     def background_dir(self) -> Path:

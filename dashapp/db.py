@@ -14,6 +14,8 @@ import json
 import logging
 import os
 import re
+import shutil
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +29,7 @@ import duckdb
 import pandas as pd
 
 from . import deadline
+from .breaker import cache_skipped
 from .config import Config, results_fingerprint
 from .contract import TABLES
 from .dayslices import (
@@ -56,6 +59,8 @@ _IDENTIFIER = re.compile(r"\{([a-z_][a-z0-9_]*)(?::([^{}]*))?\}")
 _WORD = re.compile(r"[a-z_][a-z0-9_]*")
 LATER_PARAMS = frozenset({"later_from", "later_to"})
 READ_ERRORS = (duckdb.IOException, duckdb.InvalidInputException, duckdb.BinderException)
+# What DuckDB's message says when its spill folder fails (the OS's words), to repeat on the panel.
+SPILL_FAILURES = ("No space left on device", "Read-only file system", "Permission denied", "No such file or directory")
 MAX_BROKEN_RETRIES = 3  # files skipped per query run before the error is shown as it is
 # The code that turns a SQL file's answer into cached frames, part of every query's cache key (query_version):
 # db.py (views, identifiers, the per-day entries), dayslices.py (the cut into days), sources.py (which files a
@@ -266,10 +271,39 @@ def view_sql(source: TableSource, present_columns: set[str]) -> str:
     return f'CREATE OR REPLACE VIEW "{table.name}" AS SELECT {", ".join(columns)} FROM {reader_sql(source)}'
 
 
+def spill_folder(config: Config) -> Path:
+    """This process's DuckDB spill folder: one per process, because DuckDB names its temporary files the same in
+    every process (duckdb_temp_storage_...-0.tmp) and deletes them all from its folder when it closes."""
+    return config.duckdb_temp_dir / f"{socket.gethostname()}-{os.getpid()}"
+
+
+def sweep_spill_folders(config: Config) -> None:
+    """Remove the spill folders of this host's processes that are gone (killed before DuckDB could clean up)."""
+    host = socket.gethostname() + "-"
+    try:
+        folders = [f for f in config.duckdb_temp_dir.iterdir() if f.name.startswith(host)]
+    except OSError:
+        return
+    for folder in folders:
+        pid = folder.name.removeprefix(host)
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
 def sandbox_settings(config: Config) -> list[tuple[str, object]]:
     """The DuckDB settings from RELIABILITY.md, in the order they must be applied."""
     data_dir = str(config.data_dir.resolve()) + "/"
-    temp_dir = str(config.duckdb_temp_dir.resolve()) + "/"
+    temp_dir = str(spill_folder(config).resolve()) + "/"
     return [
         ("allowed_directories", [data_dir, temp_dir]),
         ("temp_directory", temp_dir),
@@ -325,7 +359,10 @@ class Database:
         return self._con
 
     def _open(self) -> duckdb.DuckDBPyConnection:
-        self.config.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
+        # DuckDB makes this process's spill folder when it first spills, and removes it when it closes. A parent
+        # that cannot be made or written fails only the views that need to spill, with a message, not the worker.
+        self._make_spill_parent()
+        sweep_spill_folders(self.config)
         con = duckdb.connect(":memory:")
         for name, value in sandbox_settings(self.config):
             con.execute(f"SET {name} = {_setting_literal(value)}")
@@ -336,6 +373,12 @@ class Database:
             con.close()
             raise RuntimeError(f"DuckDB sandbox settings did not apply: {wrong}")
         return con
+
+    def _make_spill_parent(self) -> None:
+        try:
+            self.config.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            log.warning("DuckDB's spill folder %s cannot be made: %s", self.config.duckdb_temp_dir, exc)
 
     def settings(self) -> dict[str, str]:
         """Read the sandbox settings back from DuckDB, as the start-up self-test does."""
@@ -585,6 +628,8 @@ class Database:
                 reason="memory",
             ) from exc
         except duckdb.Error as exc:
+            if self._spilling(exc):
+                raise self._spill_refusal(query, exc) from exc
             # Files that cannot be read: IO and input errors, binder errors (a column), and the bare Error
             # that a corrupt page raises. Anything else is a bug and goes on to the 500 handler.
             if not (type(exc) is duckdb.Error or isinstance(exc, READ_ERRORS)):
@@ -613,6 +658,25 @@ class Database:
             yield
         finally:
             self._heavy.release()
+
+    def _spilling(self, exc: duckdb.Error) -> bool:
+        """Whether DuckDB failed writing its spill files (a full, read-only or missing spill folder)."""
+        message = str(exc)
+        return isinstance(exc, duckdb.IOException) and (
+            str(self.config.duckdb_temp_dir.resolve()) in message or "duckdb_temp" in message
+        )
+
+    def _spill_refusal(self, query: Query, exc: duckdb.Error) -> QueryRefused:
+        """The view needed more memory than the worker's limit and could not spill the rest: say why, no path."""
+        first = str(exc).splitlines()[0]
+        log.warning("query %s could not spill to disk: %s", query.name, first)
+        self._make_spill_parent()  # removed with the cache folder: the next view that spills may find it again
+        why = next((text for text in SPILL_FAILURES if text in first), "the spill folder cannot be written")
+        return QueryRefused(
+            f"this view needs more memory than a worker may use ({self.config.duckdb_memory_limit}) and could not"
+            f" spill the rest to disk ({why}): narrow the time range",
+            reason="memory",
+        )
 
     def _blame(self, message: str, sources: dict[str, TableSource]) -> tuple[str, FileEntry | None]:
         """Name the table (and the file, when it names one) that an error message mentions; else the first table."""
@@ -653,18 +717,24 @@ class Database:
         value = self._cache_get(key)
         if value is not None:
             return value
-        if not single or self.cache is None or self.config.cache_type == "null":
+        # Waiting for another's result is worth it only when it is kept: not with no cache, nor one that fails.
+        if not single or self.cache is None or self.config.cache_type == "null" or cache_skipped(self.cache):
             value = compute()
             self._cache_set(key, value)
             return value
         left = deadline.remaining()  # waiting for another request's result counts against ours
         wait = None if left is None else max(0.0, left)
-        with single_flight(self.config.cache_dir / "locks", key, wait=wait):
+        with single_flight(self.lock_folder, key, wait=wait):
             value = self._cache_get(key)  # computed by whoever held the lock before us
             if value is None:
                 value = compute()
                 self._cache_set(key, value)
         return value
+
+    @property
+    def lock_folder(self) -> Path:
+        """The single-flight locks' folder, in the cache folder."""
+        return self.config.cache_dir / "locks"
 
     def _cache_get(self, key: str):
         if self.cache is None:

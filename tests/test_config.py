@@ -43,6 +43,8 @@ def test_the_alert_state_lives_under_xdg_state_home_not_in_the_cache(monkeypatch
     [
         ("DASHAPP_DATA_DIR", "/srv/logs", "data_dir", Path("/srv/logs")),
         ("DASHAPP_CACHE_DIR", "/var/cache/dashapp", "cache_dir", Path("/var/cache/dashapp")),
+        ("DASHAPP_METRICS_DIR", "/run/dashapp", "metrics_dir", Path("/run/dashapp")),
+        ("DASHAPP_DUCKDB_SPILL_DIR", "/var/tmp/dashapp", "duckdb_spill_dir", Path("/var/tmp/dashapp")),
         ("DASHAPP_CACHE_TYPE", "null", "cache_type", "null"),
         ("DASHAPP_CACHE_TYPE", "simple", "cache_type", "simple"),
         ("DASHAPP_CACHE_TIMEOUT", "60", "cache_timeout", 60),
@@ -116,6 +118,8 @@ def test_every_field_is_covered_by_the_variable_test():
     covered = {
         "data_dir",
         "cache_dir",
+        "metrics_dir",
+        "duckdb_spill_dir",
         "cache_type",
         "cache_timeout",
         "cache_redis_url",
@@ -348,6 +352,8 @@ RESULTS = {
 SERVING = {
     "data_dir",  # the data fingerprint in every key names the files read, not this folder
     "cache_dir",
+    "metrics_dir",
+    "duckdb_spill_dir",
     "cache_type",
     "cache_timeout",
     "cache_redis_url",
