@@ -46,6 +46,7 @@ ENVIRONMENT = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own variable; gu
 INITIAL_SIZE = 1 << 16  # prometheus_client's first size of a file (mmap_dict._INITIAL_MMAP_SIZE)
 ARCHIVE = "archive"  # counter_archive.db, histogram_archive.db: the exited workers' counts
 _SCRAPE_LOCK = ".scrape.lock"  # not *.db: a scrape reads only those
+ARCHIVE_WAIT = 2.0  # seconds gunicorn's master waits for the scrapes under way before it archives
 
 
 def folder() -> Path | None:
@@ -58,6 +59,7 @@ def install() -> None:
     """Make prometheus_client count into this module's files; call before the first metric is made."""
     if folder() is not None:
         values.ValueClass = GuardedValue
+        _files()  # now, while the worker starts on one thread
 
 
 class PreallocatedDict(MmapedDict):
@@ -176,13 +178,28 @@ _PROCESS: list[_Files] = []  # this process's, made at its first value; a forked
 _READERS: dict[Path, Breaker] = {}  # a scrape's, per folder
 
 
+_MAKING = threading.Lock()
+
+
 def _files() -> _Files:
     current = _PROCESS[0] if _PROCESS else None
     if current is None or current.pid != os.getpid():
-        # A fork (a background job's process) starts from nothing: it must not write into its parent's mapping.
-        current = _Files(folder())
-        _PROCESS[:] = [current]
+        with _MAKING:
+            current = _PROCESS[0] if _PROCESS else None
+            if current is None or current.pid != os.getpid():
+                # A fork (a background job's process) starts from nothing: it must not write into its parent's
+                # mapping, nor with its parent's positions in it.
+                current = _Files(folder())
+                _PROCESS[:] = [current]
     return current
+
+
+def _after_fork() -> None:
+    global _MAKING
+    _MAKING = threading.Lock()  # another thread of the parent may have held it
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 class GuardedValue:
@@ -193,6 +210,9 @@ class GuardedValue:
     def __init__(self, typ, metric_name, name, labelnames, labelvalues, help_text, multiprocess_mode="", **_kwargs):
         self._kind = f"{typ}_{multiprocess_mode}" if typ == "gauge" else typ
         self._key = mmap_key(metric_name, name, labelnames, labelvalues, help_text)
+        # In the file from the start, as prometheus_client does: a histogram's buckets that nothing fell in yet
+        # must be there at 0, or a scrape would lack them (+Inf among them).
+        _files().update(self._kind, self._key, None)
 
     def inc(self, amount: float) -> None:
         _files().update(self._kind, self._key, None, add=amount)
@@ -270,7 +290,10 @@ def archive_exited(pid: int, where: Path) -> None:
     child_exit, in the master). A failure (the folder full, say) is logged and leaves its files, still summed."""
     try:
         mark_process_dead(pid, str(where))  # its live gauges' files, as prometheus_client expects
-        with _scrape_lock(where, fcntl.LOCK_EX):
+        with _scrape_lock(where, fcntl.LOCK_EX) as held:
+            if not held:  # a scrape stuck for long: its files stay, still summed, rather than the master wait
+                log.warning("the Prometheus files of worker %d stay in %s: a scrape holds them", pid, where)
+                return
             for path in sorted(where.glob(f"*_{pid}.db")):
                 kind = path.name.removesuffix(f"_{pid}.db")
                 if kind.startswith("gauge_"):  # a gauge is per process, nothing to add up
@@ -300,16 +323,27 @@ def _add_into(archive: Path, exited: Path) -> None:
 
 
 @contextmanager
-def _scrape_lock(where: Path, kind: int) -> Iterator[None]:
-    """An flock between scrapes (shared) and archiving (exclusive); without it when the folder cannot hold one."""
+def _scrape_lock(where: Path, kind: int) -> Iterator[bool]:
+    """An flock between scrapes (shared, waiting) and archiving (exclusive, for ARCHIVE_WAIT seconds at most: gunicorn's
+    master must not hang on a stuck scrape). True when held, or when the folder cannot hold one (gone or read-only:
+    nothing is archived there either)."""
     try:
         handle = open(where / _SCRAPE_LOCK, "a")
-    except OSError:  # the folder is gone or read-only: nothing is archived there either
-        yield
+    except OSError:
+        yield True
         return
     with handle:
-        fcntl.flock(handle, kind)
+        deadline = time.monotonic() + ARCHIVE_WAIT
+        while True:
+            try:
+                fcntl.flock(handle, kind if kind == fcntl.LOCK_SH else kind | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    yield False
+                    return
+                time.sleep(0.01)
         try:
-            yield
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
