@@ -81,7 +81,7 @@ class Config:
     duckdb_spill_dir: Path | None = field(
         default=None,
         metadata={
-            "help": "DuckDB's spill folder (temp_directory), a subfolder per worker; empty = <cache_dir>/duckdb-tmp",
+            "help": "DuckDB's spill folder (temp_directory), shared by the workers; empty = <cache_dir>/duckdb-tmp",
             "results": False,
         },
     )

@@ -14,8 +14,6 @@ import json
 import logging
 import os
 import re
-import shutil
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -271,39 +269,10 @@ def view_sql(source: TableSource, present_columns: set[str]) -> str:
     return f'CREATE OR REPLACE VIEW "{table.name}" AS SELECT {", ".join(columns)} FROM {reader_sql(source)}'
 
 
-def spill_folder(config: Config) -> Path:
-    """This process's DuckDB spill folder: one per process, because DuckDB names its temporary files the same in
-    every process (duckdb_temp_storage_...-0.tmp) and deletes them all from its folder when it closes."""
-    return config.duckdb_temp_dir / f"{socket.gethostname()}-{os.getpid()}"
-
-
-def sweep_spill_folders(config: Config) -> None:
-    """Remove the spill folders of this host's processes that are gone (killed before DuckDB could clean up)."""
-    host = socket.gethostname() + "-"
-    try:
-        folders = [f for f in config.duckdb_temp_dir.iterdir() if f.name.startswith(host)]
-    except OSError:
-        return
-    for folder in folders:
-        pid = folder.name.removeprefix(host)
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: alive
-        return True
-    return True
-
-
 def sandbox_settings(config: Config) -> list[tuple[str, object]]:
     """The DuckDB settings from RELIABILITY.md, in the order they must be applied."""
     data_dir = str(config.data_dir.resolve()) + "/"
-    temp_dir = str(spill_folder(config).resolve()) + "/"
+    temp_dir = str(config.duckdb_temp_dir.resolve()) + "/"
     return [
         ("allowed_directories", [data_dir, temp_dir]),
         ("temp_directory", temp_dir),
@@ -359,10 +328,9 @@ class Database:
         return self._con
 
     def _open(self) -> duckdb.DuckDBPyConnection:
-        # DuckDB makes this process's spill folder when it first spills, and removes it when it closes. A parent
-        # that cannot be made or written fails only the views that need to spill, with a message, not the worker.
-        self._make_spill_parent()
-        sweep_spill_folders(self.config)
+        # A spill folder that cannot be made or written fails only the views that need to spill, with a message
+        # (_spill_refusal), not the worker. DuckDB names its spill files by process, so the workers share it.
+        self._make_spill_folder()
         con = duckdb.connect(":memory:")
         for name, value in sandbox_settings(self.config):
             con.execute(f"SET {name} = {_setting_literal(value)}")
@@ -374,7 +342,7 @@ class Database:
             raise RuntimeError(f"DuckDB sandbox settings did not apply: {wrong}")
         return con
 
-    def _make_spill_parent(self) -> None:
+    def _make_spill_folder(self) -> None:
         try:
             self.config.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -670,7 +638,7 @@ class Database:
         """The view needed more memory than the worker's limit and could not spill the rest: say why, no path."""
         first = str(exc).splitlines()[0]
         log.warning("query %s could not spill to disk: %s", query.name, first)
-        self._make_spill_parent()  # removed with the cache folder: the next view that spills may find it again
+        self._make_spill_folder()  # removed with the cache folder: the next view that spills may find it again
         why = next((text for text in SPILL_FAILURES if text in first), "the spill folder cannot be written")
         return QueryRefused(
             f"this view needs more memory than a worker may use ({self.config.duckdb_memory_limit}) and could not"

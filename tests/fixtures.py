@@ -343,11 +343,10 @@ def serving_variant(config: Config, folder: Path) -> Config:
 def fill(volume: Path, leave: int = 0) -> Path:
     """Write a file until `volume` has no byte left, then give back `leave` bytes (whole pages, on a tmpfs)."""
     filler = volume / "filler"
-    with filler.open("wb") as out:
+    with filler.open("wb", buffering=0) as out:  # unbuffered: the write that finds no room raises, not the close
         try:
             while True:
                 out.write(b"\0" * 4096)
-                out.flush()
         except OSError:
             pass
     if leave:
