@@ -55,10 +55,7 @@ class SharedSecretCeleryManager(CeleryManager):
 
 def _job_store(config: Config) -> diskcache.Cache:
     """The jobs' diskcache in the cache folder, or, where that folder fails as the worker starts (full, read-only),
-    in the temporary folder, which the host's workers share as well: the worker starts and its pages serve.
-
-    The SQLite connection diskcache opened here is closed (each thread opens its own when it needs one), so the
-    worker holds no file open for writing in the cache folder while no job runs there."""
+    in the temporary folder, which the host's workers share as well: the worker starts and its pages serve."""
     folders = (config.background_dir, Path(tempfile.gettempdir()) / f"dashapp-background-{os.getuid()}")
     for folder in folders:
         try:
@@ -68,9 +65,18 @@ def _job_store(config: Config) -> diskcache.Cache:
             continue
         if folder != folders[0]:
             log.warning("background jobs keep their progress in %s instead", folder)
-        store.close()
         return store
     raise RuntimeError("no folder for the background jobs' progress: see the warnings above")
+
+
+def close_job_store(manager) -> None:
+    """Close this thread's connection to the jobs' diskcache (a thread opens one again when a job needs it).
+
+    Dash reads the secret that signs job handles from there once, as the app renders its first page; after that
+    the worker holds no file open for writing in the cache folder while no job runs, so the folder's volume can be
+    remounted read-only, or go, without the worker in the way."""
+    if isinstance(manager, DiskcacheManager):
+        manager.handle.close()
 
 
 @contextmanager

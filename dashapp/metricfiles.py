@@ -108,7 +108,7 @@ class _Files:
         self.lock = threading.Lock()
         self.values: dict[tuple[str, str], list[float]] = {}  # (kind, key) -> [value, timestamp]
         self.breaker = Breaker(
-            f"the Prometheus files in {where}",
+            f"the Prometheus folder {where}",
             "prometheus files",
             (OSError,),
             consequence="counting in memory",
@@ -248,7 +248,7 @@ class FilesCollector:
         self.folder = where
         if where not in _READERS:
             _READERS[where] = Breaker(
-                f"reading the Prometheus files in {where}",
+                f"the Prometheus folder {where}, read for a scrape,",
                 "prometheus files",
                 (OSError, RuntimeError, struct.error),  # a file cut short: "corrupted" (RuntimeError) or too short
                 consequence="answering /metrics without the request counts",

@@ -33,7 +33,7 @@ def lock_breaker(folder: Path) -> Breaker:
     """The breaker of the lock files in `folder` (one per folder and process)."""
     if folder not in _BREAKERS:
         _BREAKERS[folder] = Breaker(
-            f"the single-flight locks in {folder}",
+            f"the single-flight lock folder {folder}",
             "single-flight locks",
             (OSError,),
             consequence="computing without waiting for each other",
