@@ -54,8 +54,8 @@ def readyz():
     Per table: ok, partial (files skipped), missing, absent (optional) or unreadable, with file counts; no paths
     (it needs no login). `degraded` names what the portal serves without now and why (the results cache, the
     single-flight locks, the Prometheus files): still a 200, since every page is served, only slower or with
-    late counts, and taking the portal out of a load balancer would serve nobody (Grafana's /api/health does the
-    same with a failing cache).
+    late counts, and taking the portal out of a load balancer would serve nobody (Grafana's /api/health, likewise,
+    fails on its database, never on its cache).
     """
     db = _db()
     try:
@@ -67,8 +67,8 @@ def readyz():
     folder = "ok" if data_dir.is_dir() else "not a folder" if data_dir.exists() else "not there"
     tables = {name: _table_state(name, source) for name, source in db.scan().items()} if folder == "ok" else {}
     ready = duckdb_ok and any(t["status"] in ("ok", "partial") for t in tables.values())
-    if db.cache is not None:  # through the breakers: whichever worker answers, it knows how they are now
-        probe_cache(db.cache)
+    if db.cache is not None and db.config.cache_type != "null":  # through the breakers: whichever worker
+        probe_cache(db.cache)  # answers, it knows how the cache and the locks are now
         probe_locks(db.lock_folder)
     body = {"ok": ready, "duckdb": "ok" if duckdb_ok else "failed", "data_folder": folder, "tables": tables}
     body["degraded"] = degraded([breaker_of(db.cache), lock_breaker(db.lock_folder), *metricfiles.breakers()])
