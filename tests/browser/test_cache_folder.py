@@ -137,7 +137,8 @@ def test_a_cache_folder_turned_read_only_serves_everything_uncached_until_it_is_
     pids = workers(server)
     served(server, [*PAGES, *chart_urls()])
     # A remount fails while a file on the volume is open for writing (a request's cache write): try again.
-    wait_for(lambda: subprocess.run(["mount", "-o", "remount,ro", str(volume)]).returncode == 0, "a read-only remount")
+    remount = ["mount", "-o", "remount,ro", str(volume)]
+    wait_for(lambda: subprocess.run(remount, capture_output=True).returncode == 0, "a read-only remount")
     for days in (1, 2, 3):
         served(server, [*PAGES, *APIS, *chart_urls(days)])
     ready = readiness(server)
@@ -152,7 +153,7 @@ def test_a_cache_folder_turned_read_only_serves_everything_uncached_until_it_is_
     assert_no_worker_died(server, pids)
 
 
-def test_a_cache_folder_removed_while_serving_is_made_again_and_caching_goes_on(volume, portal, tmp_path):
+def test_a_cache_folder_removed_while_serving_is_made_again_and_caching_goes_on(volume, portal):
     cache_dir = volume / "cache"
     server = portal(cache_dir, DASHAPP_METRICS_DIR=str(volume))
     pids = workers(server)
