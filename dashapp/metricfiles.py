@@ -26,6 +26,7 @@ import errno
 import fcntl
 import logging
 import os
+import shutil
 import struct
 import threading
 import time
@@ -302,6 +303,25 @@ def archive_exited(pid: int, where: Path) -> None:
                 path.unlink()
     except Exception as exc:  # a hook that raises would stop gunicorn's master
         log.warning("the Prometheus files of worker %d stay in %s: %s", pid, where, exc)
+
+
+def sweep_stale(parent: Path, prefix: str) -> None:
+    """Remove the folders `<prefix><pid>` in `parent` of gunicorn masters that are gone without their on_exit (killed):
+    each holds its workers' allocated files. A pid in use again is left alone."""
+    for stale in parent.glob(f"{prefix}*"):
+        pid = stale.name.removeprefix(prefix)
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        pass
+    return True
 
 
 def _add_into(archive: Path, exited: Path) -> None:

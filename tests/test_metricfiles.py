@@ -6,6 +6,7 @@ with SIGBUS; the same counting through metricfiles raises nothing and keeps the 
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -124,3 +125,13 @@ def test_an_exited_workers_counts_move_into_the_archive_and_its_files_go(tmp_pat
     assert sorted(p.name for p in folder.glob("*.db")) == ["counter_archive.db"]
     archived = dict((k, v) for k, v, _, _ in MmapedDict.read_all_values_from_file(str(folder / "counter_archive.db")))
     assert len(archived) == 5 and sum(archived.values()) == 3 + 5
+
+
+def test_the_folders_of_gunicorn_masters_that_are_gone_are_swept(tmp_path):
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale, mine = tmp_path / f"dashapp-metrics-{gone.stdout.strip()}", tmp_path / f"dashapp-metrics-{os.getpid()}"
+    for folder in (stale, mine):
+        folder.mkdir()
+        (folder / "counter_1.db").write_bytes(b"")
+    metricfiles.sweep_stale(tmp_path, "dashapp-metrics-")
+    assert mine.exists() and not stale.exists()
