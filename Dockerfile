@@ -60,8 +60,9 @@ ENV PATH=/opt/venv/bin:$PATH \
 # by the app: only the cache and state folders are its own.
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /var/lib/dashapp
-# /data is mounted read-only; the cache folder (FileSystemCache, DuckDB spill files, Prometheus
-# counters) must be writable: an anonymous volume by default, or a tmpfs (see README).
+# /data is mounted read-only; the cache folder (FileSystemCache, DuckDB spill files) should be writable:
+# an anonymous volume by default, or a tmpfs (see README); the portal serves uncached when it is not.
+# Prometheus counters go to /dev/shm (DASHAPP_METRICS_DIR).
 VOLUME ["/data", "/var/cache/dashapp", "/var/lib/dashapp"]
 USER ${APP_UID}:${APP_GID}
 EXPOSE 8050

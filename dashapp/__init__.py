@@ -34,7 +34,7 @@ def create_app(config: Config | None = None, celery=None) -> dash.Dash:
     from . import api, embed
     from .alerts.rules import configured_rules
     from .auth import init_auth
-    from .background import background_manager
+    from .background import background_manager, close_job_store
     from .cache import cache, init_cache
     from .headers import init_headers
     from .pages import backtests, panels, shell
@@ -84,5 +84,6 @@ def create_app(config: Config | None = None, celery=None) -> dash.Dash:
     # Dash records which component bundles it may serve only while rendering the index page, so a
     # gunicorn worker whose first request is a bundle would answer 500. Render it once per app.
     server.test_client().get(config.url_prefix)
+    close_job_store(app._background_manager)  # the render above read the jobs' signing secret: nothing more to read
     init_auth(server, config)  # after the warm-up above: the index renders once without credentials
     return app

@@ -15,16 +15,19 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from plotly.io.json import to_json_plotly
 from werkzeug.exceptions import HTTPException
 
-from . import export
+from . import export, metricfiles
 from .alerts.evaluate import as_json, worst
 from .alerts.rules import configured_rules
 from .alerts.store import as_of, open_store
+from .breaker import breaker_of, degraded
+from .cache import probe_cache
 from .charts import REGISTRY, get_chart, render
 from .charts.backtests import tearsheet
 from .charts.drift import drift_results
 from .contract import TABLES
 from .db import sandbox_problems
 from .errors import BadParameter, DashappError, DataUnavailable, QueryRefused
+from .singleflight import lock_breaker, probe_locks
 from .timerange import parse_instant, utc_now
 
 log = logging.getLogger(__name__)
@@ -49,7 +52,10 @@ def readyz():
     """Readiness: DuckDB's sandbox reads back as configured and the data folder has a table to read; else 503.
 
     Per table: ok, partial (files skipped), missing, absent (optional) or unreadable, with file counts; no paths
-    (it needs no login).
+    (it needs no login). `degraded` names what the portal serves without now and why (the results cache, the
+    single-flight locks, the Prometheus files): still a 200, since every page is served, only slower or with
+    late counts, and taking the portal out of a load balancer would serve nobody (Grafana's /api/health, likewise,
+    fails on its database, never on its cache).
     """
     db = _db()
     try:
@@ -60,7 +66,11 @@ def readyz():
     folder = db.storage.state()  # ok, not there, not a folder, or unreachable (an object store)
     tables = {name: _table_state(name, source) for name, source in db.scan().items()} if folder == "ok" else {}
     ready = duckdb_ok and any(t["status"] in ("ok", "partial") for t in tables.values())
+    if db.cache is not None and db.config.cache_type != "null":  # through the breakers: whichever worker
+        probe_cache(db.cache)  # answers, it knows how the cache and the locks are now
+        probe_locks(db.lock_folder)
     body = {"ok": ready, "duckdb": "ok" if duckdb_ok else "failed", "data_folder": folder, "tables": tables}
+    body["degraded"] = degraded([breaker_of(db.cache), lock_breaker(db.lock_folder), *metricfiles.breakers()])
     try:  # reported, not required: the pages serve without fresh alert states, and say so
         body["alerts"] = evaluation(open_store(db.config).load())
     except Exception:

@@ -10,8 +10,13 @@ DASHAPP_CELERY_BROKER_URL each job is a Celery task that `celery -A dashapp.cele
 
 from __future__ import annotations
 
+import logging
+import os
+import sqlite3
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import diskcache
 from dash import CeleryManager, DiskcacheManager
@@ -21,11 +26,13 @@ from . import deadline
 from .config import Config
 from .db import Database
 
+log = logging.getLogger(__name__)
+
 
 def background_manager(config: Config, celery=None) -> DiskcacheManager | CeleryManager:
     """Dash's DiskcacheManager, or with a broker a CeleryManager on `celery` (default: a Celery app from config)."""
     if not config.celery_broker_url:
-        return DiskcacheManager(diskcache.Cache(str(config.background_dir)))
+        return DiskcacheManager(_job_store(config))
     from .celery_app import make_celery  # here: celery is needed only with a broker
 
     return SharedSecretCeleryManager(celery or make_celery(config))
@@ -44,6 +51,32 @@ class SharedSecretCeleryManager(CeleryManager):
         client = self.handle.backend.client
         client.set(self.SIGNING_SECRET_KEY, generate(), nx=True)
         return client.get(self.SIGNING_SECRET_KEY)
+
+
+def _job_store(config: Config) -> diskcache.Cache:
+    """The jobs' diskcache in the cache folder, or, where that folder fails as the worker starts (full, read-only),
+    in the temporary folder, which the host's workers share as well: the worker starts and its pages serve."""
+    folders = (config.background_dir, Path(tempfile.gettempdir()) / f"dashapp-background-{os.getuid()}")
+    for folder in folders:
+        try:
+            store = diskcache.Cache(str(folder))
+        except (OSError, sqlite3.Error) as exc:
+            log.warning("background jobs cannot keep their progress in %s (%s)", folder, exc)
+            continue
+        if folder != folders[0]:
+            log.warning("background jobs keep their progress in %s instead", folder)
+        return store
+    raise RuntimeError("no folder for the background jobs' progress: see the warnings above")
+
+
+def close_job_store(manager) -> None:
+    """Close this thread's connection to the jobs' diskcache (a thread opens one again when a job needs it).
+
+    Dash reads the secret that signs job handles from there once, as the app renders its first page; after that
+    the worker holds no file open for writing in the cache folder while no job runs, so the folder's volume can be
+    remounted read-only, or go, without the worker in the way."""
+    if isinstance(manager, DiskcacheManager):
+        manager.handle.close()
 
 
 @contextmanager

@@ -9,28 +9,33 @@ or how the portal is served is in a key: a deploy that changes only pages keeps 
 result, and hosts with other bind, worker or cache settings share one Redis or one cache folder.
 FileSystemCache is shared by the gunicorn workers on one host.
 
+The cache is an optimisation, never a dependency: in Redis (DASHAPP_CACHE_REDIS_URL) or in the cache
+folder, it sits behind a circuit breaker (breaker.py), so a Redis that fails, or a folder that is full,
+read-only or gone, is skipped for a few seconds at a time (a miss, a set dropped) instead of every call
+of a page paying a timeout or an error.
+
 A cold entry is computed once: one thread of one host computes it while the others wait and then read it. The
 file locks of singleflight.py do that on a host; with Redis, `shared_flight` adds a Redis lock per key, so
 several hosts that share the cache also share the work.
-
-With DASHAPP_CACHE_REDIS_URL the cache lives in Redis behind a circuit breaker: the cache is an
-optimisation, never a dependency, so a Redis that fails is skipped for a few seconds at a time
-(a miss, a set dropped) instead of every call of a page paying a timeout.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-import threading
+import struct
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import Flask
 from flask_caching import Cache
+from flask_caching.backends.filesystemcache import FileSystemCache
 from flask_caching.backends.rediscache import RedisCache
 
+from .breaker import Breaker
 from .config import Config
 
 log = logging.getLogger(__name__)
@@ -38,10 +43,11 @@ log = logging.getLogger(__name__)
 cache = Cache()
 
 # A dead Redis costs at most these per call (connect, then each read or write), and only on the one
-# call per RETRY_AFTER that tries it again (Breaker).
+# call per breaker.RETRY_AFTER that tries it again.
 REDIS_CONNECT_TIMEOUT = 0.2
 REDIS_TIMEOUT = 0.25
-RETRY_AFTER = 3.0
+# Written by every /readyz, so readiness says whether the cache takes writes now, whichever worker answers.
+PROBE_KEY = "readyz-probe"
 
 _TYPES = {"filesystem": "FileSystemCache", "simple": "SimpleCache", "null": "NullCache"}
 # Every key's namespace, in a Redis that other applications may share; the keys themselves carry their versions.
@@ -62,8 +68,11 @@ def init_cache(server: Flask, config: Config) -> Cache:
             "CACHE_OPTIONS": _redis_options(),
         }
     elif config.cache_type == "filesystem":
-        config.cache_dir.mkdir(parents=True, exist_ok=True)
-        settings |= {"CACHE_DIR": str(config.cache_dir / "results"), "CACHE_THRESHOLD": 5000}
+        settings |= {
+            "CACHE_TYPE": f"{__name__}.{GuardedFileSystemCache.__name__}",
+            "CACHE_DIR": str(config.cache_dir / "results"),
+            "CACHE_THRESHOLD": 5000,
+        }
     cache.init_app(server, config=settings)
     return cache
 
@@ -82,65 +91,6 @@ def _redis_options() -> dict:
     }
 
 
-class Breaker:
-    """Skips a failing service for RETRY_AFTER seconds at a time; one log line when it fails, one when it is back.
-
-    Per process, shared by its threads. After a failure every call gets its default at once, except
-    one call per RETRY_AFTER that tries the service again (the others keep skipping while it runs).
-    """
-
-    def __init__(self, name: str, errors: tuple[type[BaseException], ...]):
-        self.name = name
-        self.errors = errors
-        self._lock = threading.Lock()
-        self._down = False
-        self._retry_at = 0.0
-
-    def call(self, default, function, *args):
-        mode = self._mode()
-        if mode == "skip":
-            return default
-        try:
-            result = function(*args)
-        except self.errors as exc:
-            self._failed(exc)
-            return default
-        if mode == "trial":  # not a call that was under way when the service failed
-            self._recovered()
-        return result
-
-    def _mode(self) -> str:
-        """normal (the service works), trial (the one call that tries it again) or skip."""
-        with self._lock:
-            now = time.monotonic()
-            if not self._down:
-                return "normal"
-            if now < self._retry_at:
-                return "skip"
-            self._retry_at = now + RETRY_AFTER  # the other calls skip while this one tries
-            return "trial"
-
-    def _failed(self, exc: BaseException) -> None:
-        with self._lock:
-            self._retry_at = time.monotonic() + RETRY_AFTER
-            if self._down:
-                return
-            self._down = True
-        log.warning(
-            "%s failed in process %d (%s: %s); serving uncached, trying again every %.0f s",
-            self.name,
-            os.getpid(),
-            type(exc).__name__,
-            exc,
-            RETRY_AFTER,
-        )
-
-    def _recovered(self) -> None:
-        with self._lock:
-            self._down = False
-        log.warning("%s is back in process %d; caching again", self.name, os.getpid())
-
-
 class GuardedRedisCache(RedisCache):
     """flask-caching's RedisCache whose get and set (all dashapp calls) go through a Breaker: a miss or a no-op
     while Redis fails."""
@@ -151,7 +101,7 @@ class GuardedRedisCache(RedisCache):
         super().__init__(host, *args, **kwargs)
         target = host.connection_pool.connection_kwargs
         where = target.get("path") or f"{target.get('host')}:{target.get('port')}"
-        self.breaker = Breaker(f"the Redis cache at {where}", (RedisError, OSError))
+        self.breaker = Breaker(f"the Redis cache at {where}", "results cache", (RedisError, OSError))
 
     def get(self, key):
         return self.breaker.call(None, super().get, key)
@@ -202,3 +152,70 @@ def shared_flight(cache: Cache, key: str, wait: float, hold: float) -> Iterator[
         if not held:
             log.info("computing %s without the hosts' lock (Redis failed, or the wait ran out)", key)
         yield
+
+
+class GuardedFileSystemCache(FileSystemCache):
+    """flask-caching's FileSystemCache behind a Breaker: a cache folder that cannot be written (full, read-only,
+    removed where it cannot be made again) gives misses and dropped writes, and /readyz says so.
+
+    cachelib catches each error itself and logs it with a traceback, once per call; here reads and writes raise,
+    so the breaker sees them and logs once. A write is the probe: a full or read-only folder still reads, so a
+    read cannot tell that it works again. A folder removed while serving is made again by the next write.
+    """
+
+    def __init__(self, cache_dir, *args, **kwargs):
+        self.breaker = Breaker(f"the cache folder {cache_dir}", "results cache", (OSError,))
+        try:  # cachelib makes the folder and counts its entries here, after it has set every attribute
+            super().__init__(cache_dir, *args, **kwargs)
+        except OSError as exc:  # a worker starts on a failing folder, uncached, rather than not at all
+            self.breaker.failed(exc)
+
+    def get(self, key):
+        return self.breaker.call(None, self._read, key, probe=False)
+
+    def set(self, key, value, timeout=None, mgmt_element=False):
+        if mgmt_element:  # cachelib's count of entries, kept from inside a guarded write (or its __init__)
+            return self._write(key, value, 0, True)
+        return self.breaker.call(False, self._write, key, value, timeout, False)
+
+    @property
+    def _file_count(self) -> int:
+        return self._read(self._fs_count_file) or 0
+
+    def _read(self, key):
+        try:
+            with open(self._get_filename(key), "rb") as f:
+                expires = struct.unpack("I", f.read(4))[0]
+                if expires == 0 or expires >= time.time():
+                    return self.serializer.load(f)
+        except FileNotFoundError:  # a miss, also in a folder that is gone
+            return None
+        except (EOFError, struct.error):  # an entry cut short: a miss, and the next write replaces it
+            return None
+        return None
+
+    def _write(self, key, value, timeout, mgmt_element: bool) -> bool:
+        os.makedirs(self._path, exist_ok=True)
+        filename = self._get_filename(key)
+        overwrite = os.path.isfile(filename)
+        fd, partial = tempfile.mkstemp(suffix=self._fs_transaction_suffix, dir=self._path)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(struct.pack("I", self._normalize_timeout(timeout)))
+                self.serializer.dump(value, f)
+            os.chmod(partial, self._mode)
+            os.replace(partial, filename)
+        except BaseException:
+            with contextlib.suppress(OSError):  # cachelib leaves it behind, filling a full folder further
+                os.unlink(partial)
+            raise
+        if not mgmt_element:
+            if not overwrite:
+                self._update_count(delta=1)
+            self._prune()  # after the write, not before as cachelib does: a folder that takes none is not swept
+        return True
+
+
+def probe_cache(store: Cache) -> None:
+    """Write a small entry through the breaker, so /readyz tells whether the results cache takes writes now."""
+    store.set(PROBE_KEY, 1, timeout=60)

@@ -20,12 +20,12 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from .errors import ConfigError
+from .sizing import default_workers, size_bytes
 from .storage import data_location, location_problem
 
 PREFIX = "DASHAPP_"
 CACHE_TYPES = ("filesystem", "simple", "null")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-_MEMORY = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
 AUTH_MODES = ("none", "basic", "header")
 MIN_SECRET_LENGTH = 32
 _HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
@@ -39,6 +39,12 @@ _ORIGIN = re.compile(
 
 def _default_cache_dir() -> Path:
     return Path(tempfile.gettempdir()) / "dashapp-cache"
+
+
+def _default_metrics_dir() -> Path:
+    """/dev/shm where there is one (memory, and not the cache folder's volume), else the temporary folder."""
+    shm = Path("/dev/shm")
+    return shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
 
 
 def _default_state_dir() -> Path:
@@ -55,6 +61,9 @@ class Config:
     (where to serve, how many workers, where to cache, who may look) leave every number alone, so
     servers that differ only in them share cache entries. Every field must say which it is:
     tests/test_config.py lists the answer for each, so a new field fails it until someone decides.
+
+    A field marked "secret" may come from a file instead: DASHAPP_<FIELD>_FILE names it (Docker's and
+    Kubernetes' secrets), read once, without its trailing newline.
     """
 
     # A folder (Path), or an object store URL kept as written (str): s3://bucket/prefix, gs://..., az://...
@@ -65,6 +74,22 @@ class Config:
     cache_dir: Path = field(
         default_factory=_default_cache_dir,
         metadata={"help": "FileSystemCache folder shared by the workers, and DuckDB's spill folder", "results": False},
+    )
+    # The cache folder may fail (full, read-only, removed) and the portal serves on, uncached; what lives elsewhere
+    # by default is what a failing volume would take down with it: the Prometheus files and the alert state.
+    metrics_dir: Path = field(
+        default_factory=_default_metrics_dir,
+        metadata={
+            "help": "where gunicorn makes a folder for its workers' Prometheus files (removed when it stops)",
+            "results": False,
+        },
+    )
+    duckdb_spill_dir: Path | None = field(
+        default=None,
+        metadata={
+            "help": "DuckDB's spill folder (temp_directory), shared by the workers; empty = <cache_dir>/duckdb-tmp",
+            "results": False,
+        },
     )
     cache_type: str = field(
         default="filesystem", metadata={"help": "filesystem, simple (per process) or null", "results": False}
@@ -80,6 +105,7 @@ class Config:
         metadata={
             "help": "redis://, rediss:// or unix:// URL: the results cache lives in Redis, not cache_type",
             "results": False,
+            "secret": True,
         },
     )
     # Left out of repr too: the broker's URL may carry Redis's password.
@@ -89,6 +115,7 @@ class Config:
         metadata={
             "help": "redis:// or rediss:// URL: the scheduler's work and background callbacks run on Celery workers",
             "results": False,
+            "secret": True,
         },
     )
     bind: str = field(default="127.0.0.1:8050", metadata={"help": "gunicorn bind address, host:port", "results": False})
@@ -108,9 +135,13 @@ class Config:
             "results": False,
         },
     )
-    # One per core, within the range _validate accepts, so a big host starts with the defaults.
     workers: int = field(
-        default_factory=lambda: min(os.cpu_count() or 1, 64), metadata={"help": "gunicorn workers", "results": False}
+        default=0,
+        metadata={
+            "help": "gunicorn workers; 0 = min(cores, memory available // (DuckDB memory limit + 300 MiB)),"
+            " from 1 to 64 (sizing.py)",
+            "results": False,
+        },
     )
     threads: int = field(default=4, metadata={"help": "gunicorn threads per worker", "results": False})
     duckdb_threads: int = field(
@@ -204,6 +235,7 @@ class Config:
         metadata={
             "help": "redis://, rediss:// or unix:// URL: the alert state store lives in Redis (several hosts)",
             "results": False,
+            "secret": True,
         },
     )
     # Access control (issue 7): dashapp/auth.py. The secret is left out of repr, so it never reaches a log.
@@ -213,6 +245,7 @@ class Config:
         metadata={
             "help": "signs embed tokens (32+ characters); when set, /embed and /api/charts/<id> need a token",
             "results": False,
+            "secret": True,
         },
     )
     auth: str = field(
@@ -245,6 +278,8 @@ class Config:
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", data_location(self.data_dir))  # a folder given as text is a Path
         self._validate()
+        if self.workers == 0:
+            object.__setattr__(self, "workers", default_workers(self.duckdb_memory_limit))
         if self.duckdb_threads == 0:
             # One per core, not cores // workers: one query then uses the whole machine when it is
             # quiet (a 30-day aggregation on 10M rows takes half the time), and under load the
@@ -253,7 +288,8 @@ class Config:
 
     @property
     def duckdb_temp_dir(self) -> Path:
-        return self.cache_dir / "duckdb-tmp"
+        """The folder of the workers' spill folders."""
+        return self.duckdb_spill_dir or self.cache_dir / "duckdb-tmp"
 
     @property
     def background_dir(self) -> Path:
@@ -291,7 +327,12 @@ class Config:
             if not key.startswith(PREFIX):
                 continue
             name = key[len(PREFIX) :].lower()
-            if name not in known:
+            secret = name.removesuffix("_file")
+            if name not in known and secret in known and known[secret].metadata.get("secret"):
+                if env_name(secret) in environ:
+                    raise ConfigError(f"{env_name(secret)} and {key} are both set: give one of them")
+                name, raw = secret, _read_secret(key, raw)
+            elif name not in known:
                 raise ConfigError(f"{key} is not a dashapp setting (known: {', '.join(env_names())})")
             values[name] = _cast(key, known[name].type, raw)
         values.update(overrides)
@@ -310,12 +351,16 @@ class Config:
             raise ConfigError(
                 f"{env_name('query_timeout')} must be above 0 and at most 600 seconds, got {self.query_timeout}"
             )
-        for name in ("workers", "threads", "heavy_queries"):
+        if not 0 <= self.workers <= 64:
+            raise ConfigError(
+                f"{env_name('workers')} must be between 1 and 64, or 0 (from cores and memory), got {self.workers}"
+            )
+        for name in ("threads", "heavy_queries"):
             if not 1 <= getattr(self, name) <= 64:
                 raise ConfigError(f"{env_name(name)} must be between 1 and 64, got {getattr(self, name)}")
         if not re.fullmatch(r"[\w.\-\[\]:]+:\d{1,5}|unix:/\S+", self.bind):
             raise ConfigError(f"{env_name('bind')} must be host:port or unix:/path, got {self.bind!r}")
-        if not _MEMORY.match(self.duckdb_memory_limit):
+        if not _is_size(self.duckdb_memory_limit):
             raise ConfigError(
                 f"{env_name('duckdb_memory_limit')} must be a size like 768MiB or 2GB, got {self.duckdb_memory_limit!r}"
             )
@@ -441,6 +486,14 @@ def _content_of_version(path: Path, mtime_ns: int, size: int) -> str:
         return f"unreadable: {exc.strerror}"
 
 
+def _is_size(text: str) -> bool:
+    try:
+        size_bytes(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _frame_ancestors_ok(value: str) -> bool:
     """CSP source expressions only: no ; (a second directive) and no quoted keyword but 'self' and 'none'."""
     sources = value.split()
@@ -501,6 +554,20 @@ def env_name(field_name: str) -> str:
 
 def env_names() -> list[str]:
     return [env_name(f.name) for f in fields(Config)]
+
+
+def _read_secret(key: str, path: str) -> str:
+    """The value in the file a DASHAPP_<FIELD>_FILE names, without its trailing newline; an error names the variable
+    and the file, never what it holds."""
+    try:
+        value = Path(path.strip()).expanduser().read_text().rstrip("\r\n")
+    except OSError as exc:
+        raise ConfigError(f"{key}: cannot read {path.strip()!r}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{key}: {path.strip()!r} is not UTF-8 text") from None
+    if not value.strip():
+        raise ConfigError(f"{key}: {path.strip()!r} is empty")
+    return value
 
 
 def _cast(key: str, type_name: str, raw: str):

@@ -27,6 +27,7 @@ import duckdb
 import pandas as pd
 
 from . import deadline
+from .breaker import cache_skipped
 from .cache import shared_flight
 from .config import Config, results_fingerprint
 from .contract import TABLES
@@ -59,6 +60,8 @@ _IDENTIFIER = re.compile(r"\{([a-z_][a-z0-9_]*)(?::([^{}]*))?\}")
 _WORD = re.compile(r"[a-z_][a-z0-9_]*")
 LATER_PARAMS = frozenset({"later_from", "later_to"})
 READ_ERRORS = (duckdb.IOException, duckdb.InvalidInputException, duckdb.BinderException)
+# What DuckDB's message says when its spill folder fails (the OS's words), to repeat on the panel.
+SPILL_FAILURES = ("No space left on device", "Read-only file system", "Permission denied", "No such file or directory")
 MAX_BROKEN_RETRIES = 3  # files skipped per query run before the error is shown as it is
 # The code that turns a SQL file's answer into cached frames, part of every query's cache key (query_version):
 # db.py (views, identifiers, the per-day entries), dayslices.py (the cut into days), sources.py, storage.py and
@@ -336,7 +339,9 @@ class Database:
         return self._con
 
     def _open(self) -> duckdb.DuckDBPyConnection:
-        self.config.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
+        # A spill folder that cannot be made or written fails only the views that need to spill, with a message
+        # (_spill_refusal), not the worker. DuckDB names its spill files by process, so the workers share it.
+        self._make_spill_folder()
         con = duckdb.connect(":memory:")
         self.storage.attach(con)  # an object store's filesystem, registered before the configuration is locked
         for name, value in sandbox_settings(self.config):
@@ -348,6 +353,12 @@ class Database:
             con.close()
             raise RuntimeError(f"DuckDB sandbox settings did not apply: {wrong}")
         return con
+
+    def _make_spill_folder(self) -> None:
+        try:
+            self.config.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            log.warning("DuckDB's spill folder %s cannot be made: %s", self.config.duckdb_temp_dir, exc)
 
     def settings(self) -> dict[str, str]:
         """Read the sandbox settings back from DuckDB, as the start-up self-test does."""
@@ -597,6 +608,8 @@ class Database:
                 reason="memory",
             ) from exc
         except duckdb.Error as exc:
+            if self._spilling(exc):
+                raise self._spill_refusal(query, exc) from exc
             # An object store that stopped answering fails the read of whichever file came next: not that
             # file's fault, so nothing is marked broken and the panel says the store is gone.
             outage = self.storage.outage()
@@ -631,6 +644,25 @@ class Database:
             yield
         finally:
             self._heavy.release()
+
+    def _spilling(self, exc: duckdb.Error) -> bool:
+        """Whether DuckDB failed writing its spill files (a full, read-only or missing spill folder)."""
+        message = str(exc)
+        return isinstance(exc, duckdb.IOException) and (
+            str(self.config.duckdb_temp_dir.resolve()) in message or "duckdb_temp" in message
+        )
+
+    def _spill_refusal(self, query: Query, exc: duckdb.Error) -> QueryRefused:
+        """The view needed more memory than the worker's limit and could not spill the rest: say why, no path."""
+        first = str(exc).splitlines()[0]
+        log.warning("query %s could not spill to disk: %s", query.name, first)
+        self._make_spill_folder()  # removed with the cache folder: the next view that spills may find it again
+        why = next((text for text in SPILL_FAILURES if text in first), "the spill folder cannot be written")
+        return QueryRefused(
+            f"this view needs more memory than a worker may use ({self.config.duckdb_memory_limit}) and could not"
+            f" spill the rest to disk ({why}): narrow the time range",
+            reason="memory",
+        )
 
     def _blame(self, message: str, sources: dict[str, TableSource]) -> tuple[str, FileEntry | None]:
         """Name the table (and the file, when it names one) that an error message mentions; else the first table."""
@@ -670,7 +702,8 @@ class Database:
         value = self._cache_get(key)
         if value is not None:
             return value
-        if not single or self.cache is None or self.config.cache_type == "null":
+        # Waiting for another's result is worth it only when it is kept: not with no cache, nor one that fails.
+        if not single or self.cache is None or self.config.cache_type == "null" or cache_skipped(self.cache):
             value = compute()
             self._cache_set(key, value)
             return value
@@ -679,12 +712,17 @@ class Database:
         # The host's workers first, then the hosts: one thread per host asks Redis. A lock outlives its holder by
         # gunicorn's worker timeout at most (the query timeout plus 30 s), which is how long a computation may run.
         hold = self.config.query_timeout + 30
-        with single_flight(self.config.cache_dir / "locks", key, wait), shared_flight(self.cache, key, wait, hold):
+        with single_flight(self.lock_folder, key, wait), shared_flight(self.cache, key, wait, hold):
             value = self._cache_get(key)  # computed by whoever held the lock before us
             if value is None:
                 value = compute()
                 self._cache_set(key, value)
         return value
+
+    @property
+    def lock_folder(self) -> Path:
+        """The single-flight locks' folder, in the cache folder."""
+        return self.config.cache_dir / "locks"
 
     def _cache_get(self, key: str):
         if self.cache is None:

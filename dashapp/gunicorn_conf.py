@@ -17,9 +17,11 @@ try:
 except ConfigError as exc:
     sys.exit(f"dashapp: {exc}")
 
-# /metrics sums every worker's request counts from files here (prometheus_client's multiprocess
-# mode). Set before any worker imports prometheus_client: it picks its mode at import.
-_metrics_dir = _config.cache_dir / "prometheus"
+# /metrics sums every worker's request counts from files here (prometheus_client's multiprocess mode), a folder
+# of this server's own (its master's pid) in DASHAPP_METRICS_DIR, on another volume than the cache folder by
+# default (dashapp/metricfiles.py). Set before any worker imports prometheus_client: it picks its mode at import.
+_METRICS_PREFIX = "dashapp-metrics-"
+_metrics_dir = _config.metrics_dir / f"{_METRICS_PREFIX}{os.getpid()}"
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir)
 
 from dashapp.alerts.rules import RulesError, load_rules  # noqa: E402  (after the variable above)
@@ -31,14 +33,24 @@ except RulesError as exc:
 
 
 def on_starting(server):
-    shutil.rmtree(_metrics_dir, ignore_errors=True)  # an earlier server's counts are not ours
-    _metrics_dir.mkdir(parents=True, exist_ok=True)
+    from dashapp.metricfiles import sweep_stale
+
+    shutil.rmtree(_metrics_dir, ignore_errors=True)  # an earlier server's with our pid: its counts are not ours
+    sweep_stale(_config.metrics_dir, _METRICS_PREFIX)  # and those of servers killed before their on_exit
+    try:
+        _metrics_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # the workers count in memory until it can be made (metricfiles.py), and say so
+        server.log.warning("the Prometheus folder %s cannot be made: %s", _metrics_dir, exc)
 
 
 def child_exit(server, worker):
-    from prometheus_client import multiprocess
+    from dashapp.metricfiles import archive_exited
 
-    multiprocess.mark_process_dead(worker.pid, str(_metrics_dir))
+    archive_exited(worker.pid, _metrics_dir)  # its counts into the archive, and its files gone
+
+
+def on_exit(server):
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
 
 
 wsgi_app = "dashapp.wsgi:server"

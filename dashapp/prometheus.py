@@ -6,7 +6,8 @@ Prometheus, Grafana and Alertmanager stacks scrape this instead of re-deriving w
 computes. A scrape is a read: the scheduler evaluated the metrics and the rules, so it answers in
 milliseconds, far inside Prometheus' scrape timeout. Under gunicorn every worker counts its own
 requests into files in PROMETHEUS_MULTIPROC_DIR (set by dashapp/gunicorn_conf.py), and a scrape sums them, so
-whichever worker answers, the counts are the whole server's.
+whichever worker answers, the counts are the whole server's; metricfiles.py keeps those files from taking a worker
+down with their volume.
 
 Names follow Prometheus' naming conventions, and `promtool check metrics` finds nothing to report
 (tests/browser/test_prometheus.py): see EXPORTED and LABELS.
@@ -14,27 +15,35 @@ Names follow Prometheus' naming conventions, and `promtool check metrics` finds 
 
 from __future__ import annotations
 
-import os
 import time
+from functools import cache
 
 from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.multiprocess import MultiProcessCollector
 
+from . import metricfiles
 from .alerts.metrics import METRICS
 from .alerts.rules import configured_rules
 from .alerts.store import open_store
 from .config import Config
 from .querycount import ROUTE, queries_counter
 
-REQUESTS = Counter("dashapp_http_requests", "HTTP requests answered", ["method", "route", "status"])
-LATENCY = Histogram(
-    "dashapp_http_request_duration_seconds",
-    "Time to answer an HTTP request",
-    ["method", "route"],
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-)
+
+@cache
+def request_metrics() -> tuple[Counter, Histogram]:
+    """The request counter and latency histogram, made on first use: after metricfiles.install()."""
+    metricfiles.install()
+    requests = Counter("dashapp_http_requests", "HTTP requests answered", ["method", "route", "status"])
+    latency = Histogram(
+        "dashapp_http_request_duration_seconds",
+        "Time to answer an HTTP request",
+        ["method", "route"],
+        buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    )
+    return requests, latency
+
+
 # Each named metric's exported name, and the factor from the unit its rules use to Prometheus' base unit. The rules
 # keep their names and units (thresholds in ms, minutes and percent read better); Prometheus gets seconds and ratios
 # from 0 to 1, and a fraction is a `_ratio`, never a `_rate` (a rate is per second there) or a `_share`. A table, not
@@ -130,12 +139,14 @@ class PortalCollector:
 
 def init_metrics(server: Flask, config: Config) -> None:
     """Time every request, and serve /metrics from a registry of the portal's collector and the request counts."""
+    requests, latency = request_metrics()
     registry = CollectorRegistry()
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        MultiProcessCollector(registry)  # every worker's request counts, summed
+    files = metricfiles.folder()
+    if files is not None:
+        registry.register(metricfiles.FilesCollector(files))  # every worker's request counts, summed
     else:
-        registry.register(REQUESTS)
-        registry.register(LATENCY)
+        registry.register(requests)
+        registry.register(latency)
         registry.register(queries_counter())
     registry.register(PortalCollector(config))
 
@@ -147,10 +158,10 @@ def init_metrics(server: Flask, config: Config) -> None:
     @server.after_request
     def _count(response):
         route = _route()
-        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        requests.labels(request.method, route, str(response.status_code)).inc()
         started = g.get("dashapp_started")
         if started is not None:
-            LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+            latency.labels(request.method, route).observe(time.perf_counter() - started)
         return response
 
     def _route() -> str:

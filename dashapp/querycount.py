@@ -30,6 +30,9 @@ def queries_counter():
 def _counter():
     from prometheus_client import Counter  # not at import: see above
 
+    from .metricfiles import install
+
+    install()
     return Counter(
         "dashapp_duckdb_queries", "DuckDB queries run (cache misses), by query file and route", ["query", "route"]
     )

@@ -7,6 +7,7 @@ paper. Three days of predictions, 2024-03-01 .. 2024-03-03, written as dt= hive 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -308,6 +309,8 @@ def serving_variant(config: Config, folder: Path) -> Config:
     return replace(
         config,
         cache_dir=folder / "another-cache",
+        metrics_dir=folder / "another-run",
+        duckdb_spill_dir=folder / "another-spill",
         cache_type="simple",
         cache_timeout=60,
         cache_redis_url="redis://cache.internal:6380/2",
@@ -336,6 +339,20 @@ def serving_variant(config: Config, folder: Path) -> Config:
         frame_ancestors="'none'",
         browser_path="/opt/chromium/chrome",
     )
+
+
+def fill(volume: Path, leave: int = 0) -> Path:
+    """Write a file until `volume` has no byte left, then give back `leave` bytes (whole pages, on a tmpfs)."""
+    filler = volume / "filler"
+    with filler.open("wb", buffering=0) as out:  # unbuffered: the write that finds no room raises, not the close
+        try:
+            while True:
+                out.write(b"\0" * 4096)
+        except OSError:
+            pass
+    if leave:
+        os.truncate(filler, max(0, filler.stat().st_size - leave))
+    return filler
 
 
 def no_queries(*args, **kwargs):

@@ -7,11 +7,13 @@ import importlib.util
 import os
 import re
 import shutil
+import tempfile
 from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
 
+from dashapp import sizing
 from dashapp.config import Config, env_name, env_names, results_fingerprint
 from dashapp.errors import ConfigError
 from tests.fixtures import serving_variant
@@ -45,6 +47,8 @@ def test_the_alert_state_lives_under_xdg_state_home_not_in_the_cache(monkeypatch
         ("DASHAPP_DATA_DIR", "/srv/logs", "data_dir", Path("/srv/logs")),
         ("DASHAPP_DATA_DIR", " s3://logs/prod/v2 ", "data_dir", "s3://logs/prod/v2"),  # a URL stays text
         ("DASHAPP_CACHE_DIR", "/var/cache/dashapp", "cache_dir", Path("/var/cache/dashapp")),
+        ("DASHAPP_METRICS_DIR", "/run/dashapp", "metrics_dir", Path("/run/dashapp")),
+        ("DASHAPP_DUCKDB_SPILL_DIR", "/var/tmp/dashapp", "duckdb_spill_dir", Path("/var/tmp/dashapp")),
         ("DASHAPP_CACHE_TYPE", "null", "cache_type", "null"),
         ("DASHAPP_CACHE_TYPE", "simple", "cache_type", "simple"),
         ("DASHAPP_CACHE_TIMEOUT", "60", "cache_timeout", 60),
@@ -120,6 +124,8 @@ def test_every_field_is_covered_by_the_variable_test():
     covered = {
         "data_dir",
         "cache_dir",
+        "metrics_dir",
+        "duckdb_spill_dir",
         "cache_type",
         "cache_timeout",
         "cache_redis_url",
@@ -191,7 +197,7 @@ def test_variables_without_the_prefix_are_ignored():
         ("DASHAPP_BIND", "localhost", "must be host:port"),
         ("DASHAPP_BIND", "127.0.0.1:80; rm -rf /", "must be host:port"),
         ("DASHAPP_WORKERS", "many", "must be an integer"),
-        ("DASHAPP_WORKERS", "0", "between 1 and 64"),
+        ("DASHAPP_WORKERS", "-1", "between 1 and 64, or 0 (from cores and memory)"),
         ("DASHAPP_WORKERS", "65", "between 1 and 64"),
         ("DASHAPP_THREADS", "1.5", "must be an integer"),
         ("DASHAPP_THREADS", "0", "between 1 and 64"),
@@ -376,12 +382,121 @@ def test_duckdb_threads_zero_survives_an_unknown_core_count(monkeypatch):
 
 def test_the_default_workers_fit_the_allowed_range_on_a_big_host(monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 128)
+    monkeypatch.setattr(sizing, "memory_available", lambda: 1024 * GIB)
     config = Config.from_env({})
     assert config.workers == 64 and config.duckdb_threads == 128
 
 
-def test_the_duckdb_spill_folder_lives_in_the_cache_folder():
+GIB = 1024**3
+
+
+@pytest.mark.parametrize(
+    ("cores", "available", "limit", "workers"),
+    [
+        (8, 64 * GIB, "768MiB", 8),  # the cores decide
+        (8, 4 * GIB, "768MiB", 3),  # 4 GiB // (768 + 300 MiB) = 3
+        (8, 4 * GIB, "2GiB", 1),  # 4 GiB // 2.29 GiB
+        (2, 512 * 1024**2, "768MiB", 1),  # never fewer than one
+        (4, None, "768MiB", 4),  # memory unknown: the cores
+    ],
+)
+def test_the_default_workers_come_from_cores_and_memory(monkeypatch, cores, available, limit, workers):
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(sizing, "CGROUP", Path("/nonexistent"))
+    monkeypatch.setattr(sizing, "memory_available", lambda: available)
+    assert Config.from_env({"DASHAPP_DUCKDB_MEMORY_LIMIT": limit}).workers == workers
+    assert Config.from_env({"DASHAPP_DUCKDB_MEMORY_LIMIT": limit, "DASHAPP_WORKERS": "0"}).workers == workers
+    assert Config.from_env({"DASHAPP_WORKERS": "5"}).workers == 5  # set: as set
+
+
+def test_memory_available_is_the_smaller_of_meminfo_and_the_cgroup_limit(monkeypatch, tmp_path):
+    (tmp_path / "meminfo").write_text("MemTotal:       16000000 kB\nMemAvailable:    8000000 kB\n")
+    (tmp_path / "cgroup").mkdir()
+    monkeypatch.setattr(sizing, "MEMINFO", tmp_path / "meminfo")
+    monkeypatch.setattr(sizing, "CGROUP", tmp_path / "cgroup")
+    assert sizing.memory_available() == 8_000_000 * 1024
+    (tmp_path / "cgroup" / "memory.max").write_text("max\n")  # cgroup v2 without a limit
+    assert sizing.memory_available() == 8_000_000 * 1024
+    (tmp_path / "cgroup" / "memory.max").write_text(f"{2 * GIB}\n")  # docker run --memory 2g
+    assert sizing.memory_available() == 2 * GIB
+
+
+def test_a_cgroup_cpu_quota_lowers_the_cores(monkeypatch, tmp_path):
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    monkeypatch.setattr(sizing, "CGROUP", tmp_path)
+    assert sizing.cores() == 16
+    (tmp_path / "cpu.max").write_text("150000 100000\n")  # docker run --cpus 1.5
+    assert sizing.cores() == 2
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert sizing.cores() == 16
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("768MiB", 768 * 1024**2), ("2GB", 2 * 1000**3), ("1.5GiB", int(1.5 * GIB)), ("64 KB", 64_000)],
+)
+def test_duckdb_sizes_are_read_as_duckdb_reads_them(text, expected):
+    assert sizing.size_bytes(text) == expected
+
+
+def test_the_duckdb_spill_folder_lives_in_the_cache_folder_unless_set():
     assert Config(cache_dir=Path("/c")).duckdb_temp_dir == Path("/c/duckdb-tmp")
+    assert Config(cache_dir=Path("/c"), duckdb_spill_dir=Path("/d")).duckdb_temp_dir == Path("/d")
+
+
+def test_the_prometheus_files_go_to_dev_shm_where_there_is_one():
+    expected = Path("/dev/shm") if os.access("/dev/shm", os.W_OK) else Path(tempfile.gettempdir())
+    assert Config().metrics_dir == expected
+
+
+# -- secrets from files (Docker's and Kubernetes' secrets) ----------------------------------------
+
+SECRETS = {
+    "embed_secret": "s" * 40,
+    "cache_redis_url": "redis://:pw@cache.internal:6380/2",
+    "state_redis_url": "redis://:pw@state.internal:6379/1",
+    "celery_broker_url": "redis://:pw@broker.internal:6379/3",
+}
+
+
+def test_the_secret_settings_are_the_ones_marked_secret():
+    assert {f.name for f in fields(Config) if f.metadata.get("secret")} == SECRETS.keys()
+
+
+@pytest.mark.parametrize("name", sorted(SECRETS))
+def test_a_secret_comes_from_the_file_its_file_variable_names_without_the_trailing_newline(name, tmp_path):
+    secret = tmp_path / name
+    secret.write_text(SECRETS[name] + "\n")
+    assert getattr(Config.from_env({f"{env_name(name)}_FILE": str(secret)}), name) == SECRETS[name]
+
+
+def test_a_secret_and_its_file_both_set_is_an_error_naming_both(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("s" * 40)
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env({"DASHAPP_EMBED_SECRET": "t" * 40, "DASHAPP_EMBED_SECRET_FILE": str(secret)})
+    assert str(raised.value) == "DASHAPP_EMBED_SECRET and DASHAPP_EMBED_SECRET_FILE are both set: give one of them"
+
+
+@pytest.mark.parametrize("problem", ["missing", "not text", "a folder", "empty"])
+def test_a_secret_file_that_cannot_be_used_is_an_error_naming_the_variable_never_the_content(problem, tmp_path):
+    secret = tmp_path / "secret"
+    if problem == "not text":
+        secret.write_bytes(b"hunter2-\xff-not-text")
+    elif problem == "a folder":
+        secret.mkdir()
+    elif problem == "empty":
+        secret.write_text("\n")
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env({"DASHAPP_CACHE_REDIS_URL_FILE": str(secret)})
+    message = str(raised.value)
+    assert message.startswith("DASHAPP_CACHE_REDIS_URL_FILE: ") and str(secret) in message
+    assert "hunter2" not in message
+
+
+def test_only_secrets_have_a_file_variable():
+    with pytest.raises(ConfigError, match="DASHAPP_DATA_DIR_FILE is not a dashapp setting"):
+        Config.from_env({"DASHAPP_DATA_DIR_FILE": "/etc/hostname"})
 
 
 def test_env_names_are_the_prefix_and_the_upper_case_field_name():
@@ -409,6 +524,8 @@ RESULTS = {
 SERVING = {
     "data_dir",  # the data fingerprint in every key names the files read, not this folder
     "cache_dir",
+    "metrics_dir",
+    "duckdb_spill_dir",
     "cache_type",
     "cache_timeout",
     "cache_redis_url",

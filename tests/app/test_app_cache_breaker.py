@@ -14,7 +14,7 @@ import time
 import pytest
 from flask import Flask
 
-from dashapp import cache as cache_module
+from dashapp import breaker
 from dashapp.cache import REDIS_TIMEOUT, cache, init_cache
 from dashapp.config import Config
 
@@ -74,7 +74,7 @@ def test_a_silent_redis_costs_one_read_timeout_and_one_warning_for_many_calls(si
 def test_a_failing_redis_is_tried_again_after_the_pause_and_the_password_never_logged(
     closing_redis, tmp_path, caplog, monkeypatch
 ):
-    monkeypatch.setattr(cache_module, "RETRY_AFTER", 0.3)
+    monkeypatch.setattr(breaker, "RETRY_AFTER", 0.3)
     url, connections = closing_redis
     with redis_app(url.replace("//", "//:hunter2@"), tmp_path).app_context():
         with caplog.at_level(logging.WARNING, "dashapp.cache"):

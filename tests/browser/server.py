@@ -57,14 +57,16 @@ class Server:
         app: str | None = None,
         scheduler: bool = False,
         root: Path = ROOT,
+        log_dir: Path | None = None,
         **env,
     ):
         """`app`: another WSGI target than dashapp.gunicorn_conf's (module:variable); `scheduler`: run the alert
         scheduler beside it, as `dashapp serve` does; `root`: the checkout to serve (another release, for the
-        benchmarks); `env`: DASHAPP_* and others (None leaves a variable out)."""
+        benchmarks); `log_dir`: where its log goes (default: the cache folder, unless a test breaks that folder);
+        `env`: DASHAPP_* and others (None leaves a variable out)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = cache_dir / "gunicorn.log"
+        self.log = (log_dir or cache_dir) / "gunicorn.log"
         cache_dir.mkdir(parents=True, exist_ok=True)
         self.environ = {k: v for k, v in os.environ.items() if not k.startswith("DASHAPP_")}
         self.environ |= {

@@ -11,10 +11,11 @@ import shutil
 import subprocess
 import urllib.parse
 
+import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.browser.server import fetch, free_port, wait_for
+from tests.browser.server import ROOT, Server, fetch, free_port, wait_for
 
 
 def binary(name: str) -> str:
@@ -111,3 +112,106 @@ def test_a_real_prometheus_scrapes_the_alert_states_and_the_named_metrics(server
         process.terminate()
         process.wait(timeout=15)
     assert before and queries_run(scrape(server)) == before  # Prometheus' scrapes ran no query either
+
+
+def readme_rules() -> str:
+    """The alerting rules README.md gives under "Prometheus alerting rules" (its first yaml block)."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("### Prometheus alerting rules") :]
+    return section[section.index("```yaml\n") + len("```yaml\n") : section.index("\n```", section.index("```yaml"))]
+
+
+# A firing critical, a pending warning (no alert), a rule in error for 40 minutes, a scheduler that stopped 20 minutes
+# ago, and a scrape target that went down: what each rule makes of them, as promtool's unit tests say.
+RULE_TESTS = """
+rule_files: [rules.yml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'dashapp_alert{job="dashapp", instance="portal:8050", alertname="feature_drift", alertstate="firing",
+          severity="critical", feature="vix"}'
+        values: '1x60'
+      - series: 'dashapp_alert{job="dashapp", instance="portal:8050", alertname="latency_p95", alertstate="pending",
+          severity="", model_version="sent-v1.4.2"}'
+        values: '1x60'
+      - series: 'dashapp_alert{job="dashapp", instance="portal:8050", alertname="freshness", alertstate="error",
+          severity=""}'
+        values: '1x60'
+      - series: 'dashapp_alert_last_evaluation_timestamp_seconds{job="dashapp", instance="portal:8050"}'
+        values: '0+60x40 2400x20'
+      - series: 'up{job="dashapp", instance="portal:8050"}'
+        values: '1x50 0x10'
+    alert_rule_test:
+      - eval_time: 5m
+        alertname: DashappAlert
+        exp_alerts:
+          - exp_labels: {job: dashapp, instance: "portal:8050", rule: feature_drift,
+              alertstate: firing, severity: critical, feature: vix, source: dashapp}
+            exp_annotations:
+              summary: "dashapp feature_drift is firing (critical)"
+              description: "See the portal's Alerts page for the value, the threshold and what to do."
+      - eval_time: 40m
+        alertname: DashappRuleError
+        exp_alerts:
+          - exp_labels: {job: dashapp, instance: "portal:8050", rule: freshness,
+              alertstate: error, severity: warning, source: dashapp}
+            exp_annotations:
+              summary: "dashapp cannot evaluate freshness (a missing table or a deadline)"
+      - eval_time: 30m
+        alertname: DashappEvaluatorLate
+        exp_alerts: []
+      - eval_time: 59m
+        alertname: DashappEvaluatorLate
+        exp_alerts:
+          - exp_labels: {job: dashapp, instance: "portal:8050", severity: warning, source: dashapp}
+            exp_annotations:
+              summary: "dashapp's alert scheduler has not evaluated for 19m 0s"
+      - eval_time: 57m
+        alertname: DashappDown
+        exp_alerts:
+          - exp_labels: {job: dashapp, instance: "portal:8050", severity: critical, source: dashapp}
+            exp_annotations:
+              summary: "portal:8050 does not answer /metrics"
+"""
+
+
+def test_the_readmes_alerting_rules_pass_promtool_and_fire_on_dashapp_alert(tmp_path):
+    (tmp_path / "rules.yml").write_text(readme_rules())
+    check = subprocess.run([binary("promtool"), "check", "rules", str(tmp_path / "rules.yml")], capture_output=True)
+    assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
+    (tmp_path / "tests.yml").write_text(RULE_TESTS)
+    tested = subprocess.run([binary("promtool"), "test", "rules", "tests.yml"], cwd=tmp_path, capture_output=True)
+    assert tested.returncode == 0, tested.stdout.decode() + tested.stderr.decode()
+
+
+def healthz_answered(body: str) -> float:
+    answered = [s for f in text_string_to_metric_families(body) if f.name == "dashapp_http_requests" for s in f.samples]
+    return sum(s.value for s in answered if s.name.endswith("_total") and s.labels["route"] == "/healthz")
+
+
+def test_recycled_workers_leave_their_counts_and_no_files(shared_config, tmp_path):
+    """gunicorn's child_exit adds an exited worker's counts into the archive files and removes its own."""
+    server = Server(
+        shared_config.data_dir,
+        tmp_path / "cache",
+        DASHAPP_METRICS_DIR=str(tmp_path),
+        GUNICORN_CMD_ARGS="--max-requests 15 --max-requests-jitter 3",
+    ).wait()
+    try:
+        before = healthz_answered(scrape(server))  # wait() asked it too
+        for _ in range(120):
+            assert fetch(server.url + "/healthz")[0] == 200
+        body = scrape(server)
+        folder = tmp_path / f"dashapp-metrics-{server.process.pid}"
+        live = {child.pid for child in psutil.Process(server.process.pid).children()}
+        names = sorted(p.name for p in folder.glob("*.db"))
+        live |= {child.pid for child in psutil.Process(server.process.pid).children()}  # one may have come meanwhile
+    finally:
+        server.stop()
+    log = server.log.read_text()
+    assert log.count("Booting worker") >= 8  # recycled, again and again
+    assert healthz_answered(body) - before == 120  # nothing lost with the exited workers, nothing counted twice
+    kept = {name.rsplit("_", 1)[1].removesuffix(".db") for name in names}
+    assert "archive" in kept and kept - {"archive"} <= {str(pid) for pid in live}
+    assert not (tmp_path / f"dashapp-metrics-{server.process.pid}").exists()  # removed when gunicorn stopped

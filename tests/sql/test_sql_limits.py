@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -13,7 +14,7 @@ from dashapp import deadline
 from dashapp.config import Config
 from dashapp.db import Database, load_query
 from dashapp.errors import QueryRefused
-from tests.fixtures import MILLION_END
+from tests.fixtures import MILLION_END, fill
 
 WINDOW = {"start": datetime(2026, 11, 15), "end": MILLION_END}
 FILTERS = {**WINDOW, "symbol": [], "model_version": None}
@@ -94,3 +95,29 @@ def test_a_waiting_heavy_query_runs_when_the_slot_frees(big_db):
         assert results == []  # still waiting
     waiter.join(10)
     assert results and results[0] > 0
+
+
+def duplicates(db: Database):
+    """Every request_id of five days grouped: a hash table that needs spilling under a small memory limit."""
+    window = {"start": datetime(2026, 11, 14), "end": MILLION_END}
+    return db.run_on("predictions", "quality_duplicates", time_column="^ts$", **window)
+
+
+SPILLING = "64MiB"  # a limit under which duplicates() spills to disk (a million distinct ids)
+
+
+def test_a_view_that_spills_into_a_full_spill_folder_is_a_clean_message_and_the_worker_keeps_serving(
+    million, tmp_path, volume
+):
+    roomy = Database(
+        Config(data_dir=million, cache_dir=tmp_path / "cache", cache_type="null", duckdb_memory_limit=SPILLING)
+    )
+    assert duplicates(roomy).iloc[0]["with_id"] > 900_000  # it fits, spilling
+    fill(volume)
+    db = Database(replace(roomy.config, duckdb_spill_dir=volume / "spill"))
+    with pytest.raises(QueryRefused) as raised:
+        duplicates(db)
+    assert raised.value.reason == "memory"
+    assert "could not spill the rest to disk (No space left on device)" in raised.value.message
+    assert str(volume) not in raised.value.message
+    assert db.data_through("predictions") is not None  # the same connection goes on
