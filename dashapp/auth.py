@@ -1,4 +1,4 @@
-"""Access control (issue 7): signed embed links and portal authentication, checked before every request.
+"""Access control: signed embed links and portal authentication, checked before every request.
 
 Both are off by default. With DASHAPP_EMBED_SECRET set, a chart's embed page and its API URL need a
 `token` that signs the chart id, the exact query string (every parameter except `token` itself:

@@ -238,7 +238,7 @@ class Config:
             "secret": True,
         },
     )
-    # Access control (issue 7): dashapp/auth.py. The secret is left out of repr, so it never reaches a log.
+    # Access control: dashapp/auth.py. The secret is left out of repr, so it never reaches a log.
     embed_secret: str = field(
         default="",
         repr=False,
@@ -283,7 +283,7 @@ class Config:
         if self.duckdb_threads == 0:
             # One per core, not cores // workers: one query then uses the whole machine when it is
             # quiet (a 30-day aggregation on 10M rows takes half the time), and under load the
-            # workers' DuckDB pools share the cores anyway (measured in tests/bench, issue 2).
+            # workers' DuckDB pools share the cores anyway (measured in tests/bench).
             object.__setattr__(self, "duckdb_threads", os.cpu_count() or 1)
 
     @property

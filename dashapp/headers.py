@@ -2,7 +2,7 @@
 
 Scripts come only from the portal itself, plus the inline scripts Dash's index runs, allowed one by
 one by their hashes (`app.csp_hashes()`). Only the embed pages may be framed by the sites
-DASHAPP_FRAME_ANCESTORS names; the portal's own pages only by the portal (issue 8).
+DASHAPP_FRAME_ANCESTORS names; the portal's own pages only by the portal.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 # Bucket name -> seconds, finest first. The auto bucket is the finest that keeps a trace
-# under MAX_POINTS points: a screen cannot show more (issue 2).
+# under MAX_POINTS points: a screen cannot show more.
 BUCKETS: dict[str, int] = {
     "1m": 60,
     "5m": 300,

@@ -12,7 +12,7 @@ import numpy as np
 from scipy import special, stats
 from scipy.spatial import distance
 
-# Each bin's share is clipped below at this before PSI's logarithm (issue 3).
+# Each bin's share is clipped below at this before PSI's logarithm.
 MIN_SHARE = 0.0001
 
 

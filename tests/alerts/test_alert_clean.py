@@ -17,7 +17,7 @@ END = datetime(2024, 6, 28, 15, 30)
 DAYS = 3
 # Ten million rows a month, the benchmark's volume, so a bucket's p95 or rate sits near its true value.
 # Much thinner buckets cross thresholds on noise alone: a p95 of 50 requests is the third-slowest of them,
-# and at 600,000 rows over 5 days the 10% canary's night-time p95 pended once in 3 seeds of 11 (issue 6).
+# and at 600,000 rows over 5 days the 10% canary's night-time p95 pended once in 3 seeds of 11.
 ROWS = 1_000_000
 
 

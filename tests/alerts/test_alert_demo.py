@@ -60,7 +60,7 @@ def test_the_drift_episode_fires_on_the_drifted_features_only(alerts):
         assert alert.state == "firing" and alert.severity == "critical" and period.end is None  # still going on
         assert TL.drift_start.date() <= period.start.date() <= TL.drift_start.date() + timedelta(days=1)
     assert alerts[("share_of_features_drifted",)].state == "firing"
-    # New authors write during the episode: author_id's distinct values grow (its PSI is left out, issue 6).
+    # New authors write during the episode: author_id's distinct values grow (its PSI is left out).
     assert firing(alerts, "cardinality_growth") == {("author_id",)}
     (period,) = alerts[("cardinality_growth", "author_id")].periods
     assert period.end is None and period.severity == "warning"

@@ -1,4 +1,4 @@
-"""Benchmark the Backtests page: 10 runs of 10 years out of 200, uncached and cached (run by hand; issue 4).
+"""Benchmark the Backtests page: 10 runs of 10 years out of 200, uncached and cached (run by hand).
 
     .venv/bin/python tests/bench/bench_backtests.py [--runs 200] [--years 10] [--shown 10] [--repeat 5]
                                                     [--json tests/artifacts/bench-backtests.json]

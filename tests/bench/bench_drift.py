@@ -1,4 +1,4 @@
-"""Benchmark drift for every input feature of a window against the reference (run by hand; issue 3).
+"""Benchmark drift for every input feature of a window against the reference (run by hand).
 
     .venv/bin/python tests/bench/bench_drift.py [--rows 10000000] [--days 30] [--window-days 7] [--repeat 5]
                                                 [--evidently-python PATH] [--evidently-repeat 1]

@@ -849,7 +849,7 @@ def compare_tables(results: dict, repeat: int) -> tuple[list, list, list]:
 
 
 LIVE_SCENARIOS = {"cold": "cold cache", "moved": "window moved one bucket", "new_data": "new data today"}
-LIVE_TARGETS = {"7d": 0.5, "30d": 1.0}  # issue 2: seconds, uncached
+LIVE_TARGETS = {"7d": 0.5, "30d": 1.0}  # seconds, uncached: what a live page may take
 
 
 def live_tables(results: dict, repeat: int) -> tuple[list, list, list]:

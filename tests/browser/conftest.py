@@ -25,7 +25,7 @@ CHROMIUM_FLAGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-# Every frame records the Content-Security-Policy violations it sees (issue 8); page.csp_violations() reads them.
+# Every frame records the Content-Security-Policy violations it sees; page.csp_violations() reads them.
 RECORD_CSP_VIOLATIONS = """window.cspViolations = [];
 document.addEventListener("securitypolicyviolation", (e) => window.cspViolations.push(
   `${e.effectiveDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`));"""
