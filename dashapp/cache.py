@@ -144,7 +144,7 @@ def _release(lock) -> None:
 def shared_flight(cache: Cache, key: str, wait: float, hold: float) -> Iterator[None]:
     """Compute `key` once across the hosts that share the cache: a Redis lock when the cache is Redis (the file
     locks of singleflight.py already cover one host's workers), else nothing."""
-    backend = getattr(cache, "cache", None)
+    backend = getattr(cache, "cache", cache)  # a Cache, or its backend (as breaker.breaker_of takes)
     if not isinstance(backend, GuardedRedisCache):
         yield
         return
