@@ -127,7 +127,8 @@ TABLES: dict[str, Table] = {
             _cols("precision:number", "recall:number"),
             time_column="finished_at",
         ),
-        # Every logged point of each training run's metrics (`dashapp import-mlflow`); written rarely, read whole.
+        # Every logged point of each training run's metrics, long (a new metric key needs no new column), joined to
+        # training_runs by run_id (`dashapp import-mlflow` and the demo write it); written rarely, read whole.
         Table(
             "training_metrics",
             _cols("run_id:string", "key:string", "step:integer", "ts:timestamp", "value:number"),

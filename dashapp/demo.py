@@ -182,7 +182,7 @@ def write_demo(
     progress: Callable[[str], None] | None = None,
     incidents: bool = True,
 ) -> dict[str, int]:
-    """Write the contract tables under `out` (not training_metrics: import-mlflow's); return rows per table.
+    """Write the contract tables under `out`; return rows per table.
 
     `incidents=False` writes a clean data set: the same kind of data with no incident in it.
     """
@@ -205,6 +205,7 @@ def write_demo(
         "pipeline_runs": pipeline_runs_table(seed, tl),
         "training_runs": training_runs_table(seed, tl),
     }
+    singles["training_metrics"] = training_metrics_table(seed, singles["training_runs"])
     for name, table in singles.items():
         counts[name] = publish(table, out / f"{name}.parquet")
         say(f"{name}: {counts[name]:,} rows")
@@ -755,6 +756,65 @@ def training_runs_table(seed: int, tl: Timeline) -> pa.Table:
             "recall": np.round(recall, 4),
         }
     )
+
+
+OVERFIT_VERSION = "sent-v1.3.1"  # trained too long: its validation loss turned up, and it scored below sent-v1.3.0
+CURVE_POINTS = (240, 360)  # logged evaluations per run (every EVAL_EVERY steps), drawn per run
+EVAL_EVERY = 10
+CHANCE = 1 / len(LABELS)  # an untrained classifier's accuracy; its cross-entropy starts near log(3)
+
+
+def _curves(rng: np.random.Generator, n: int, accuracy: float, f1: float, overfit: bool) -> dict[str, np.ndarray]:
+    """One run's loss, val_loss, val_accuracy and val_macro_f1 at n evaluations (progress t = 1/n .. 1).
+
+    The validation scores end exactly at the run's accuracy and F1 in training_runs, so both charts agree.
+    Overfitting: after 55% of training val_loss turns up and the validation scores give back about two points.
+    """
+    t = np.arange(1, n + 1) / n
+    rate = rng.uniform(5, 8)
+    learned = 1 - np.exp(-rate * t)
+    floor = 0.25 + 2.5 * (0.9 - accuracy) ** 1.5  # better models reach a lower loss
+    late = np.clip(t - 0.55, 0, None) if overfit else np.zeros(n)
+    curves = {
+        "loss": (floor - 0.12 * overfit * t + (np.log(3) - floor) * (1 - learned)) * rng.lognormal(0, 0.04, n),
+        "val_loss": (floor + 0.04 + (np.log(3) - floor) * (1 - learned) + 0.25 * late**2)
+        * rng.lognormal(0, 0.012, n),
+    }
+    for name, final in (("val_accuracy", accuracy), ("val_macro_f1", f1)):
+        shape = (final + 0.006 + 0.015 * overfit - CHANCE) * learned - 0.1 * late**2
+        noise = rng.normal(0, 0.004, n)
+        noise[-1] = 0.0
+        curves[name] = np.round(final + shape - shape[-1] + noise, 5)
+        curves[name][-1] = final
+    curves["loss"], curves["val_loss"] = np.round(curves["loss"], 5), np.round(curves["val_loss"], 5)
+    return curves
+
+
+def training_metrics_table(seed: int, runs: pa.Table) -> pa.Table:
+    """Per-step curves of every training run in `runs`, logged as MLflow logs them (one row per key and step).
+
+    Each run evaluates every EVAL_EVERY steps until a minute before it finished, one to three hours in all.
+    """
+    rng = _rng(seed, "training_metrics")
+    parts = []
+    for run in runs.to_pylist():
+        n = int(rng.integers(*CURVE_POINTS))
+        curves = _curves(rng, n, run["accuracy"], run["f1"], run["model_version"] == OVERFIT_VERSION)
+        last = _us(run["finished_at"]) - MINUTE
+        ts = last - (np.arange(n)[::-1] * rng.uniform(1, 3) * HOUR / n).astype(np.int64)
+        for key, values in curves.items():
+            parts.append(
+                pa.table(
+                    {
+                        "run_id": pa.array([run["run_id"]] * n, pa.string()),
+                        "key": pa.array([key] * n, pa.string()),
+                        "step": pa.array(np.arange(1, n + 1, dtype=np.int64) * EVAL_EVERY),
+                        "ts": _timestamps(ts),
+                        "value": pa.array(values, pa.float64()),
+                    }
+                )
+            )
+    return pa.concat_tables(parts)
 
 
 # --- services around the model ------------------------------------------------------------------

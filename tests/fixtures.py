@@ -215,6 +215,7 @@ def write_all(data_dir: Path) -> Path:
     for table, frame in backtests().items():
         write_single(data_dir, table, frame)
     write_single(data_dir, "training_runs", training_runs())
+    write_single(data_dir, "training_metrics", training_metrics())
     write_partitioned(data_dir, "service_metrics", service_metrics())
     return data_dir
 
@@ -251,6 +252,35 @@ def training_runs() -> pd.DataFrame:
             "f1": [0.78, 0.83, 0.86],
         }
     )
+
+
+def training_metrics() -> pd.DataFrame:
+    """Three logged steps of loss and val_accuracy per training run; each run's last val_accuracy is its accuracy.
+
+    t2 logs step 20 twice (a resumed run): the later point is the one that counts.
+    """
+    rows = [
+        ("t1", "loss", 10, "2024-01-10 01:00", 0.90),
+        ("t1", "loss", 20, "2024-01-10 02:00", 0.60),
+        ("t1", "loss", 30, "2024-01-10 03:00", 0.50),
+        ("t1", "val_accuracy", 10, "2024-01-10 01:00", 0.70),
+        ("t1", "val_accuracy", 20, "2024-01-10 02:00", 0.78),
+        ("t1", "val_accuracy", 30, "2024-01-10 03:00", 0.80),
+        ("t2", "loss", 10, "2024-02-10 01:00", 0.80),
+        ("t2", "loss", 20, "2024-02-10 02:00", 0.55),
+        ("t2", "loss", 20, "2024-02-10 02:30", 0.52),
+        ("t2", "loss", 30, "2024-02-10 03:00", 0.40),
+        ("t2", "val_accuracy", 10, "2024-02-10 01:00", 0.75),
+        ("t2", "val_accuracy", 30, "2024-02-10 03:00", 0.84),
+        ("t3", "loss", 10, "2024-02-20 01:00", 0.70),
+        ("t3", "loss", 20, "2024-02-20 02:00", 0.45),
+        ("t3", "loss", 30, "2024-02-20 03:00", 0.30),
+        ("t3", "val_accuracy", 10, "2024-02-20 01:00", 0.80),
+        ("t3", "val_accuracy", 20, "2024-02-20 02:00", 0.86),
+        ("t3", "val_accuracy", 30, "2024-02-20 03:00", 0.88),
+    ]
+    frame = pd.DataFrame(rows, columns=["run_id", "key", "step", "ts", "value"])
+    return frame.assign(ts=pd.to_datetime(frame["ts"]).astype("datetime64[us]"))
 
 
 def chart_args(chart_id: str, empty: bool = False) -> dict[str, list[str]]:

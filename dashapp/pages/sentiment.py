@@ -21,6 +21,7 @@ def layout(args: dict) -> list:
             [dbc.Col(chart_card("sentiment.calibration"), lg=5), dbc.Col(chart_card("sentiment.training"), lg=7)],
             className=row,
         ),
+        dbc.Row(dbc.Col(chart_card("sentiment.training_curves")), className=row),
         dbc.Row(dbc.Col(chart_card("sentiment.score_bands")), className=row),
         dbc.Row(
             [dbc.Col(chart_card("sentiment.confidence"), lg=5), dbc.Col(chart_card("sentiment.labels"), lg=7)],
