@@ -776,9 +776,8 @@ def _curves(rng: np.random.Generator, n: int, accuracy: float, f1: float, overfi
     floor = 0.25 + 2.5 * (0.9 - accuracy) ** 1.5  # better models reach a lower loss
     late = np.clip(t - 0.55, 0, None) if overfit else np.zeros(n)
     curves = {
-        "loss": (floor - 0.12 * overfit * t + (np.log(3) - floor) * (1 - learned)) * rng.lognormal(0, 0.04, n),
-        "val_loss": (floor + 0.04 + (np.log(3) - floor) * (1 - learned) + 0.25 * late**2)
-        * rng.lognormal(0, 0.012, n),
+        "loss": (floor - 0.12 * overfit * t + (np.log(3) - floor) * (1 - learned)) * rng.lognormal(0, 0.025, n),
+        "val_loss": (floor + 0.04 + (np.log(3) - floor) * (1 - learned) + 0.25 * late**2) * rng.lognormal(0, 0.012, n),
     }
     for name, final in (("val_accuracy", accuracy), ("val_macro_f1", f1)):
         shape = (final + 0.006 + 0.015 * overfit - CHANCE) * learned - 0.1 * late**2

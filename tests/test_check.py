@@ -46,13 +46,11 @@ def test_a_fresh_demo_passes_with_footer_row_counts(pristine, monkeypatch):
     out, counts = pristine
     reports = check_data_dir(out)
     assert [r.table for r in reports] == list(TABLES)
-    # The demo writes every table but training_metrics (import-mlflow's), which may be absent.
-    assert by_table(reports)["training_metrics"].status == "absent"
-    assert all(r.status == "ok" and r.problems == () for r in reports if r.table != "training_metrics")
+    assert all(r.status == "ok" and r.problems == () for r in reports)
     assert {r.table: r.rows for r in reports if r.table in counts} == counts
     assert by_table(reports)["predictions"].files == len(list((out / "predictions").iterdir()))
     assert by_table(reports)["market"].files == 1
-    assert format_report(reports).splitlines()[-1] == "10 of 11 tables ok; absent: training_metrics"
+    assert format_report(reports).splitlines()[-1] == "11 of 11 tables ok"
 
 
 def test_a_deleted_table_is_missing_with_its_path_and_columns(demo_dir):
@@ -64,7 +62,7 @@ def test_a_deleted_table_is_missing_with_its_path_and_columns(demo_dir):
     assert TABLES["trades"].expected_columns_text() in problem
     assert "price (number)" in problem
     summary = format_report(check_data_dir(demo_dir)).splitlines()[-1]
-    assert summary == "9 of 11 tables ok; missing: trades; absent: training_metrics"
+    assert summary == "10 of 11 tables ok; missing: trades"
 
 
 def test_an_empty_table_folder_counts_as_missing(demo_dir):

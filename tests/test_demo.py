@@ -53,9 +53,9 @@ def between(frame: pd.DataFrame, start: datetime, end: datetime, column: str = "
     return (frame[column] >= start) & (frame[column] < end)
 
 
-def test_demo_writes_every_table_but_imported_training_metrics_in_the_contract_layout(written):
+def test_demo_writes_every_table_in_the_contract_layout(written):
     out, counts = written
-    assert list(counts) == [name for name in TABLES if name != "training_metrics"]
+    assert list(counts) == list(TABLES)
     for name in PARTITIONED:
         files = sorted((out / name).rglob("*.parquet"))
         assert files and all(f.name == "part-0.parquet" and f.parent.name.startswith("dt=") for f in files)
@@ -82,6 +82,7 @@ def test_timestamps_are_naive_microseconds_and_market_days_are_dates(out):
         "trades": {"ts": pa.timestamp("us")},
         "pipeline_runs": {"started_at": pa.timestamp("us"), "finished_at": pa.timestamp("us")},
         "training_runs": {"finished_at": pa.timestamp("us")},
+        "training_metrics": {"ts": pa.timestamp("us"), "step": pa.int64()},
     }
     for table, columns in expected.items():
         folder, single = TABLES[table].locations(out)
@@ -96,7 +97,7 @@ def test_demo_is_deterministic_for_a_seed_and_end(tmp_path):
     demo.write_demo(tmp_path / "a", seed=3, **small)
     demo.write_demo(tmp_path / "b", seed=3, **small)
     demo.write_demo(tmp_path / "c", seed=4, **small)
-    for table in set(TABLES) - {"training_metrics"}:
+    for table in TABLES:
         assert read(tmp_path / "a", table).equals(read(tmp_path / "b", table)), table
     assert not read(tmp_path / "a", "predictions").equals(read(tmp_path / "c", "predictions"))
 
@@ -323,6 +324,32 @@ def test_training_history_ends_with_a_canary_that_looked_best(out):
     deployed = training.set_index("model_version")["finished_at"]
     assert deployed[demo.STABLE_VERSION] < TL.version_switch
     assert deployed[demo.CANARY_VERSION] < TL.canary_start
+
+
+def test_training_curves_end_where_training_runs_do_and_one_run_overfits(out, written):
+    runs = read(out, "training_runs").set_index("run_id")
+    metrics = read(out, "training_metrics").sort_values(["run_id", "key", "step"])
+    assert written[1]["training_metrics"] == len(metrics) < 12_000  # a few hundred steps a run
+    assert set(metrics["run_id"]) == set(runs.index)
+    assert set(metrics["key"]) == {"loss", "val_loss", "val_accuracy", "val_macro_f1"}
+    curves = {key: part.pivot(index="step", columns="run_id", values="value") for key, part in metrics.groupby("key")}
+    steps = curves["loss"].notna().sum()
+    assert steps.between(*demo.CURVE_POINTS).all()
+    # The chart beside it compares training_runs' numbers: the curves end exactly there.
+    last = metrics.groupby(["run_id", "key"])["value"].last().unstack()
+    assert (last["val_accuracy"] == runs["accuracy"]).all() and (last["val_macro_f1"] == runs["f1"]).all()
+    first = metrics.groupby(["run_id", "key"])["value"].first().unstack()
+    assert first["loss"].between(0.95, 1.25).all() and (last["loss"] < 0.4 * first["loss"]).all()
+    assert first["val_accuracy"].between(0.3, 0.4).all()  # three labels: chance to begin with
+    ended = metrics.groupby("run_id")["ts"].max()
+    assert (ended < runs["finished_at"]).all() and (ended > runs["finished_at"] - timedelta(minutes=2)).all()
+    # Validation loss flattens; only the overfitted run's turns up again, and it gives back accuracy for it.
+    val_loss = curves["val_loss"]
+    rise = {run: val_loss[run].dropna().iloc[-20:].mean() - val_loss[run].dropna().min() for run in val_loss}
+    overfit = runs.index[runs["model_version"] == demo.OVERFIT_VERSION][0]
+    assert rise[overfit] > 0.03
+    assert all(rise[run] < 0.02 for run in rise if run != overfit)
+    assert curves["val_accuracy"][overfit].max() > runs.loc[overfit, "accuracy"] + 0.01
 
 
 def test_a_clean_demo_is_the_same_data_without_its_incidents(tmp_path, predictions):

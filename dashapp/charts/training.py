@@ -21,13 +21,16 @@ METRIC = Param("metric", "text", None, help="one metric key (loss, val_accuracy 
 
 
 def curves_data(db: Database, params: dict) -> pd.DataFrame:
-    """Every run's curves, thinned to MAX_POINTS per run and metric; not limited to the window (training predates it)."""
+    """Every run's curves, at most MAX_POINTS per run and metric; not limited to the window (training predates it)."""
     frame = db.run(
         "training_metrics", model_version=params["model_version"], metric=params["metric"], max_points=MAX_POINTS
     )
-    notes = ["every run's logged steps, whatever the window"]
+    notes = ["every training run, whatever the window"]
     if (frame["logged"] > 1).any():
-        notes.append(f"long runs thinned to {MAX_POINTS} points per metric, each the last logged of its steps")
+        notes.append(
+            f"{frame['logged'].sum():,} logged points drawn as {len(frame):,}: at most {MAX_POINTS} per run and"
+            " metric, each the last logged in its span of steps"
+        )
     frame.attrs["notes"] = notes
     return frame
 
@@ -41,61 +44,44 @@ def curves_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     if frame.empty:
         return empty_figure("No training metrics logged for this selection")
     metrics = sorted(frame["metric"].unique())
-    panels = [
-        (title, names)
-        for title, names in (("loss", [m for m in metrics if is_loss(m)]), ("score", [m for m in metrics if not is_loss(m)]))
-        if names
-    ]
+    grouped = (("loss", [m for m in metrics if is_loss(m)]), ("score", [m for m in metrics if not is_loss(m)]))
+    panels = [(title, names) for title, names in grouped if names]
     fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.08)
     fig.update_layout(LAYOUT | {"hovermode": "closest"})
     palette = color_map(frame["model_version"].unique())
     runs = frame.drop_duplicates("run_id")
     latest = set(runs.drop_duplicates("model_version", keep="last")["run_id"])
     repeated = set(runs.loc[runs["model_version"].duplicated(keep=False), "model_version"])
+    in_legend: set[str] = set()  # one legend entry per run, which shows or hides all of its curves
     for row, (title, names) in enumerate(panels, start=1):
-        dashes = {name: list(DASHES)[i % len(DASHES)] for i, name in enumerate(names)}
+        dashes = {name: tuple(DASHES)[i % len(DASHES)] for i, name in enumerate(names)}
+        value = "%{y:.1%}" if title == "score" else "%{y:.4f}"
         for (run_id, metric), part in frame[frame["metric"].isin(names)].groupby(["run_id", "metric"], sort=False):
             version = part["model_version"].iloc[0]
             label = f"{version} ({run_id})" if version in repeated else version
-            score = title == "score"
             fig.add_trace(
                 go.Scatter(
                     x=part["step"],
                     y=part["value"],
                     name=label,
                     legendgroup=run_id,
-                    showlegend=False,
+                    showlegend=run_id not in in_legend,
                     mode="lines",
                     line={"color": palette[version], "dash": dashes[metric], "width": 1.5},
                     # An earlier run of a version that was trained again: kept for comparison, drawn fainter.
                     opacity=1.0 if run_id in latest else 0.45,
-                    hovertemplate=f"{label} · {metric}<br>step %{{x:,}}: %{{y:{'.1%' if score else '.4f'}}}<extra></extra>",
+                    hovertemplate=f"{label} · {metric}<br>step %{{x:,}}: {value}<extra></extra>",
                 ),
                 row=row,
                 col=1,
             )
+            in_legend.add(run_id)
         key = "   ".join(f"{DASHES[dash]} {name}" for name, dash in dashes.items())
         fig.update_yaxes(title_text=title, tickformat=".0%" if title == "score" else None, row=row, col=1)
         fig.add_annotation(
             text=key, showarrow=False, xref="x domain", yref="y domain", x=1, y=1, xanchor="right", yanchor="bottom",
             font={"size": 10, "color": "#6c757d"}, row=row, col=1,
         )  # fmt: skip
-    # One legend entry per run, which shows or hides all of its curves.
-    for run_id, run in runs.set_index("run_id").iterrows():
-        version = run["model_version"]
-        fig.add_trace(
-            go.Scatter(
-                x=[None],
-                y=[None],
-                name=f"{version} ({run_id})" if version in repeated else version,
-                legendgroup=run_id,
-                mode="lines",
-                line={"color": palette[version]},
-                opacity=1.0 if run_id in latest else 0.45,
-            ),
-            row=1,
-            col=1,
-        )
     fig.update_xaxes(title_text="step", row=len(panels), col=1)
     return fig
 

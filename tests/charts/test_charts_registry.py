@@ -54,6 +54,8 @@ def test_every_chart_renders_a_window_without_data_as_an_explicit_empty_state(sh
         assert all("no data" in trace.title.text for trace in figure.data)
     elif chart_id == "sentiment.training":  # training history is not windowed; production has no outcomes
         assert rendered.data["production_accuracy"].isna().all()
+    elif chart_id == "sentiment.training_curves":  # training history is not windowed
+        assert set(rendered.data["run_id"]) == {"t1", "t2", "t3"}
     elif chart_id == "quality.freshness":  # a status per table; predictions have no row before this window
         assert rendered.data.set_index("table").loc["predictions", "status"] == "no rows"
     elif chart_id == "quality.contract":  # whole tables, not the window; optional ones may be left out
