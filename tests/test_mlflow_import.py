@@ -177,6 +177,26 @@ def test_check_passes_and_the_sentiment_training_chart_shows_the_imported_runs(s
     assert list(bars["training accuracy"].x) == ["sentiment:1", "sentiment:3", "sent-v9", "sweep-7"]
 
 
+def test_the_training_curves_chart_draws_every_imported_point(store, data_dir, db, capsys):
+    uri, _, ids = store
+    assert import_mlflow(uri, data_dir) == 0
+    spec = get_chart("sentiment.training_curves")
+    rendered = render(spec, chart_args(spec.id), db)
+    drawn = {(r.run_id, r.metric, r.step): bits(r.value) for r in rendered.data.itertuples()}
+    assert drawn == {
+        (ids[name], key, step): bits(value)
+        for name, (_, metrics) in FINISHED.items()
+        for key, values in metrics.items()
+        for step, value in enumerate(values)
+    }
+    figure = spec.figure(rendered.data, rendered.params)
+    panels = {(trace.yaxis, trace.legendgroup) for trace in figure.data}
+    assert {run for axis, run in panels if axis == "y"} == {ids["train-a"], ids["train-c"]}  # they logged a loss
+    assert {run for axis, run in panels if axis == "y2"} == {ids[name] for name in FINISHED}
+    legend = sorted((trace.legendrank, trace.name) for trace in figure.data if trace.showlegend)
+    assert [name for _, name in legend] == ["sentiment:1", "sentiment:3", "sent-v9", "sweep-7"]  # oldest run first
+
+
 def test_metric_option_reads_a_differently_named_key(store, tmp_path, capsys):
     uri, client, _ = store
     experiment = client.get_experiment_by_name("sentiment").experiment_id

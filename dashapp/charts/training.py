@@ -53,6 +53,7 @@ def curves_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     latest = set(runs.drop_duplicates("model_version", keep="last")["run_id"])
     repeated = set(runs.loc[runs["model_version"].duplicated(keep=False), "model_version"])
     in_legend: set[str] = set()  # one legend entry per run, which shows or hides all of its curves
+    rank = {run_id: i for i, run_id in enumerate(runs["run_id"])}  # the legend lists runs oldest first
     for row, (title, names) in enumerate(panels, start=1):
         dashes = {name: tuple(DASHES)[i % len(DASHES)] for i, name in enumerate(names)}
         value = "%{y:.1%}" if title == "score" else "%{y:.4f}"
@@ -66,6 +67,7 @@ def curves_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
                     name=label,
                     legendgroup=run_id,
                     showlegend=run_id not in in_legend,
+                    legendrank=rank[run_id],
                     mode="lines",
                     line={"color": palette[version], "dash": dashes[metric], "width": 1.5},
                     # An earlier run of a version that was trained again: kept for comparison, drawn fainter.
