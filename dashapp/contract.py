@@ -1,6 +1,6 @@
 """The data contract: which parquet tables the portal reads and the columns each must have.
 
-DESIGN.md's contract table in code. The query layer builds its views from it, `dashapp check`
+The tables of docs/data-contract.md, in code. The query layer builds its views from it, `dashapp check`
 validates a data directory against it, `dashapp demo` writes it, and empty states quote it.
 """
 

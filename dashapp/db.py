@@ -276,7 +276,7 @@ def view_sql(source: TableSource, present_columns: set[str]) -> str:
 
 
 def sandbox_settings(config: Config) -> list[tuple[str, object]]:
-    """The DuckDB settings from RELIABILITY.md, in the order they must be applied.
+    """The DuckDB settings from docs/reliability.md, in the order they must be applied.
 
     The allowed data directory is the folder, or the object store's bucket/prefix URL (whose filesystem
     also refuses anything outside it: guardfs.py).
@@ -346,7 +346,7 @@ class Database:
         self.storage.attach(con)  # an object store's filesystem, registered before the configuration is locked
         for name, value in sandbox_settings(self.config):
             con.execute(f"SET {name} = {_setting_literal(value)}")
-        # Self-test: refuse to serve on a connection whose walls did not go up (RELIABILITY.md).
+        # Self-test: refuse to serve on a connection whose walls did not go up (docs/reliability.md).
         found = dict(con.execute(load_query("meta_settings").text, {"names": list(SANDBOX_CHECKS)}).fetchall())
         wrong = sandbox_problems(found)
         if wrong:

@@ -1,4 +1,4 @@
-"""Write a seeded, realistic demo data set in the contract layout, with incidents to find (DESIGN.md).
+"""Write a seeded, realistic demo data set in the contract layout, with incidents to find (docs/data-contract.md).
 
 Everything is vectorised numpy/pyarrow and the logs are written one day at a time, so ten million
 predictions take about half a minute in under 0.5 GiB. The same seed and end give the same files.

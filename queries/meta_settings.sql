@@ -1,4 +1,4 @@
--- meta_settings: read the sandbox settings back after start-up (RELIABILITY.md).
+-- meta_settings: read the sandbox settings back after start-up (docs/reliability.md).
 -- params: $names (list of setting names)
 -- tables:
 -- returns: name, value

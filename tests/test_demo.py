@@ -1,4 +1,4 @@
-"""The demo generator: contract layout, determinism, and incidents where DESIGN.md says they are."""
+"""The demo generator: contract layout, determinism, and incidents where docs/data-contract.md says they are."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Requests that differ in any input never share a cache entry (RELIABILITY.md 19).
+"""Requests that differ in any input never share a cache entry (docs/reliability.md 19).
 
 Each variant of one request is answered through a warm, shared cache and compared with the same
 request computed from the files by a cacheless Database: a key that missed an input would hand a

@@ -1,4 +1,4 @@
-"""Benchmark the pages' charts and queries against DESIGN.md's performance targets (run by hand).
+"""Benchmark the pages' charts and queries against the performance targets in docs/architecture.md (run by hand).
 
     .venv/bin/python tests/bench/bench_queries.py [--rows 10000000] [--days 30] [--data DIR] [--repeat 5]
                                                   [--threads N] [--json tests/artifacts/bench.json]
@@ -988,7 +988,7 @@ def build_report(args, data, facts, end, config, threads_source, charts, results
             compare_rows,
         ),
         "",
-        "## Targets (DESIGN.md)",
+        "## Targets (docs/architecture.md, Performance targets)",
         *summary,
     ]
     return {

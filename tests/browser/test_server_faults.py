@@ -1,4 +1,4 @@
-"""Faults that are about the server (RELIABILITY.md 8, 10-13), tried on a real gunicorn."""
+"""Faults that are about the server (docs/reliability.md 8, 10-13), tried on a real gunicorn."""
 
 from __future__ import annotations
 

@@ -129,7 +129,7 @@ def test_partition_pruning_keeps_every_row_of_the_window(db, start, end, expecte
 
 
 def test_an_unpartitioned_predictions_file_gives_the_same_results(db, tmp_path):
-    # The view derives dt from ts when the files carry no dt= folders (DESIGN.md contract).
+    # The view derives dt from ts when the files carry no dt= folders (docs/data-contract.md).
     single_dir = tmp_path / "single"
     single_dir.mkdir()
     write_single(single_dir, "predictions", predictions())

@@ -1,4 +1,4 @@
-"""The DuckDB sandbox self-test (RELIABILITY.md, catalogue item 4), on the Database's own connection."""
+"""The DuckDB sandbox self-test (docs/reliability.md, catalogue item 4), on the Database's own connection."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def test_the_settings_read_back_external_access_off_and_the_configuration_locked
 
 @pytest.mark.xfail(
     strict=True,
-    reason="DuckDB's allowed_directories grants write access too; no dashapp SQL issues COPY (RELIABILITY.md)",
+    reason="DuckDB's allowed_directories grants write access too; no dashapp SQL issues COPY (docs/reliability.md)",
 )
 def test_the_sandbox_refuses_to_write_into_the_data_folder(db, data_dir):
     with pytest.raises(duckdb.Error):
