@@ -25,8 +25,8 @@ from .charts import REGISTRY, get_chart, render
 from .charts.backtests import tearsheet
 from .charts.drift import drift_results
 from .contract import TABLES
-from .db import sandbox_problems
 from .errors import BadParameter, DashappError, DataUnavailable, QueryRefused
+from .sandbox import sandbox_problems
 from .singleflight import lock_breaker, probe_locks
 from .timerange import parse_instant, utc_now
 

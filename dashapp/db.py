@@ -1,26 +1,23 @@
-"""The query layer: SQL files loaded by name, run on a sandboxed per-process DuckDB connection.
+"""The query runner: named queries (sqlfiles.py) run on the process's sandboxed connection (sandbox.py), cached.
 
-This is the only module that touches SQL. Values are always bound parameters. SQL built in Python
-is limited to the view DDL over server-side file lists (so a view reads exactly the files that the
-cache key's fingerprint describes) and to column names a query declares as identifiers, which are
-checked against the table's real columns before they are quoted in.
+Everything between a caller's parameters and a frame: the tables scanned once per request, identifiers checked
+against the real columns, split queries answered per UTC day so a new day costs one day's query, a worker's
+heavy-query slots and the request's deadline, one computation per missing cache entry across workers and hosts,
+and the errors a page can show (a broken file is skipped and the query rerun). Cache keys name what an entry
+depends on, never where it is served, so hosts and deploys share every entry they can.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 import logging
-import os
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -45,161 +42,23 @@ from .dayslices import (
 )
 from .errors import DataUnavailable, QueryRefused
 from .querycount import count_query
-from .resources import shipped_folder
+from .sandbox import Sandbox
 from .singleflight import WAIT_SECONDS, single_flight
 from .sources import TableSource, mark_broken, scan_table
+from .sqlfiles import FRAME_LIBRARIES, QUERIES_DIR, Query, digest, library_versions, load_query, query_version
 from .storage import open_storage
 
 log = logging.getLogger(__name__)
 
-QUERIES_DIR = shipped_folder("queries")
-_PARAM = re.compile(r"(?<![:$\w])\$([a-z_][a-z0-9_]*)")
-_HEADER = re.compile(r"^--\s*(params|returns|tables|split|later|identifiers):\s*(.*)$")
-# {name} or {name: fragment}; see Query.render().
-_IDENTIFIER = re.compile(r"\{([a-z_][a-z0-9_]*)(?::([^{}]*))?\}")
-_WORD = re.compile(r"[a-z_][a-z0-9_]*")
-LATER_PARAMS = frozenset({"later_from", "later_to"})
 READ_ERRORS = (duckdb.IOException, duckdb.InvalidInputException, duckdb.BinderException)
 # What DuckDB's message says when its spill folder fails (the OS's words), to repeat on the panel.
 SPILL_FAILURES = ("No space left on device", "Read-only file system", "Permission denied", "No such file or directory")
 MAX_BROKEN_RETRIES = 3  # files skipped per query run before the error is shown as it is
-# The code that turns a SQL file's answer into cached frames, part of every query's cache key (query_version):
-# db.py (views, identifiers, the per-day entries), dayslices.py (the cut into days), sources.py, storage.py and
-# objectstore.py (which files a view reads) and contract.py (the columns a view adds). Their source is hashed, not a
-# constant bumped by hand: a forgotten bump would serve frames of the old logic as the new one's, and these files
-# change far less often than the charts and pages, whose deploys then keep every query result.
-QUERY_LAYER = ("db.py", "dayslices.py", "sources.py", "storage.py", "objectstore.py", "contract.py")
-# Libraries whose version is part of a key: DuckDB computes a frame and pandas, numpy and pyarrow pickle it,
-# so a host with other versions neither reads nor writes the same entries; memoized results add the
-# statistics (scipy), the figures (plotly) and the tearsheets (quantstats).
-FRAME_LIBRARIES = ("duckdb", "pandas", "numpy", "pyarrow")
+# Memoized results add to the FRAME_LIBRARIES (sqlfiles.py) the statistics (scipy), the figures (plotly) and
+# the tearsheets (quantstats): a host with other versions neither reads nor writes the same entries.
 PYTHON_LIBRARIES = ("scipy", "plotly", "quantstats")
 # The current request's scans, table -> TableSource (None outside a request): see Database.scan().
 _SNAPSHOT: ContextVar[dict | None] = ContextVar("dashapp_scan_snapshot", default=None)
-
-
-@dataclass(frozen=True)
-class Query:
-    """One queries/<name>.sql file: its text, the $params it binds and the tables it reads."""
-
-    name: str
-    text: str
-    params: frozenset[str]
-    tables: tuple[str, ...]
-    description: str
-    split: str | None = None  # `-- split: <column>`: computed and cached per UTC day (dayslices.py)
-    later: str | None = None  # `-- later: <table>`: that table's rows arrive in later dt partitions
-    # `-- identifiers: <name>`: {name} in the SQL stands for a list of column names (see render()).
-    identifiers: frozenset[str] = frozenset()
-
-    @property
-    def caller_params(self) -> frozenset[str]:
-        """The params a caller supplies; a `later` query's partition range is the splitter's to bind."""
-        return (self.params - LATER_PARAMS if self.later else self.params) | self.identifiers
-
-    def render(self, params: dict) -> tuple[str, dict]:
-        """The SQL with its identifiers spelt out, and the params left to bind.
-
-        `{name}` becomes the quoted column names, comma-separated; `{name: fragment}` becomes the
-        fragment once per column, comma-separated, with @ as the quoted column and # as its 1-based
-        position (to index a bound list of per-column values). Only for names Database.run() has
-        checked against the table's real columns: GROUPING SETS takes no COLUMNS(), and an
-        aggregate with per-column arguments cannot be written with COLUMNS() either.
-        """
-        if not self.identifiers:
-            return self.text, params
-
-        def spell(match: re.Match) -> str:
-            names, fragment = params[match.group(1)], match.group(2)
-            if fragment is None:
-                return ", ".join(map(_quote_identifier, names))
-            fragment = fragment.strip()
-            return ", ".join(
-                fragment.replace("#", str(i)).replace("@", _quote_identifier(c)) for i, c in enumerate(names, 1)
-            )
-
-        return _IDENTIFIER.sub(spell, self.text), {k: v for k, v in params.items() if k not in self.identifiers}
-
-    def check_params(self, supplied: dict) -> None:
-        """Fail fast when a call lacks a parameter the SQL binds, or adds one it does not."""
-        missing = self.caller_params - supplied.keys()
-        extra = supplied.keys() - self.caller_params
-        if missing or extra:
-            parts = [f"missing {sorted(missing)}" if missing else "", f"unexpected {sorted(extra)}" if extra else ""]
-            raise ValueError(f"query {self.name}: " + ", ".join(p for p in parts if p))
-
-
-@cache
-def load_query(name: str, folder: Path = QUERIES_DIR) -> Query:
-    """Read and parse queries/<name>.sql once per process."""
-    path = folder / f"{name}.sql"
-    if not re.fullmatch(r"[a-z0-9_]+", name) or not path.is_file():
-        raise KeyError(f"no query named {name!r} in {folder.name}/")
-    text = path.read_text()
-    headers = {m.group(1): m.group(2) for m in map(_HEADER.match, text.splitlines()) if m}
-    tables = tuple(t.strip() for t in headers.get("tables", "").split(",") if t.strip())
-    unknown = [t for t in tables if t not in TABLES]
-    if unknown:
-        raise ValueError(f"query {name}: header '-- tables:' names unknown tables {unknown}")
-    body = "\n".join(line.split("--")[0] for line in text.splitlines())
-    # "-- identifiers: a, b (what they are)": the names before any parenthesis.
-    identifiers = frozenset(_WORD.findall(headers.get("identifiers", "").split("(")[0]))
-    if {m.group(1) for m in _IDENTIFIER.finditer(body)} != identifiers:
-        raise ValueError(f"query {name}: header '-- identifiers:' must list each {{name}} in the SQL, and only those")
-    first_line = text.splitlines()[0].lstrip("- ").strip()
-    query = Query(
-        name,
-        text,
-        frozenset(_PARAM.findall(body)),
-        tables,
-        first_line,
-        split=headers.get("split", "").strip() or None,
-        later=headers.get("later", "").strip() or None,
-        identifiers=identifiers,
-    )
-    if query.split and not {"start", "end"} <= query.params:
-        raise ValueError(f"query {name}: '-- split:' needs $start and $end")
-    if query.later and not (query.split and query.later in tables and LATER_PARAMS <= query.params):
-        raise ValueError(f"query {name}: '-- later:' needs '-- split:', a table it reads and $later_from, $later_to")
-    return query
-
-
-def query_names(folder: Path = QUERIES_DIR) -> list[str]:
-    return sorted(p.stem for p in folder.glob("*.sql"))
-
-
-_MACRO = re.compile(r"CREATE OR REPLACE MACRO (\w+)")
-
-
-def view_macros(folder: Path = QUERIES_DIR) -> list[Query]:
-    """The view_*.sql files: table macros (re)created whenever a table they read is rebuilt.
-
-    DuckDB binds a macro's body when it is created, so one that calls another comes after it.
-    """
-    pending = [load_query(p.stem, folder) for p in sorted(folder.glob("view_*.sql"))]
-    defines = {q.name: set(_MACRO.findall(q.text)) for q in pending}
-    ordered: list[Query] = []
-    while pending:
-        made = set().union(*(defines[q.name] for q in ordered)) if ordered else set()
-        others = set().union(*(defines[q.name] for q in pending))
-        ready = [q for q in pending if not any(re.search(rf"\b{m}\(", q.text) for m in others - made - defines[q.name])]
-        if not ready:
-            raise ValueError(f"view macros call each other in a cycle: {[q.name for q in pending]}")
-        ordered += ready
-        pending = [q for q in pending if q not in ready]
-    return ordered
-
-
-def query_version(query: Query) -> str:
-    """What a query's cached answer depends on besides its parameters and files: its SQL and the query layer."""
-    return _digest([query.text.encode(), QUERY_LAYER_VERSION.encode()])
-
-
-def _query_layer_version() -> str:
-    """The QUERY_LAYER files, the view macros the queries call and the FRAME_LIBRARIES' versions."""
-    package = Path(__file__).resolve().parent
-    sources = [(package / name).read_bytes() for name in QUERY_LAYER]
-    return _digest([*sources, *(q.text.encode() for q in view_macros()), *_library_versions(FRAME_LIBRARIES)])
 
 
 def _code_version() -> str:
@@ -211,105 +70,12 @@ def _code_version() -> str:
     named = [(f"dashapp/{p.relative_to(package)}", p) for p in package.rglob("*.py")]
     named += [(f"queries/{p.name}", p) for p in QUERIES_DIR.glob("*.sql")]
     files = [name.encode() + b"\0" + path.read_bytes() for name, path in sorted(named)]
-    return _digest([*files, *_library_versions(FRAME_LIBRARIES + PYTHON_LIBRARIES)])
-
-
-def _library_versions(names: tuple[str, ...]) -> list[bytes]:
-    found = []
-    for name in names:
-        try:
-            found.append(f"{name}=={importlib.metadata.version(name)}".encode())
-        except importlib.metadata.PackageNotFoundError:
-            found.append(f"{name} absent".encode())
-    return found
-
-
-def _digest(parts) -> str:
-    """A hash of byte strings, each length-prefixed so that no two lists of parts run together the same."""
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(len(part).to_bytes(8, "big") + part)
-    return digest.hexdigest()[:16]
+    return digest([*files, *library_versions(FRAME_LIBRARIES + PYTHON_LIBRARIES)])
 
 
 # Read once, at import, from the code this process runs: read later, a deploy that replaced the files under a
 # running worker would have that worker file its old code's results under the new code's keys.
-QUERY_LAYER_VERSION = _query_layer_version()
 CODE_VERSION = _code_version()
-
-
-def _quote_identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-_SQL_TYPES = {
-    "boolean": "BOOLEAN",
-    "string": "VARCHAR",
-    "number": "DOUBLE",
-    "integer": "BIGINT",
-    "timestamp": "TIMESTAMP",
-    "date": "DATE",
-}
-
-
-def reader_sql(source: TableSource) -> str:
-    """Build the read_parquet call over a table's files (server-side paths only, never user input)."""
-    file_list = "[" + ", ".join(_sql_literal(f[0]) for f in source.files) + "]"
-    return f"read_parquet({file_list}, hive_partitioning = {str(source.hive).lower()}, union_by_name = true)"
-
-
-def view_sql(source: TableSource, present_columns: set[str]) -> str:
-    """Build the view DDL: the files' columns, plus NULL for absent optional contract columns."""
-    table = source.table
-    columns = ["*"]
-    columns += [
-        f'CAST(NULL AS {_SQL_TYPES[c.kind]}) AS "{c.name}"' for c in table.optional if c.name not in present_columns
-    ]
-    if table.time_column and "dt" not in present_columns:
-        # Time filters prune on dt; give tables that are not hive-partitioned the same column.
-        columns.append(f'CAST("{table.time_column}" AS DATE) AS dt')
-    return f'CREATE OR REPLACE VIEW "{table.name}" AS SELECT {", ".join(columns)} FROM {reader_sql(source)}'
-
-
-def sandbox_settings(config: Config) -> list[tuple[str, object]]:
-    """The DuckDB settings from docs/reliability.md, in the order they must be applied.
-
-    The allowed data directory is the folder, or the object store's bucket/prefix URL (whose filesystem
-    also refuses anything outside it: guardfs.py).
-    """
-    data_dir = open_storage(config.data_dir).sandbox_directory()
-    temp_dir = str(config.duckdb_temp_dir.resolve()) + "/"
-    return [
-        ("allowed_directories", [data_dir, temp_dir]),
-        ("temp_directory", temp_dir),
-        ("memory_limit", config.duckdb_memory_limit),
-        ("threads", config.duckdb_threads),
-        ("max_temp_directory_size", "4GiB"),
-        ("TimeZone", "UTC"),
-        ("autoload_known_extensions", False),
-        ("autoinstall_known_extensions", False),
-        ("allow_community_extensions", False),
-        ("enable_external_access", False),
-        ("lock_configuration", True),
-    ]
-
-
-SANDBOX_CHECKS = {
-    "enable_external_access": "false",
-    "lock_configuration": "true",
-    "autoinstall_known_extensions": "false",
-    "autoload_known_extensions": "false",
-    "allow_community_extensions": "false",
-}
-
-
-def sandbox_problems(found: dict) -> dict:
-    """The walls in SANDBOX_CHECKS that settings read back from DuckDB show down: {name: value found}."""
-    return {k: found.get(k) for k, v in SANDBOX_CHECKS.items() if str(found.get(k)).lower() != v}
 
 
 class Database:
@@ -319,52 +85,15 @@ class Database:
         self.config = config
         self.cache = cache
         self.storage = open_storage(config.data_dir)
-        self._lock = threading.Lock()
+        self.sandbox = Sandbox(config, self.storage)
         self._heavy = threading.BoundedSemaphore(config.heavy_queries)
-        self._pid: int | None = None
-        self._con: duckdb.DuckDBPyConnection | None = None
-        self._views: dict[str, str] = {}  # table -> fingerprint the view was built from
         self._columns: dict[str, tuple[str, dict[str, str]]] = {}  # table -> (fingerprint, its columns)
 
     # -- connection -------------------------------------------------------------------------
 
-    def _connection(self) -> duckdb.DuckDBPyConnection:
-        """Open the process's connection lazily, so a gunicorn fork never shares its parent's."""
-        if self._con is None or self._pid != os.getpid():
-            with self._lock:
-                if self._con is None or self._pid != os.getpid():
-                    self._con = self._open()
-                    self._pid = os.getpid()
-                    self._views = {}
-        return self._con
-
-    def _open(self) -> duckdb.DuckDBPyConnection:
-        # A spill folder that cannot be made or written fails only the views that need to spill, with a message
-        # (_spill_refusal), not the worker. DuckDB names its spill files by process, so the workers share it.
-        self._make_spill_folder()
-        con = duckdb.connect(":memory:")
-        self.storage.attach(con)  # an object store's filesystem, registered before the configuration is locked
-        for name, value in sandbox_settings(self.config):
-            con.execute(f"SET {name} = {_setting_literal(value)}")
-        # Self-test: refuse to serve on a connection whose walls did not go up (docs/reliability.md).
-        found = dict(con.execute(load_query("meta_settings").text, {"names": list(SANDBOX_CHECKS)}).fetchall())
-        wrong = sandbox_problems(found)
-        if wrong:
-            con.close()
-            raise RuntimeError(f"DuckDB sandbox settings did not apply: {wrong}")
-        return con
-
-    def _make_spill_folder(self) -> None:
-        try:
-            self.config.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            log.warning("DuckDB's spill folder %s cannot be made: %s", self.config.duckdb_temp_dir, exc)
-
     def settings(self) -> dict[str, str]:
-        """Read the sandbox settings back from DuckDB, as the start-up self-test does."""
-        names = [n for n, _ in sandbox_settings(self.config)]
-        rows = self._connection().execute(load_query("meta_settings").text, {"names": names})
-        return dict(rows.fetchall())
+        """The sandbox settings as DuckDB reads them back (readiness, benchmarks)."""
+        return self.sandbox.settings()
 
     # -- tables -----------------------------------------------------------------------------
 
@@ -406,25 +135,9 @@ class Database:
         """Open this process's connection and build the views of every readable table now, before the first request:
         a worker that starts after a deploy then serves its first visitor as fast as its hundredth."""
         try:
-            self._ensure_views({t: s for t, s in self.sources().items() if s is not None})
+            self.sandbox.ensure_views({t: s for t, s in self.sources().items() if s is not None})
         except (duckdb.Error, OSError) as exc:  # a broken file: the first query that reads it says so
             log.warning("views not prepared at start: %s", _error_line(exc))
-
-    def _ensure_views(self, sources: dict[str, TableSource]) -> None:
-        """(Re)build the views whose files changed since they were built, then their macros."""
-        con = self._connection()
-        with self._lock:
-            rebuilt = set()
-            for name, source in sources.items():
-                if self._views.get(name) != source.fingerprint:
-                    files = [f[0] for f in source.files]
-                    relation = con.read_parquet(files, hive_partitioning=source.hive, union_by_name=True)
-                    con.execute(view_sql(source, set(relation.columns)))
-                    self._views[name] = source.fingerprint
-                    rebuilt.add(name)
-            for macro in view_macros():
-                if rebuilt & set(macro.tables) and all(t in self._views for t in macro.tables):
-                    con.execute(macro.text)
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -594,9 +307,9 @@ class Database:
         """Run one query under the request's deadline, in a heavy-query slot unless it only reads metadata."""
         cursor = None
         try:
-            self._ensure_views(sources)
+            self.sandbox.ensure_views(sources)
             with self._slot(query):
-                cursor = self._connection().cursor()
+                cursor = self.sandbox.connection().cursor()
                 count_query(query.name)
                 with deadline.watchdog(cursor):
                     return cursor.execute(*query.render(params)).df()
@@ -656,7 +369,7 @@ class Database:
         """The view needed more memory than the worker's limit and could not spill the rest: say why, no path."""
         first = str(exc).splitlines()[0]
         log.warning("query %s could not spill to disk: %s", query.name, first)
-        self._make_spill_folder()  # removed with the cache folder: the next view that spills may find it again
+        self.sandbox.make_spill_folder()  # removed with the cache folder: the next view that spills may find it again
         why = next((text for text in SPILL_FAILURES if text in first), "the spill folder cannot be written")
         return QueryRefused(
             f"this view needs more memory than a worker may use ({self.config.duckdb_memory_limit}) and could not"
@@ -779,17 +492,6 @@ def _error_line(exc: Exception) -> str:
 
 def _none_first(day: date | None) -> tuple[bool, date]:
     return (day is not None, day or date.min)
-
-
-def _setting_literal(value) -> str:
-    """Render a trusted setting value (from Config, already validated) as a SQL literal."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_sql_literal(v) for v in value) + "]"
-    return _sql_literal(str(value))
 
 
 def _json_default(value):

@@ -1,6 +1,6 @@
 """The filesystem DuckDB reads an object store through: read-only, and only the objects under the data prefix.
 
-DuckDB's allowed_directories holds the prefix too (db.sandbox_settings); this is the second wall, and
+DuckDB's allowed_directories holds the prefix too (sandbox.sandbox_settings); this is the second wall, and
 the one that refuses writes, which DuckDB's allowed folder would let COPY do. What the scan's listing
 knows (that a file exists, its size and time) is answered from it: DuckDB asks all three of every file
 of a query, and each would otherwise be a HEAD request.

@@ -82,6 +82,8 @@ def first(shared_config, tmp_path_factory) -> tuple[Path, dict[str, float]]:
         ("dashapp/charts/drift.py", set()),
         ("queries/ops_requests.sql", {"ops_requests"}),
         ("dashapp/dayslices.py", "all"),
+        ("dashapp/sqlfiles.py", "all"),
+        ("dashapp/sandbox.py", "all"),
     ],
 )
 def test_a_deploy_runs_again_only_the_queries_its_change_can_affect(edit, runs_again, first, shared_config, tmp_path):

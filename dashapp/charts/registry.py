@@ -20,8 +20,9 @@ from ..alerts.rules import RulesError, configured_rules
 from ..alerts.store import as_of, open_store
 from ..backtest.runs import known_runs
 from ..contract import TABLES
-from ..db import Database, load_query
+from ..db import Database
 from ..errors import BadParameter, DataUnavailable, UnknownChart
+from ..sqlfiles import load_query
 from ..subpath import ROOT, url
 from ..timerange import (
     BUCKETS,

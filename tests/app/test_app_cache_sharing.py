@@ -16,7 +16,8 @@ import pytest
 from plotly.utils import PlotlyJSONEncoder
 
 from dashapp.charts import get_chart, render
-from dashapp.db import QUERIES_DIR, Database, load_query
+from dashapp.db import Database
+from dashapp.sqlfiles import QUERIES_DIR, load_query
 from tests.fixtures import ALL, RecordingCache, chart_args, no_queries, serving_variant
 
 # Day slices with a later table (accuracy), plain time buckets, drift (memoized in Python), the SLOs (their

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import expect
 
-from dashapp.db import load_query, query_names
+from dashapp.sqlfiles import load_query, query_names
 from tests.browser.server import Server, fetch
 from tests.fixtures import DAY4, publish_day, write_all
 

@@ -11,6 +11,7 @@ from flask_caching.backends import FileSystemCache
 
 from dashapp.db import Database
 from dashapp.errors import DataUnavailable
+from dashapp.sandbox import Sandbox
 from tests.fixtures import ALL, DAY1, DAY2, new_partition, predictions, write_partitioned
 
 REQUESTS = {**ALL, "bucket": 7 * 86400, "symbol": [], "model_version": None}
@@ -109,13 +110,13 @@ def test_a_file_corrupt_inside_makes_its_table_unavailable_naming_why(db, data_d
 
 def test_a_file_deleted_after_the_scan_is_dropped_and_the_query_rerun(db, data_dir, monkeypatch):
     """The race of a file removed between listing and reading: DuckDB names it, it is skipped, the query reruns."""
-    views = Database._ensure_views
+    views = Sandbox.ensure_views
 
     def delete_then_build(self, sources):
         (data_dir / BROKEN).unlink(missing_ok=True)
         return views(self, sources)
 
-    monkeypatch.setattr(Database, "_ensure_views", delete_then_build)
+    monkeypatch.setattr(Sandbox, "ensure_views", delete_then_build)
     assert total(db.run("ops_requests", **REQUESTS)) == 7
 
 

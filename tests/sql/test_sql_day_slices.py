@@ -10,7 +10,8 @@ import pytest
 from flask_caching.backends import FileSystemCache
 
 from dashapp.dayslices import day_slices, divides_days, last_day, runs
-from dashapp.db import Database, load_query
+from dashapp.db import Database
+from dashapp.sqlfiles import load_query
 from tests.fixtures import DAY1, DAY2, DAY3, DAY4, outcomes, write_partitioned
 
 NO_FILTER = {"symbol": [], "model_version": None}

@@ -12,8 +12,9 @@ import pytest
 
 from dashapp import deadline
 from dashapp.config import Config
-from dashapp.db import Database, load_query
+from dashapp.db import Database
 from dashapp.errors import QueryRefused
+from dashapp.sqlfiles import load_query
 from tests.fixtures import MILLION_END, fill
 
 WINDOW = {"start": datetime(2026, 11, 15), "end": MILLION_END}

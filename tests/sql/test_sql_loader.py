@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dashapp.contract import TABLES
-from dashapp.db import QUERIES_DIR, load_query, query_names
+from dashapp.sqlfiles import QUERIES_DIR, load_query, query_names
 from tests.fixtures import ALL
 
 RUNNABLE = [name for name in query_names() if not name.startswith("view_")]
@@ -110,7 +110,7 @@ def test_every_query_file_has_a_test_in_tests_sql(name):
 
 
 def test_a_view_macro_that_calls_another_is_created_after_it(tmp_path: Path):
-    from dashapp.db import view_macros
+    from dashapp.sqlfiles import view_macros
 
     (tmp_path / "view_a.sql").write_text(
         "-- view_a: calls b.\n-- tables: predictions\nCREATE OR REPLACE MACRO a_of(x) AS TABLE SELECT * FROM b_of(x)\n"

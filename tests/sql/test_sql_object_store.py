@@ -138,13 +138,13 @@ def test_the_sandbox_reads_only_the_bucket_and_prefix(aws, s3_url, s3_db, _fixtu
         put(aws, url, "pipeline_runs.parquet", single)
     s3_db.run("ops_pipeline_runs", **ALL)  # the connection is open and serving
     with pytest.raises(duckdb.Error):
-        s3_db._connection().execute(statement.format(url=s3_url)).fetchall()
+        s3_db.sandbox.connection().execute(statement.format(url=s3_url)).fetchall()
     assert not fs.exists(f"{s3_url.removeprefix('s3://')}/planted.parquet")
     assert len(s3_db.run("ops_pipeline_runs", **ALL)) == 7
 
 
 def test_the_sandbox_still_reads_the_prefix_and_names_it_as_the_allowed_directory(s3_url, s3_db):
-    con = s3_db._connection()
+    con = s3_db.sandbox.connection()
     assert con.execute(f"SELECT count(*) FROM read_parquet('{s3_url}/pipeline_runs.parquet')").fetchone() == (10,)
     assert s3_db.settings()["enable_external_access"] == "false"
     assert f"{s3_url}/" in str(con.execute("SELECT current_setting('allowed_directories')").fetchone()[0])

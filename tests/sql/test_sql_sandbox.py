@@ -30,11 +30,11 @@ ESCAPES = {
 def test_the_sandbox_refuses_to(db, data_dir, statement):
     db.run("ops_pipeline_runs", **ALL)  # the connection is open and serving
     with pytest.raises(duckdb.Error):
-        db._connection().execute(statement.format(data_dir=data_dir)).fetchall()
+        db.sandbox.connection().execute(statement.format(data_dir=data_dir)).fetchall()
 
 
 def test_the_sandbox_still_reads_the_data_folder(db, data_dir):
-    con = db._connection()
+    con = db.sandbox.connection()
     assert con.execute(f"SELECT count(*) FROM read_parquet('{data_dir}/pipeline_runs.parquet')").fetchone() == (10,)
     files = con.execute(f"SELECT count(*) FROM glob('{data_dir}/predictions/*/*.parquet')").fetchone()
     assert files == (3,)
@@ -42,7 +42,7 @@ def test_the_sandbox_still_reads_the_data_folder(db, data_dir):
 
 def test_the_sandbox_leaves_the_queries_working_after_refusing(db):
     with pytest.raises(duckdb.Error):
-        db._connection().execute("SELECT * FROM read_csv('/etc/passwd')")
+        db.sandbox.connection().execute("SELECT * FROM read_csv('/etc/passwd')")
     assert len(db.run("ops_pipeline_runs", **ALL)) == 7
 
 
@@ -57,4 +57,4 @@ def test_the_settings_read_back_external_access_off_and_the_configuration_locked
 )
 def test_the_sandbox_refuses_to_write_into_the_data_folder(db, data_dir):
     with pytest.raises(duckdb.Error):
-        db._connection().execute(f"COPY (SELECT 1 AS x) TO '{data_dir}/planted.csv'")
+        db.sandbox.connection().execute(f"COPY (SELECT 1 AS x) TO '{data_dir}/planted.csv'")
