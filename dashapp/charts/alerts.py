@@ -226,40 +226,32 @@ register(
     )
 )
 
-for name, title, data, figure, height, parts, links, description in (
-    (
-        "current",
-        "Alert rules now",
-        current_data,
-        current_figure,
-        520,
-        ("rules", "series", "transitions", "periods"),
-        "link",
-        "Each rule on each series of its metric, worst first, with what to do and where to look.",
-    ),
-    (
-        "timeline",
-        "When alerts fired",
-        timeline_data,
-        timeline_figure,
-        360,
-        ("periods",),
-        None,
-        "Firing periods in the window, warning or critical; a bar that reaches the end still fires.",
-    ),
-):
-    register(
-        ChartSpec(
-            id=f"alerts.{name}",
-            title=title,
-            page="/alerts",
-            params=WINDOW,
-            data=data,
-            figure=figure,
-            tables=TABLES,
-            store_parts=parts,
-            links=links,
-            description=description,
-            height=height,
-        )
+register(
+    ChartSpec(
+        id="alerts.current",
+        title="Alert rules now",
+        page="/alerts",
+        params=WINDOW,
+        data=current_data,
+        figure=current_figure,
+        tables=TABLES,
+        store_parts=("rules", "series", "transitions", "periods"),
+        links="link",
+        description="Each rule on each series of its metric, worst first, with what to do and where to look.",
+        height=520,
     )
+)
+register(
+    ChartSpec(
+        id="alerts.timeline",
+        title="When alerts fired",
+        page="/alerts",
+        params=WINDOW,
+        data=timeline_data,
+        figure=timeline_figure,
+        tables=TABLES,
+        store_parts=("periods",),
+        description="Firing periods in the window, warning or critical; a bar that reaches the end still fires.",
+        height=360,
+    )
+)
