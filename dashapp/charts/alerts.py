@@ -14,6 +14,7 @@ from ..alerts.rules import configured_rules
 from ..alerts.store import open_store
 from ..db import Database
 from .figures import DRIFT_COLORS, DRIFT_TINTS, base_figure, empty_figure, table_figure
+from .page_names import PAGE_NAMES
 from .registry import WINDOW, ChartSpec, register
 
 # Worst first: what needs a person on top.
@@ -81,9 +82,7 @@ def _value(row) -> str:
 def _todo(error: str | None, advice: str, link: str, metric: str) -> str:
     """The recommendation (or why the rule could not be evaluated), wrapped for a table cell, and the link to the
     page of the metric."""
-    from ..pages import page_for  # the pages import the charts: look the page up when drawing
-
-    page = page_for(METRICS[metric].page).name
+    page = PAGE_NAMES[METRICS[metric].page]
     text = error if isinstance(error, str) else advice  # None or NaN: the rule evaluated
     return "<br>".join(textwrap.wrap(text, 95)) + f"<br><a href='{link}' target='_self'>open {page} →</a>"
 

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from ..backtest.metrics import METRICS, drawdown_periods, drawdown_series, qs, quiet
 from ..backtest.runs import TABLES, check_runs, known_runs, load_series, run_metrics
 from ..backtest.series import RunSeries
-from ..backtest.tearsheet import Progress, no_progress, tearsheet_html
+from ..backtest.tearsheet import STAGES, Progress, no_progress, tearsheet_html
 from ..db import Database
 from ..errors import BadParameter
 from .figures import base_figure, color_map, empty_figure, stacked_figure, table_figure
@@ -37,6 +37,7 @@ TICKER = Param("ticker", "text", None, help="symbol whose trades are shown; none
 PERIOD = (RUNS, FROM, TO)
 WORST = 5
 BENCHMARK_COLOR = "#6c757d"
+TEARSHEET_STAGES = STAGES  # what tearsheet() tells its `progress` as it goes, in order: for a page's progress bar
 
 
 # -- selection ------------------------------------------------------------------------------------

@@ -7,17 +7,21 @@ needs; the other panels keep working.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dash_bootstrap_components as dbc
 from dash import MATCH, Dash, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from ..charts import REGISTRY, get_chart, render
 from ..charts.figures import empty_figure
-from ..db import Database
 from ..embed import share_links
 from ..errors import ErrorBody, error_body
 from . import query_args
 from .refresh import DRAWN, STALE, panel_version
+
+if TYPE_CHECKING:
+    from ..db import Database
 
 GRAPH, STATUS = "chart-graph", "chart-status"
 SHARE, SHARE_BODY = "chart-share", "chart-share-body"
