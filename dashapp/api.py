@@ -1,7 +1,8 @@
 """HTTP API: /healthz, /readyz, the chart registry at /api/charts, each chart's figure or data, /api/drift, /api/alerts,
 tearsheets.
 
-Errors share one JSON shape (datasette), errors.error_body's: {"ok": false, "error": ..., "param": ..., "status": ...}.
+Errors share one JSON shape (datasette), made by errors.error_body:
+{"ok": false, "error": ..., "param": ..., "status": ...}.
 """
 
 from __future__ import annotations

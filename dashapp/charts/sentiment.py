@@ -425,6 +425,7 @@ PAGE = "/sentiment"
 OUTCOMES = ("predictions", "outcomes")
 # The model's outputs move when its inputs drift: the drift rules belong on its charts over time.
 DRIFT_AREAS = ("drift", "prediction")
+
 register(
     ChartSpec(
         id="sentiment.versions",
