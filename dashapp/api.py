@@ -1,7 +1,8 @@
 """HTTP API: /healthz, /readyz, the chart registry at /api/charts, each chart's figure or data, /api/drift, /api/alerts,
 tearsheets.
 
-Errors share one JSON shape (datasette): {"ok": false, "error": ..., "param": ..., "status": ...}.
+Errors share one JSON shape (datasette), made by errors.error_body:
+{"ok": false, "error": ..., "param": ..., "status": ...}.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from dash.exceptions import DashException
 from flask import Blueprint, Response, current_app, jsonify, request
 from plotly.io.json import to_json_plotly
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 
 from . import export, metricfiles
 from .alerts.evaluate import as_json, worst
@@ -25,7 +26,7 @@ from .charts import REGISTRY, get_chart, render
 from .charts.backtests import tearsheet
 from .charts.drift import drift_results
 from .contract import TABLES
-from .errors import BadParameter, DashappError, DataUnavailable, QueryRefused
+from .errors import BadParameter, error_body
 from .sandbox import sandbox_problems
 from .singleflight import lock_breaker, probe_locks
 from .timerange import parse_instant, utc_now
@@ -182,30 +183,16 @@ def backtest_tearsheet(run_id: str):
 @blueprint.get("/api/", defaults={"rest": ""})
 @blueprint.get("/api/<path:rest>")
 def unknown_api(rest: str):
-    return jsonify({"ok": False, "error": f"no API endpoint /api/{rest[:60]}", "status": 404}), 404
-
-
-@blueprint.app_errorhandler(DashappError)
-def dashapp_error(exc: DashappError):
-    body = {"ok": False, "error": exc.message, "status": exc.status}
-    if isinstance(exc, BadParameter):
-        body["param"] = exc.param
-    if isinstance(exc, DataUnavailable):
-        body |= {"table": exc.table, "expected_columns": exc.expected}
-    if isinstance(exc, QueryRefused):
-        body["reason"] = exc.reason
-    return jsonify(body), exc.status
+    raise NotFound(f"no API endpoint /api/{rest[:60]}")
 
 
 @blueprint.app_errorhandler(Exception)
-def unexpected_error(exc: Exception):
-    """Log the traceback with a correlation id; answer with a generic message, never the details."""
-    if isinstance(exc, HTTPException):
-        return jsonify({"ok": False, "error": exc.description, "status": exc.code}), exc.code
-    error_id = uuid.uuid4().hex[:12]
-    if request.path == CALLBACK_PATH and isinstance(exc, MALFORMED):
+def error_response(exc: Exception):
+    """Answer any error with its JSON body (errors.error_body): unexpected ones with an id, the traceback logged."""
+    if request.path == CALLBACK_PATH and isinstance(exc, MALFORMED) and not isinstance(exc, HTTPException):
         # Anyone can POST here: Dash itself raises these for an unknown output or a body of the wrong shape.
+        error_id = uuid.uuid4().hex[:12]
         log.warning("malformed callback request (error id %s): %r", error_id, exc)
         return jsonify({"ok": False, "error": f"malformed callback request (id {error_id})", "status": 400}), 400
-    log.exception("unhandled error on %s (error id %s)", request.path, error_id)
-    return jsonify({"ok": False, "error": f"internal error (id {error_id})", "status": 500}), 500
+    body = error_body(exc, request.path)
+    return jsonify(body.as_json()), body.status

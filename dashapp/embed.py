@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import html
-import logging
-import uuid
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,14 +17,12 @@ import plotly
 import plotly.io as pio
 from flask import Blueprint, current_app, make_response, render_template, request, send_from_directory
 from plotly.io.json import to_json_plotly
-from werkzeug.exceptions import HTTPException
 
 from .charts import get_chart, render
 from .charts.registry import chart_version, refresh_seconds
-from .errors import BadParameter, DashappError, DataUnavailable
+from .errors import BadParameter, DataUnavailable, ErrorBody, error_body
 from .subpath import url
 
-log = logging.getLogger(__name__)
 blueprint = Blueprint(
     "embed", __name__, template_folder="templates", static_folder="static", static_url_path="/embed/static"
 )
@@ -67,8 +63,8 @@ def embed(chart_id: str):
     live = {"title": title, "theme": theme, "refresh": refresh, "etag": f'"{etag}"'}
     try:
         rendered = render(spec, args, db)
-    except DataUnavailable as exc:
-        page = _page(exc.message, detail=_expected(exc), kind="empty", **live)
+    except DataUnavailable as exc:  # the explanatory empty state, a page that auto-refresh keeps polling
+        page = error_page(error_body(exc, request.path), **live)
     else:
         footer = " · ".join(part for part in (rendered.coverage, *rendered.notes) if part)
         figure = _for_frame(rendered.figure, theme)
@@ -91,10 +87,6 @@ def _title(raw: str | None, default: str) -> str:
     if len(raw) > MAX_TITLE:
         raise BadParameter("title", f"may be at most {MAX_TITLE} characters, got {len(raw)}")
     return raw.strip()
-
-
-def _expected(exc: DataUnavailable) -> str:
-    return f"Expected columns: {exc.expected}." if exc.expected else ""
 
 
 def _for_frame(figure: dict, theme: str) -> dict:
@@ -154,22 +146,29 @@ def _page(
     )
 
 
-@blueprint.errorhandler(DashappError)
-def embed_error(exc: DashappError):
-    """A bad parameter (400) or an unknown chart (404), said in the frame."""
-    title = {400: "Invalid parameter", 404: "Unknown chart"}.get(exc.status, "Chart unavailable")
-    theme = request.args.get("theme") if request.args.get("theme") in THEMES else "light"
-    return _page(exc.message, title=title, theme=theme, kind="error"), exc.status
+# The frame's heading per status of our own errors; the web framework's carry their status's name.
+TITLES = {400: "Invalid parameter", 404: "Unknown chart"}
+
+
+def error_page(body: ErrorBody, **live) -> str:
+    """The frame for an error: a missing table's empty state, or the error under its heading (for an unexpected
+    one, only the log's id). `live` are _page's title, theme and refresh settings."""
+    if body.table is not None:
+        detail = f"Expected columns: {body.expected_columns}." if body.expected_columns else ""
+        return _page(body.error, detail=detail, kind="empty", **live)
+    if body.error_id is not None:
+        message, title = f"This chart failed; the error is logged with id {body.error_id}.", "Error"
+    else:
+        message, title = body.error, body.http_name or TITLES.get(body.status, "Chart unavailable")
+    return _page(message, kind="error", **{**live, "title": title})
 
 
 @blueprint.errorhandler(Exception)
-def embed_unexpected(exc: Exception):
-    """Log the traceback under an id; the frame shows the id only."""
-    if isinstance(exc, HTTPException):
-        return _page(exc.description or exc.name, title=exc.name, kind="error"), exc.code
-    error_id = uuid.uuid4().hex[:12]
-    log.exception("embed %s failed (error id %s)", request.path, error_id)
-    return _page(f"This chart failed; the error is logged with id {error_id}.", title="Error", kind="error"), 500
+def embed_error(exc: Exception):
+    """Any error, said in the frame with its status (errors.error_body)."""
+    body = error_body(exc, request.path)
+    theme = request.args.get("theme") if request.args.get("theme") in THEMES else "light"
+    return error_page(body, theme=theme), body.status
 
 
 def share_links(href: str, chart_id: str, prefix: str) -> dict[str, str]:

@@ -14,6 +14,7 @@ from ..alerts.rules import configured_rules
 from ..alerts.store import open_store
 from ..db import Database
 from .figures import DRIFT_COLORS, DRIFT_TINTS, base_figure, empty_figure, table_figure
+from .page_names import PAGE_NAMES
 from .registry import WINDOW, ChartSpec, register
 
 # Worst first: what needs a person on top.
@@ -81,9 +82,7 @@ def _value(row) -> str:
 def _todo(error: str | None, advice: str, link: str, metric: str) -> str:
     """The recommendation (or why the rule could not be evaluated), wrapped for a table cell, and the link to the
     page of the metric."""
-    from ..pages import page_for  # the pages import the charts: look the page up when drawing
-
-    page = page_for(METRICS[metric].page).name
+    page = PAGE_NAMES[METRICS[metric].page]
     text = error if isinstance(error, str) else advice  # None or NaN: the rule evaluated
     return "<br>".join(textwrap.wrap(text, 95)) + f"<br><a href='{link}' target='_self'>open {page} →</a>"
 
@@ -226,40 +225,32 @@ register(
     )
 )
 
-for name, title, data, figure, height, parts, links, description in (
-    (
-        "current",
-        "Alert rules now",
-        current_data,
-        current_figure,
-        520,
-        ("rules", "series", "transitions", "periods"),
-        "link",
-        "Each rule on each series of its metric, worst first, with what to do and where to look.",
-    ),
-    (
-        "timeline",
-        "When alerts fired",
-        timeline_data,
-        timeline_figure,
-        360,
-        ("periods",),
-        None,
-        "Firing periods in the window, warning or critical; a bar that reaches the end still fires.",
-    ),
-):
-    register(
-        ChartSpec(
-            id=f"alerts.{name}",
-            title=title,
-            page="/alerts",
-            params=WINDOW,
-            data=data,
-            figure=figure,
-            tables=TABLES,
-            store_parts=parts,
-            links=links,
-            description=description,
-            height=height,
-        )
+register(
+    ChartSpec(
+        id="alerts.current",
+        title="Alert rules now",
+        page="/alerts",
+        params=WINDOW,
+        data=current_data,
+        figure=current_figure,
+        tables=TABLES,
+        store_parts=("rules", "series", "transitions", "periods"),
+        links="link",
+        description="Each rule on each series of its metric, worst first, with what to do and where to look.",
+        height=520,
     )
+)
+register(
+    ChartSpec(
+        id="alerts.timeline",
+        title="When alerts fired",
+        page="/alerts",
+        params=WINDOW,
+        data=timeline_data,
+        figure=timeline_figure,
+        tables=TABLES,
+        store_parts=("periods",),
+        description="Firing periods in the window, warning or critical; a bar that reaches the end still fires.",
+        height=360,
+    )
+)

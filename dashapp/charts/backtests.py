@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from ..backtest.metrics import METRICS, drawdown_periods, drawdown_series, qs, quiet
 from ..backtest.runs import TABLES, check_runs, known_runs, load_series, run_metrics
 from ..backtest.series import RunSeries
-from ..backtest.tearsheet import Progress, no_progress, tearsheet_html
+from ..backtest.tearsheet import STAGES, Progress, no_progress, tearsheet_html
 from ..db import Database
 from ..errors import BadParameter
 from .figures import base_figure, color_map, empty_figure, stacked_figure, table_figure
@@ -37,6 +37,7 @@ TICKER = Param("ticker", "text", None, help="symbol whose trades are shown; none
 PERIOD = (RUNS, FROM, TO)
 WORST = 5
 BENCHMARK_COLOR = "#6c757d"
+TEARSHEET_STAGES = STAGES  # what tearsheet() tells its `progress` as it goes, in order: for a page's progress bar
 
 
 # -- selection ------------------------------------------------------------------------------------
@@ -588,125 +589,153 @@ def tracking_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
 
 # -- registry -------------------------------------------------------------------------------------
 
-CHARTS = (
-    (
-        "metrics",
-        "Metrics",
-        metrics_data,
-        metrics_figure,
-        (),
-        620,
-        "QuantStats' own functions on each run's cleaned daily returns: 252 trading days a year, risk-free rate 0.",
-    ),
-    (
-        "cumulative",
-        "Cumulative return",
-        cumulative_data,
-        cumulative_figure,
-        (SCALE,),
-        380,
-        "Compounded daily returns of each run; dotted: its benchmark over the same days.",
-    ),
-    ("drawdown", "Drawdown", drawdown_data, drawdown_figure, (), 300, "Each run below its running peak."),
-    (
-        "worst_drawdowns",
-        "Worst drawdowns",
-        worst_drawdowns_data,
-        worst_drawdowns_figure,
-        (),
-        300,
-        f"The {WORST} deepest drawdown periods per run; days are calendar days, start and end included.",
-    ),
-    (
-        "rolling",
-        "Rolling Sharpe and volatility",
-        rolling_data,
-        rolling_figure,
-        (ROLLING,),
-        420,
-        "Annualised over the chosen window of trading days (126 = about 6 months).",
-    ),
-    (
-        "monthly",
-        "Monthly returns",
-        monthly_data,
-        monthly_figure,
-        (FOCUS,),
-        340,
-        "The focus run's compounded return per month and year.",
-    ),
-    (
-        "yearly",
-        "Yearly returns",
-        yearly_data,
-        yearly_figure,
-        (),
-        320,
-        "Compounded per calendar year; bars: runs, dashes: the benchmark.",
-    ),
-    (
-        "distribution",
-        "Return distribution",
-        distribution_data,
-        distribution_figure,
-        (),
-        320,
-        "Share of days per daily-return bin; the extreme 0.2% of days fall in the end bins.",
-    ),
-    (
-        "trades",
-        "Trades",
-        trades_data,
-        trades_figure,
-        (FOCUS, TICKER),
-        420,
-        "The focus run's buys and sells of one symbol at their prices over its close, and the position they leave.",
-    ),
-    (
-        "tracking",
-        "Backtest against paper trading",
-        tracking_data,
-        tracking_figure,
-        (FOCUS,),
-        380,
-        "The focus run's agent version (by default the last selected one that was paper-traded): its newest paper run"
-        " against its newest backtest, from the paper's first day.",
-    ),
-)
+PAGE = "/backtests"
+# The agent trades on the model's sentiment: drift in its inputs or outputs belongs on its charts over time.
+SENTIMENT_AREAS = ("drift", "prediction")
 
-
-def memoized(chart_id: str, data, tables: tuple[str, ...]):
-    """A chart's data, memoized on its params and its tables' fingerprints: figures are cheap, the
-    per-run QuantStats work behind them is not."""
-
-    def cached(db: Database, params: dict) -> pd.DataFrame:
-        return db.memoize(chart_id, params, tables, lambda: data(db, params))
-
-    cached.__doc__ = data.__doc__
-    return cached
-
-
-# The charts over time (the equity curve among them): alert bands are drawn on their days.
-TIME_AXES = {name: "ts" for name in ("cumulative", "drawdown", "rolling", "trades", "tracking")}
-
-for name, title, data, figure, extra, height, description in CHARTS:
-    tables = (*TABLES, "trades", "market") if name == "trades" else TABLES
-    register(
-        ChartSpec(
-            id=f"backtest.{name}",
-            title=title,
-            page="/backtests",
-            params=PERIOD + extra,
-            data=memoized(f"backtest.{name}", data, tables),
-            figure=figure,
-            tables=tables,
-            description=description,
-            height=height,
-            time_axis=TIME_AXES.get(name),
-            # The agent trades on the model's sentiment: drift in its inputs or outputs belongs on the curves.
-            alert_areas=("drift", "prediction") if name in TIME_AXES else (),
-        )
+register(
+    ChartSpec(
+        id="backtest.metrics",
+        title="Metrics",
+        page=PAGE,
+        params=PERIOD,
+        data=metrics_data,
+        figure=metrics_figure,
+        tables=TABLES,
+        height=620,
+        description="QuantStats' own functions on each run's cleaned daily returns: 252 trading days a year,"
+        " risk-free rate 0.",
     )
+)
+register(
+    ChartSpec(
+        id="backtest.cumulative",
+        title="Cumulative return",
+        page=PAGE,
+        params=(*PERIOD, SCALE),
+        data=cumulative_data,
+        figure=cumulative_figure,
+        tables=TABLES,
+        height=380,
+        description="Compounded daily returns of each run; dotted: its benchmark over the same days.",
+        time_axis="ts",
+        alert_areas=SENTIMENT_AREAS,
+    )
+)
+register(
+    ChartSpec(
+        id="backtest.drawdown",
+        title="Drawdown",
+        page=PAGE,
+        params=PERIOD,
+        data=drawdown_data,
+        figure=drawdown_figure,
+        tables=TABLES,
+        height=300,
+        description="Each run below its running peak.",
+        time_axis="ts",
+        alert_areas=SENTIMENT_AREAS,
+    )
+)
+register(
+    ChartSpec(
+        id="backtest.worst_drawdowns",
+        title="Worst drawdowns",
+        page=PAGE,
+        params=PERIOD,
+        data=worst_drawdowns_data,
+        figure=worst_drawdowns_figure,
+        tables=TABLES,
+        height=300,
+        description=f"The {WORST} deepest drawdown periods per run; days are calendar days, start and end included.",
+    )
+)
+register(
+    ChartSpec(
+        id="backtest.rolling",
+        title="Rolling Sharpe and volatility",
+        page=PAGE,
+        params=(*PERIOD, ROLLING),
+        data=rolling_data,
+        figure=rolling_figure,
+        tables=TABLES,
+        height=420,
+        description="Annualised over the chosen window of trading days (126 = about 6 months).",
+        time_axis="ts",
+        alert_areas=SENTIMENT_AREAS,
+    )
+)
+register(
+    ChartSpec(
+        id="backtest.monthly",
+        title="Monthly returns",
+        page=PAGE,
+        params=(*PERIOD, FOCUS),
+        data=monthly_data,
+        figure=monthly_figure,
+        tables=TABLES,
+        height=340,
+        description="The focus run's compounded return per month and year.",
+    )
+)
+register(
+    ChartSpec(
+        id="backtest.yearly",
+        title="Yearly returns",
+        page=PAGE,
+        params=PERIOD,
+        data=yearly_data,
+        figure=yearly_figure,
+        tables=TABLES,
+        height=320,
+        description="Compounded per calendar year; bars: runs, dashes: the benchmark.",
+    )
+)
+register(
+    ChartSpec(
+        id="backtest.distribution",
+        title="Return distribution",
+        page=PAGE,
+        params=PERIOD,
+        data=distribution_data,
+        figure=distribution_figure,
+        tables=TABLES,
+        height=320,
+        description="Share of days per daily-return bin; the extreme 0.2% of days fall in the end bins.",
+    )
+)
+register(
+    ChartSpec(
+        id="backtest.trades",
+        title="Trades",
+        page=PAGE,
+        params=(*PERIOD, FOCUS, TICKER),
+        data=trades_data,
+        figure=trades_figure,
+        tables=(*TABLES, "trades", "market"),
+        height=420,
+        description="The focus run's buys and sells of one symbol at their prices over its close, and the position"
+        " they leave.",
+        time_axis="ts",
+        alert_areas=SENTIMENT_AREAS,
+    )
+)
+register(
+    ChartSpec(
+        id="backtest.tracking",
+        title="Backtest against paper trading",
+        page=PAGE,
+        params=(*PERIOD, FOCUS),
+        data=tracking_data,
+        figure=tracking_figure,
+        tables=TABLES,
+        height=380,
+        description="The focus run's agent version (by default the last selected one that was paper-traded): its"
+        " newest paper run against its newest backtest, from the paper's first day.",
+        time_axis="ts",
+        alert_areas=SENTIMENT_AREAS,
+    )
+)
 
 
 def tearsheet(db: Database, args: dict, progress: Progress = no_progress) -> tuple[str, str]:

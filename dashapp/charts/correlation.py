@@ -228,58 +228,59 @@ def symbols_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     return fig
 
 
-CHARTS = (
-    (
-        "matrix",
-        "Sentiment, returns and the agent",
-        matrix_data,
-        matrix_figure,
-        (METHOD, BY, RUN),
-        460,
-        "Correlation of the daily grid per symbol: mean sentiment, news items, same- and next-day return, the agent's"
-        " net action (buys minus sells).",
-    ),
-    (
-        "lead_lag",
-        "Lead and lag",
-        lead_lag_data,
-        lead_lag_figure,
-        (METHOD,),
-        340,
-        "Sentiment against the return a number of trading days later (or earlier), pooled over symbols.",
-    ),
-    (
-        "rolling",
-        "Rolling correlation with the next day's return",
-        rolling_data,
-        rolling_figure,
-        (ROLLING,),
-        340,
-        "Per symbol; blank until a window is full.",
-    ),
-    (
-        "symbols",
-        "Sentiment across symbols",
-        symbols_data,
-        symbols_figure,
-        (METHOD,),
-        380,
-        "Do symbols' daily sentiment move together?",
-    ),
-)
+PAGE = "/correlation"
 
-for name, title, data, figure, extra, height, description in CHARTS:
-    register(
-        ChartSpec(
-            id=f"correlation.{name}",
-            title=title,
-            page="/correlation",
-            params=FILTERS + extra,
-            data=data,
-            figure=figure,
-            tables=TABLES,
-            description=description,
-            height=height,
-            time_axis="day" if name == "rolling" else None,  # the one chart over time: alert bands
-        )
+register(
+    ChartSpec(
+        id="correlation.matrix",
+        title="Sentiment, returns and the agent",
+        page=PAGE,
+        params=(*FILTERS, METHOD, BY, RUN),
+        data=matrix_data,
+        figure=matrix_figure,
+        tables=TABLES,
+        height=460,
+        description="Correlation of the daily grid per symbol: mean sentiment, news items, same- and next-day return,"
+        " the agent's net action (buys minus sells).",
     )
+)
+register(
+    ChartSpec(
+        id="correlation.lead_lag",
+        title="Lead and lag",
+        page=PAGE,
+        params=(*FILTERS, METHOD),
+        data=lead_lag_data,
+        figure=lead_lag_figure,
+        tables=TABLES,
+        height=340,
+        description="Sentiment against the return a number of trading days later (or earlier), pooled over symbols.",
+    )
+)
+register(
+    ChartSpec(
+        id="correlation.rolling",
+        title="Rolling correlation with the next day's return",
+        page=PAGE,
+        params=(*FILTERS, ROLLING),
+        data=rolling_data,
+        figure=rolling_figure,
+        tables=TABLES,
+        height=340,
+        description="Per symbol; blank until a window is full.",
+        time_axis="day",  # the page's one chart over time: alert bands
+    )
+)
+register(
+    ChartSpec(
+        id="correlation.symbols",
+        title="Sentiment across symbols",
+        page=PAGE,
+        params=(*FILTERS, METHOD),
+        data=symbols_data,
+        figure=symbols_figure,
+        tables=TABLES,
+        height=380,
+        description="Do symbols' daily sentiment move together?",
+    )
+)

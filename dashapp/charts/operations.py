@@ -184,33 +184,71 @@ def pipeline_health_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
 
 
 # The serving charts share their parameters; four of them share one cached query (ops_requests).
-_SERVING_CHARTS = (
-    ("ops.throughput", "Throughput", requests_data, throughput_figure, "Requests per second by outcome."),
-    (
-        "ops.latency",
-        "Latency p50 / p95 / p99 by model version",
-        from_query("ops_latency_quantiles"),
-        latency_figure,
-        "Exact percentiles, log scale.",
-    ),
-    ("ops.error_rate", "Server error rate by model version", requests_data, error_rate_figure, "Share of 5xx."),
-    ("ops.cache_hit", "Feature-store cache hit rate", requests_data, cache_hit_figure, "Lookups served from cache."),
-    ("ops.traffic_split", "Traffic split by model version", requests_data, traffic_split_figure, "Share per version."),
-)
-for chart_id, title, data, figure, description in _SERVING_CHARTS:
-    register(
-        ChartSpec(
-            id=chart_id,
-            title=title,
-            page="/operations",
-            params=FILTERS + (BUCKET,),
-            data=data,
-            figure=figure,
-            tables=("predictions",),
-            description=description,
-            time_axis="bucket",
-        )
+register(
+    ChartSpec(
+        id="ops.throughput",
+        title="Throughput",
+        page="/operations",
+        params=(*FILTERS, BUCKET),
+        data=requests_data,
+        figure=throughput_figure,
+        tables=("predictions",),
+        description="Requests per second by outcome.",
+        time_axis="bucket",
     )
+)
+register(
+    ChartSpec(
+        id="ops.latency",
+        title="Latency p50 / p95 / p99 by model version",
+        page="/operations",
+        params=(*FILTERS, BUCKET),
+        data=from_query("ops_latency_quantiles"),
+        figure=latency_figure,
+        tables=("predictions",),
+        description="Exact percentiles, log scale.",
+        time_axis="bucket",
+    )
+)
+register(
+    ChartSpec(
+        id="ops.error_rate",
+        title="Server error rate by model version",
+        page="/operations",
+        params=(*FILTERS, BUCKET),
+        data=requests_data,
+        figure=error_rate_figure,
+        tables=("predictions",),
+        description="Share of 5xx.",
+        time_axis="bucket",
+    )
+)
+register(
+    ChartSpec(
+        id="ops.cache_hit",
+        title="Feature-store cache hit rate",
+        page="/operations",
+        params=(*FILTERS, BUCKET),
+        data=requests_data,
+        figure=cache_hit_figure,
+        tables=("predictions",),
+        description="Lookups served from cache.",
+        time_axis="bucket",
+    )
+)
+register(
+    ChartSpec(
+        id="ops.traffic_split",
+        title="Traffic split by model version",
+        page="/operations",
+        params=(*FILTERS, BUCKET),
+        data=requests_data,
+        figure=traffic_split_figure,
+        tables=("predictions",),
+        description="Share per version.",
+        time_axis="bucket",
+    )
+)
 register(
     ChartSpec(
         id="ops.pipeline_runs",

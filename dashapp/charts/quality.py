@@ -430,90 +430,112 @@ def duplicates_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     return table_figure(shown, headers, "No request_ids in this window", row_colors=tints, widths=[1, 1, 1, 1, 1, 2.5])
 
 
-for name, title, data, figure, tables, height, description in (
-    (
-        "contract",
-        "Tables against the data contract",
-        contract_data,
-        contract_figure,
-        tuple(TABLES),
-        330,
-        "Required columns, their types and readable files, from the parquet footers (`dashapp check`).",
-    ),
-    (
-        "freshness",
-        "Freshness",
-        freshness_data,
-        freshness_figure,
-        CADENCED,
-        250,
-        "Time from each table's newest row to the window's end, against how often it should get new rows.",
-    ),
-    (
-        "completeness",
-        "Completeness per column",
-        completeness_data,
-        completeness_figure,
-        TIMED,
-        360,
-        "Share of the window's rows with a value: required columns first, worst first, tinted below 99% and 90%.",
-    ),
-    (
-        "values",
-        "Predictions breaking the value rules",
-        values_data,
-        values_figure,
-        ("predictions",),
-        300,
-        "Per day: scores outside [-1, 1], confidences outside [0, 1], unknown labels, missing or repeated request_ids.",
-    ),
-    (
-        "rows",
-        "Rows per day",
-        rows_data,
-        rows_figure,
-        TIMED,
-        330,
-        "Each time-stamped table's rows per UTC day, coloured against its own median day: red is a day short of rows.",
-    ),
-    (
-        "missing",
-        "Missing values per day",
-        missing_data,
-        missing_figure,
-        TIMED,
-        330,
-        "Share of each day's rows without a value, for the columns that miss any: amber from 1%, red from 10%.",
-    ),
-    (
-        "outliers",
-        "Outliers per numeric column (IQR rule)",
-        outliers_data,
-        outliers_figure,
-        TIMED,
-        480,
-        "Values beyond 1.5 interquartile ranges from the quartiles, over the window, most outside first.",
-    ),
-    (
-        "duplicates",
-        "Repeated request_ids in the window",
-        duplicates_data,
-        duplicates_figure,
-        REQUEST_IDS,
-        200,
-        "Ids logged more than once anywhere in the window, also on different days; the most repeated first.",
-    ),
-):
-    register(
-        ChartSpec(
-            id=f"quality.{name}",
-            title=title,
-            page="/quality",
-            params=WINDOW,
-            data=data,
-            figure=figure,
-            tables=tables,
-            description=description,
-            height=height,
-        )
+register(
+    ChartSpec(
+        id="quality.contract",
+        title="Tables against the data contract",
+        page="/quality",
+        params=WINDOW,
+        data=contract_data,
+        figure=contract_figure,
+        tables=tuple(TABLES),
+        height=330,
+        description="Required columns, their types and readable files, from the parquet footers (`dashapp check`).",
     )
+)
+register(
+    ChartSpec(
+        id="quality.freshness",
+        title="Freshness",
+        page="/quality",
+        params=WINDOW,
+        data=freshness_data,
+        figure=freshness_figure,
+        tables=CADENCED,
+        height=250,
+        description="Time from each table's newest row to the window's end, against how often it should get new rows.",
+    )
+)
+register(
+    ChartSpec(
+        id="quality.completeness",
+        title="Completeness per column",
+        page="/quality",
+        params=WINDOW,
+        data=completeness_data,
+        figure=completeness_figure,
+        tables=TIMED,
+        height=360,
+        description="Share of the window's rows with a value: required columns first, worst first, tinted below 99%"
+        " and 90%.",
+    )
+)
+register(
+    ChartSpec(
+        id="quality.values",
+        title="Predictions breaking the value rules",
+        page="/quality",
+        params=WINDOW,
+        data=values_data,
+        figure=values_figure,
+        tables=("predictions",),
+        height=300,
+        description="Per day: scores outside [-1, 1], confidences outside [0, 1], unknown labels, missing or repeated"
+        " request_ids.",
+    )
+)
+register(
+    ChartSpec(
+        id="quality.rows",
+        title="Rows per day",
+        page="/quality",
+        params=WINDOW,
+        data=rows_data,
+        figure=rows_figure,
+        tables=TIMED,
+        height=330,
+        description="Each time-stamped table's rows per UTC day, coloured against its own median day: red is a day"
+        " short of rows.",
+    )
+)
+register(
+    ChartSpec(
+        id="quality.missing",
+        title="Missing values per day",
+        page="/quality",
+        params=WINDOW,
+        data=missing_data,
+        figure=missing_figure,
+        tables=TIMED,
+        height=330,
+        description="Share of each day's rows without a value, for the columns that miss any: amber from 1%, red from"
+        " 10%.",
+    )
+)
+register(
+    ChartSpec(
+        id="quality.outliers",
+        title="Outliers per numeric column (IQR rule)",
+        page="/quality",
+        params=WINDOW,
+        data=outliers_data,
+        figure=outliers_figure,
+        tables=TIMED,
+        height=480,
+        description="Values beyond 1.5 interquartile ranges from the quartiles, over the window, most outside first.",
+    )
+)
+register(
+    ChartSpec(
+        id="quality.duplicates",
+        title="Repeated request_ids in the window",
+        page="/quality",
+        params=WINDOW,
+        data=duplicates_data,
+        figure=duplicates_figure,
+        tables=REQUEST_IDS,
+        height=200,
+        description="Ids logged more than once anywhere in the window, also on different days; the most repeated"
+        " first.",
+    )
+)

@@ -421,107 +421,120 @@ def training_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     return fig
 
 
+PAGE = "/sentiment"
 OUTCOMES = ("predictions", "outcomes")
-CHARTS = (
-    (
-        "versions",
-        "Model versions side by side",
-        versions_data,
-        versions_figure,
-        (),
-        OUTCOMES,
-        220,
-        "Traffic, behaviour and accuracy per version; the canary against the stable version (most traffic).",
-    ),
-    (
-        "accuracy",
-        "Accuracy and macro F1 by prediction day",
-        accuracy_data,
-        accuracy_figure,
-        (),
-        OUTCOMES,
-        380,
-        "From outcomes joined on request_id; below, the share of each day's predictions with an outcome yet.",
-    ),
-    (
-        "confusion",
-        "Confusion matrix",
-        confusion_data,
-        confusion_figure,
-        (),
-        OUTCOMES,
-        340,
-        "Counts and shares of each true label; filter one model version to see its own.",
-    ),
-    (
-        "calibration",
-        "Calibration",
-        calibration_data,
-        calibration_figure,
-        (),
-        OUTCOMES,
-        340,
-        "Accuracy per confidence decile against the diagonal; ECE in the footer.",
-    ),
-    (
-        "score_bands",
-        "Score distribution over time",
-        from_query("sentiment_score_bands"),
-        bands_figure,
-        (BUCKET,),
-        ("predictions",),
-        320,
-        "Exact p5, p25, median, p75 and p95 of the sentiment score per bucket.",
-    ),
-    (
-        "confidence",
-        "Confidence distribution",
-        from_query("sentiment_confidence"),
-        confidence_figure,
-        (),
-        ("predictions",),
-        300,
-        "Share of each version's predictions per confidence bin of 0.05.",
-    ),
-    (
-        "labels",
-        "Label share over time",
-        labels_data,
-        labels_figure,
-        (),
-        ("predictions",),
-        300,
-        "Daily share of each predicted label.",
-    ),
-    (
-        "training",
-        "Training against production",
-        training_data,
-        training_figure,
-        (),
-        (*OUTCOMES, "training_runs"),
-        300,
-        "Each version's last training run and its accuracy in production.",
-    ),
-)
+# The model's outputs move when its inputs drift: the drift rules belong on its charts over time.
+DRIFT_AREAS = ("drift", "prediction")
 
-# The charts over time, by the data's time column: alert bands are drawn on them.
-TIME_AXES = {"accuracy": "day", "score_bands": "bucket", "labels": "day"}
-
-for name, title, data, figure, extra, tables, height, description in CHARTS:
-    register(
-        ChartSpec(
-            id=f"sentiment.{name}",
-            title=title,
-            page="/sentiment",
-            params=FILTERS + extra,
-            data=data,
-            figure=figure,
-            tables=tables,
-            description=description,
-            height=height,
-            time_axis=TIME_AXES.get(name),
-            # The model's outputs move when its inputs drift: the drift rules belong on its charts over time.
-            alert_areas=("drift", "prediction") if name in TIME_AXES else (),
-        )
+register(
+    ChartSpec(
+        id="sentiment.versions",
+        title="Model versions side by side",
+        page=PAGE,
+        params=FILTERS,
+        data=versions_data,
+        figure=versions_figure,
+        tables=OUTCOMES,
+        height=220,
+        description="Traffic, behaviour and accuracy per version; the canary against the stable version (most"
+        " traffic).",
     )
+)
+register(
+    ChartSpec(
+        id="sentiment.accuracy",
+        title="Accuracy and macro F1 by prediction day",
+        page=PAGE,
+        params=FILTERS,
+        data=accuracy_data,
+        figure=accuracy_figure,
+        tables=OUTCOMES,
+        height=380,
+        description="From outcomes joined on request_id; below, the share of each day's predictions with an outcome"
+        " yet.",
+        time_axis="day",
+        alert_areas=DRIFT_AREAS,
+    )
+)
+register(
+    ChartSpec(
+        id="sentiment.confusion",
+        title="Confusion matrix",
+        page=PAGE,
+        params=FILTERS,
+        data=confusion_data,
+        figure=confusion_figure,
+        tables=OUTCOMES,
+        height=340,
+        description="Counts and shares of each true label; filter one model version to see its own.",
+    )
+)
+register(
+    ChartSpec(
+        id="sentiment.calibration",
+        title="Calibration",
+        page=PAGE,
+        params=FILTERS,
+        data=calibration_data,
+        figure=calibration_figure,
+        tables=OUTCOMES,
+        height=340,
+        description="Accuracy per confidence decile against the diagonal; ECE in the footer.",
+    )
+)
+register(
+    ChartSpec(
+        id="sentiment.score_bands",
+        title="Score distribution over time",
+        page=PAGE,
+        params=(*FILTERS, BUCKET),
+        data=from_query("sentiment_score_bands"),
+        figure=bands_figure,
+        tables=("predictions",),
+        height=320,
+        description="Exact p5, p25, median, p75 and p95 of the sentiment score per bucket.",
+        time_axis="bucket",
+        alert_areas=DRIFT_AREAS,
+    )
+)
+register(
+    ChartSpec(
+        id="sentiment.confidence",
+        title="Confidence distribution",
+        page=PAGE,
+        params=FILTERS,
+        data=from_query("sentiment_confidence"),
+        figure=confidence_figure,
+        tables=("predictions",),
+        height=300,
+        description="Share of each version's predictions per confidence bin of 0.05.",
+    )
+)
+register(
+    ChartSpec(
+        id="sentiment.labels",
+        title="Label share over time",
+        page=PAGE,
+        params=FILTERS,
+        data=labels_data,
+        figure=labels_figure,
+        tables=("predictions",),
+        height=300,
+        description="Daily share of each predicted label.",
+        time_axis="day",
+        alert_areas=DRIFT_AREAS,
+    )
+)
+register(
+    ChartSpec(
+        id="sentiment.training",
+        title="Training against production",
+        page=PAGE,
+        params=FILTERS,
+        data=training_data,
+        figure=training_figure,
+        tables=(*OUTCOMES, "training_runs"),
+        height=300,
+        description="Each version's last training run and its accuracy in production.",
+    )
+)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dash_bootstrap_components as dbc
 
+from ..charts.page_names import PAGE_NAMES
 from . import Page
 from .panels import chart_card
 
@@ -15,4 +16,4 @@ def layout(args: dict) -> list:
     ]
 
 
-PAGE = Page(path="/alerts", name="Alerts", order=8, layout=layout, entity_filters=False)
+PAGE = Page(path="/alerts", name=PAGE_NAMES["/alerts"], order=8, layout=layout, entity_filters=False)

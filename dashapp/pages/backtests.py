@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Dash, Input, Output, State, dcc, html, no_update
 from flask import current_app
 
 from ..background import job_scope
-from ..backtest.runs import known_runs
-from ..backtest.tearsheet import STAGES, Progress, no_progress
-from ..charts.backtests import ROLLING, selected_runs, tearsheet
-from ..db import Database
+from ..charts import options
+from ..charts.backtests import ROLLING, TEARSHEET_STAGES, Progress, no_progress, selected_runs, tearsheet
+from ..charts.page_names import PAGE_NAMES
 from ..errors import DashappError
 from . import PAGE_PARAM, Page, query_args
 from .panels import chart_card, control_col, controls_card
+
+if TYPE_CHECKING:
+    from ..db import Database
 
 STATUS_CLASS = "small text-muted"
 WINDOW_LABELS = {"21": "1 month", "63": "3 months", "126": "6 months", "252": "1 year"}
@@ -122,15 +126,15 @@ def tearsheet_controls() -> list:
 
 
 def layout(args: dict) -> list:
-    db: Database = current_app.extensions["dashapp"].db
+    db = current_app.extensions["dashapp"].db
     asked = list(args.get("run", []))
     runs = pd.DataFrame(columns=["run_id", "agent", "agent_version", "kind", "days"])
     shown, symbols = asked, []
     try:  # a missing table or an unknown run: the panels say so, the pickers start short
-        runs = known_runs(db)
-        shown = selected_runs(db, {"run": []})["run_id"].tolist() if not asked else asked
+        runs = options.runs(db)
+        shown = options.default_runs(db) if not asked else asked
         focus = args.get("focus") or (shown[0] if shown else None)
-        symbols = db.run("backtest_trade_symbols", run_id=focus)["symbol"].tolist() if focus else []
+        symbols = options.traded_symbols(db, focus) if focus else []
     except DashappError:
         pass
     row = "mb-3 g-3"
@@ -186,8 +190,8 @@ def progress_reporter(set_progress) -> Progress:
     """Turn the report's stages into the progress bar's value (the share of stages begun) and its status line."""
 
     def report(stage: str) -> None:
-        step = STAGES.index(stage) + 1
-        set_progress([round(100 * step / (len(STAGES) + 1)), f"Building the tearsheet: {stage}…"])
+        step = TEARSHEET_STAGES.index(stage) + 1
+        set_progress([round(100 * step / (len(TEARSHEET_STAGES) + 1)), f"Building the tearsheet: {stage}…"])
 
     return report
 
@@ -207,4 +211,4 @@ def download_tearsheet(search: str | None, db: Database, progress: Progress = no
     return dcc.send_string(body, name, type="text/html"), f"{name} downloaded."
 
 
-PAGE = Page(path="/backtests", name="Backtests", order=4, layout=layout, global_filters=False)
+PAGE = Page(path="/backtests", name=PAGE_NAMES["/backtests"], order=4, layout=layout, global_filters=False)

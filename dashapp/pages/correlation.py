@@ -6,8 +6,9 @@ import dash_bootstrap_components as dbc
 from dash import dcc
 from flask import current_app
 
-from ..backtest.runs import known_runs
+from ..charts import options
 from ..charts.correlation import ROLLING
+from ..charts.page_names import PAGE_NAMES
 from ..errors import DataUnavailable
 from . import PAGE_PARAM, Page
 from .panels import chart_card, control_col, controls_card
@@ -16,7 +17,7 @@ from .panels import chart_card, control_col, controls_card
 def controls(args: dict) -> dbc.Card:
     """Method, pooling, rolling window and the agent run; the shell keeps them in the URL."""
     try:
-        runs = known_runs(current_app.extensions["dashapp"].db)
+        runs = options.runs(current_app.extensions["dashapp"].db)
         run_options = [{"label": f"{r.run_id} ({r.kind})", "value": r.run_id} for r in runs.itertuples() if r.days]
     except DataUnavailable:
         run_options = []
@@ -87,4 +88,4 @@ def layout(args: dict) -> list:
     ]
 
 
-PAGE = Page(path="/correlation", name="Correlation", order=5, layout=layout)
+PAGE = Page(path="/correlation", name=PAGE_NAMES["/correlation"], order=5, layout=layout)

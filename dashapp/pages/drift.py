@@ -7,6 +7,7 @@ from dash import dcc
 from flask import current_app
 
 from ..charts.drift import SORTS, feature_names
+from ..charts.page_names import PAGE_NAMES
 from ..errors import DataUnavailable
 from . import PAGE_PARAM, Page
 from .panels import chart_card, control_col, controls_card
@@ -73,4 +74,4 @@ def layout(args: dict) -> list:
     ]
 
 
-PAGE = Page(path="/drift", name="Drift", order=2, layout=layout)
+PAGE = Page(path="/drift", name=PAGE_NAMES["/drift"], order=2, layout=layout)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import html
 
+from ..charts.page_names import PAGE_NAMES
 from . import Page
 from .panels import chart_card
 
@@ -33,4 +34,4 @@ def layout(args: dict) -> list:
     ]
 
 
-PAGE = Page(path="/operations", name="Operations", order=7, layout=layout)
+PAGE = Page(path="/operations", name=PAGE_NAMES["/operations"], order=7, layout=layout)

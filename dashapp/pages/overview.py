@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dash_bootstrap_components as dbc
 
+from ..charts.page_names import PAGE_NAMES
 from . import Page
 from .panels import chart_card
 
@@ -28,4 +29,4 @@ def layout(args: dict) -> list:
     ]
 
 
-PAGE = Page(path="/", name="Overview", order=0, layout=layout)
+PAGE = Page(path="/", name=PAGE_NAMES["/"], order=0, layout=layout)

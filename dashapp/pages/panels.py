@@ -7,8 +7,7 @@ needs; the other panels keep working.
 
 from __future__ import annotations
 
-import logging
-import uuid
+from typing import TYPE_CHECKING
 
 import dash_bootstrap_components as dbc
 from dash import MATCH, Dash, Input, Output, State, ctx, dcc, html
@@ -16,13 +15,13 @@ from dash.exceptions import PreventUpdate
 
 from ..charts import REGISTRY, get_chart, render
 from ..charts.figures import empty_figure
-from ..db import Database
 from ..embed import share_links
-from ..errors import BadParameter, DataUnavailable, QueryRefused, UnknownChart
+from ..errors import ErrorBody, error_body
 from . import query_args
 from .refresh import DRAWN, STALE, panel_version
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from ..db import Database
 
 GRAPH, STATUS = "chart-graph", "chart-status"
 SHARE, SHARE_BODY = "chart-share", "chart-share-body"
@@ -139,21 +138,27 @@ def render_panel(search: str | None, graph_id: dict, db: Database) -> tuple[obje
         # Both inputs are client-controlled (anyone can POST a callback): forged shapes are no chart, no filters.
         spec = get_chart(str(graph_id.get("chart") if isinstance(graph_id, dict) else None))
         rendered = render(spec, query_args(search), db)
-    except BadParameter as exc:
-        return empty_figure("Invalid filter"), dbc.Alert(exc.message, color="warning", className="mb-0 py-1"), True
-    except DataUnavailable as exc:
-        return empty_figure(f"{exc.table} unavailable"), empty_state(exc), True
-    except QueryRefused as exc:
-        return empty_figure("Not drawn"), dbc.Alert(exc.message, color="warning", className="mb-0 py-1"), False
-    except UnknownChart as exc:
-        return empty_figure("Unknown chart"), exc.message, True
-    except Exception:
-        error_id = uuid.uuid4().hex[:8]
-        log.exception("panel %s failed (error id %s)", graph_id, error_id)
-        message = f"This panel failed; the error is logged with id {error_id}."
-        return empty_figure("Panel failed"), dbc.Alert(message, color="danger", className="mb-0 py-1"), True
+    except Exception as exc:
+        return panel_error(error_body(exc, f"panel {graph_id}"))
     notes = " · ".join(rendered.notes)
     return rendered.figure, " · ".join(part for part in (rendered.coverage, notes) if part), True
+
+
+def panel_error(body: ErrorBody) -> tuple[object, object, bool]:
+    """A panel's (figure, footer, settled) for an error: what to change, what is missing, or the log's id.
+
+    A refused query is not settled: the server would not draw it just now, and may on the next tick.
+    """
+    if body.param is not None:
+        return empty_figure("Invalid filter"), dbc.Alert(body.error, color="warning", className="mb-0 py-1"), True
+    if body.table is not None:
+        return empty_figure(f"{body.table} unavailable"), empty_state(body), True
+    if body.reason is not None:
+        return empty_figure("Not drawn"), dbc.Alert(body.error, color="warning", className="mb-0 py-1"), False
+    if body.status == 404:
+        return empty_figure("Unknown chart"), body.error, True
+    message = f"This panel failed; the error is logged with id {body.error_id}." if body.error_id else body.error
+    return empty_figure("Panel failed"), dbc.Alert(message, color="danger", className="mb-0 py-1"), True
 
 
 def redraw_chart(search, graph_id, drawn, triggered, db: Database):
@@ -172,11 +177,11 @@ def redraw_chart(search, graph_id, drawn, triggered, db: Database):
     return figure, footer, version if settled or version is None else ""
 
 
-def empty_state(exc: DataUnavailable) -> html.Div:
+def empty_state(body: ErrorBody) -> html.Div:
     """Explain a missing or unreadable table: which one, why, and what it must contain."""
-    children = [html.Strong(f"{exc.table}: "), exc.reason]
-    if exc.expected:
-        children += [html.Br(), f"Expected columns: {exc.expected}."]
+    children = [html.Strong(f"{body.table}: "), body.table_reason]
+    if body.expected_columns:
+        children += [html.Br(), f"Expected columns: {body.expected_columns}."]
     return dbc.Alert(children, color="secondary", className="mb-0 py-1 empty-state")
 
 

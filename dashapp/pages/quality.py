@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dash_bootstrap_components as dbc
 
+from ..charts.page_names import PAGE_NAMES
 from . import Page
 from .panels import chart_card
 
@@ -27,4 +28,4 @@ def layout(args: dict) -> list:
     ]
 
 
-PAGE = Page(path="/quality", name="Data quality", order=1, layout=layout, entity_filters=False)
+PAGE = Page(path="/quality", name=PAGE_NAMES["/quality"], order=1, layout=layout, entity_filters=False)

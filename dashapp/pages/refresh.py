@@ -9,6 +9,7 @@ so that it is there on every page (Backtests hides the filter bar) and where Gra
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import dash_bootstrap_components as dbc
@@ -17,9 +18,11 @@ from dash.exceptions import PreventUpdate
 
 from ..charts import get_chart
 from ..charts.registry import REFRESH, REFRESH_SECONDS, chart_version, refresh_seconds
-from ..db import Database
 from ..errors import BadParameter, DashappError
 from . import query_args
+
+if TYPE_CHECKING:
+    from ..db import Database
 
 PICKER, INTERVAL, PICKER_ERROR = "refresh-picker", "refresh-interval", "refresh-error"
 # Per chart card: the version its panel drew, and the mark a tick sets when the data moved on (panels.py).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dash_bootstrap_components as dbc
 
+from ..charts.page_names import PAGE_NAMES
 from . import Page
 from .panels import chart_card
 
@@ -30,4 +31,4 @@ def layout(args: dict) -> list:
     ]
 
 
-PAGE = Page(path="/sentiment", name="Sentiment", order=3, layout=layout)
+PAGE = Page(path="/sentiment", name=PAGE_NAMES["/sentiment"], order=3, layout=layout)

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import dash_bootstrap_components as dbc
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from ..charts import REGISTRY
-from ..db import Database
-from ..errors import DataUnavailable
+from ..charts.options import filter_options
 from ..subpath import ROOT, url
 from ..timerange import parse_instant, utc_now
 from . import PAGE_PARAM, PAGES, page_for, query_args, refresh
+
+if TYPE_CHECKING:
+    from ..db import Database
 
 PRESETS = {
     "24h": "Last 24 hours",
@@ -238,17 +241,6 @@ def sync_filters(search, preset, start_date, end_date, symbols, version, page_pa
         no_update,
         [no_update] * len(page_params),
     )
-
-
-def filter_options(db: Database) -> tuple[list, list]:
-    """List the symbols and model versions present in predictions, for the dropdowns."""
-    try:
-        frame = db.run("meta_filter_options")
-    except DataUnavailable:
-        return [], []
-    symbols = frame.loc[frame["kind"] == "symbol", "value"].tolist()
-    versions = frame.loc[frame["kind"] == "model_version", "value"].tolist()
-    return symbols, versions
 
 
 def nav_links(pathname: str | None, search: str | None, prefix: str = ROOT) -> list:
