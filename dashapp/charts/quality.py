@@ -267,16 +267,22 @@ def rows_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
                 "tickvals": [0, 0.5, 1, 1.5, 2],
                 "ticktext": ["no rows", "half", "median", "1.5×", "≥ 2×"],
             },
-            customdata=np.dstack([counts, grid["weekday_median"].to_numpy()]),
+            customdata=counts,
+            hovertext=[[_against(m) for m in row] for row in grid["weekday_median"].to_numpy()],
             text=[[_compact(n) for n in row] for row in counts] if counts.shape[1] <= 45 else None,
             texttemplate="%{text}",
             xgap=1,
             ygap=1,
-            hovertemplate="%{y}, %{x|%Y-%m-%d}: %{customdata[0]:,} rows"
-            " (the weekday's median %{customdata[1]:,.0f})<extra></extra>",
+            hovertemplate="%{y}, %{x|%Y-%m-%d}: %{customdata:,} rows (%{hovertext})<extra></extra>",
         )
     )
     return fig
+
+
+def _against(weekday_median: float) -> str:
+    if pd.isna(weekday_median):
+        return "no earlier same weekday with rows"
+    return f"the same weekday's median {weekday_median:,.0f}"
 
 
 def _day_axis(days: int) -> dict:
