@@ -111,19 +111,23 @@ def budget_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
 
 
 def _mark_partial(fig: go.Figure, frame: pd.DataFrame, params: dict) -> None:
-    """Shade the time whose SLO window reaches back before the data begins: a budget over fewer days of events."""
+    """Shade the time whose SLO window reaches back before the data begins: a budget over fewer days of events.
+
+    One shade per first day of data (service_metrics and predictions may begin apart), labelled below the lines.
+    """
     partial = frame[frame["partial"].astype(bool)]
-    for first, part in partial.groupby("data_from", sort=True):
+    starts = pd.to_datetime(partial["data_from"]).dt.floor("min")  # as the label shows them
+    for number, (first, part) in enumerate(partial.groupby(starts, sort=True)):
         names = ", ".join(sorted(set(part["slo"].map(SLO_NAMES))))
         fig.add_vrect(
             x0=part["bucket"].min(),
             x1=min(part["bucket"].max() + pd.Timedelta(seconds=params["bucket"]), pd.Timestamp(params["end"])),
             fillcolor=DRIFT_TINTS["no data"],
-            opacity=0.5,
+            opacity=0.6,
             layer="below",
             line_width=0,
-            annotation_text=f"partial window: data from {pd.Timestamp(first):%b %d %H:%M} ({names})",
-            annotation_position="top left",
+            annotation_text=f"partial window: data from {first:%b %d %H:%M} ({names})",
+            annotation_position="bottom left" if number == 0 else "bottom right",
             annotation_font_size=11,
         )
 
