@@ -179,6 +179,14 @@ class Config:
         default=0.15,
         metadata={"help": "KL divergence of the label mix from which prediction drift is a warning", "results": True},
     )
+    drift_top_k: int = field(
+        default=50,
+        metadata={
+            "help": "categories of a text feature with their own PSI bin (the reference's most frequent);"
+            " the others share one 'other' bin",
+            "results": True,
+        },
+    )
     slo_availability: float = field(
         default=0.999,
         metadata={"help": "availability objective: the share of a service's samples that are up", "results": True},
@@ -369,6 +377,8 @@ class Config:
         for name in ("drift_psi_warning", "drift_psi_critical", "drift_cardinality_growth", "drift_prediction_kl"):
             if not 0 < getattr(self, name) < 100:
                 raise ConfigError(f"{env_name(name)} must be a number above 0, got {getattr(self, name)}")
+        if not 1 <= self.drift_top_k <= 100_000:
+            raise ConfigError(f"{env_name('drift_top_k')} must be between 1 and 100000, got {self.drift_top_k}")
         if self.drift_psi_warning >= self.drift_psi_critical:
             raise ConfigError(
                 f"{env_name('drift_psi_warning')} must be below {env_name('drift_psi_critical')}"

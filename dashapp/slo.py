@@ -68,6 +68,41 @@ def objectives(config: Config) -> dict[str, Objective]:
     }
 
 
+# The table each objective's events come from: its first row says how much of an SLO window holds data.
+EVENT_TABLES = {
+    "availability": "service_metrics",
+    "latency": "predictions",
+    "cache_hit_rate": "predictions",
+    "accuracy": "predictions",
+}
+
+
+def data_starts(db: Database) -> dict[str, pd.Timestamp | None]:
+    """Per objective, the first timestamp of the table its events come from; None without the table or rows."""
+    firsts = {}
+    for table in sorted(set(EVENT_TABLES.values())):
+        try:
+            first = db.data_from(table)
+        except DataUnavailable:
+            first = None
+        firsts[table] = None if first is None else pd.Timestamp(first)
+    return {slo: firsts[table] for slo, table in EVENT_TABLES.items()}
+
+
+def window_covered(first: pd.Timestamp | None, ends, window: timedelta, step: timedelta) -> pd.TimedeltaIndex:
+    """How much of each SLO window ending at `ends` the data covers: all of it, unless the data's first
+    bucket of `step` (its first row, floored) starts later than the window does.
+
+    A budget over less than its window is not the promise's budget yet: each bad event weighs more than it will
+    once the window is full, so the pages mark it a partial window.
+    """
+    ends = pd.DatetimeIndex(ends)
+    if first is None:
+        return pd.TimedeltaIndex([window] * len(ends))
+    covered = np.clip((ends - first.floor(step)).to_numpy(), np.timedelta64(0), pd.Timedelta(window).to_timedelta64())
+    return pd.TimedeltaIndex(covered)
+
+
 # -- the arithmetic (tests/test_slo.py checks it against hand-computed figures) -------------------
 
 
@@ -174,7 +209,7 @@ def _events(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 STATUS_COLUMNS = [
     *("slo", "service", "promise", "target", "sli", "budget_left", "now", "now_window", "events"),
-    *("burn_1h", "burn_6h", "burn_3d", "p95_ms"),
+    *("partial", "data_days", "burn_1h", "burn_6h", "burn_3d", "p95_ms"),
 ]
 
 
@@ -182,13 +217,15 @@ def status_table(db: Database, end: datetime) -> pd.DataFrame:
     """One row per objective and service as of `end` (floored to 5 minutes): the SLO table's numbers.
 
     Returns STATUS_COLUMNS: now is the SLI over `now_window`, sli over the SLO window, p95_ms the latency
-    objective's exact p95 over the last hour (NaN on the other rows).
+    objective's exact p95 over the last hour (NaN on the other rows). partial says the data begins after the
+    SLO window does; data_days is how many days of the window it covers (window_covered).
     """
     config = db.config
     end = pd.Timestamp(end).floor(STEP).to_pydatetime()
     window = timedelta(days=config.slo_window_days)
     longest = max(window, *TABLE_WINDOWS)
     events = all_events(db, end - longest, end, int(STEP.total_seconds()))
+    starts = data_starts(db) if not events.empty else {}
     rows = []
     for (slo, service), part in events.groupby(["slo", "service"], sort=True):
         objective = objectives(config)[slo]
@@ -199,6 +236,8 @@ def status_table(db: Database, end: datetime) -> pd.DataFrame:
         row |= {"sli": good / total if total else np.nan, "budget_left": budget_left(total - good, total, objective)}
         good, total = sums[now]
         row |= {"now": good / total if total else np.nan, "now_window": now, "events": sums[window][1]}
+        covered = window_covered(starts[slo], [end], window, DAY if objective.daily else STEP)[0]
+        row |= {"partial": covered < window, "data_days": covered / DAY}
         for w, name in zip(TABLE_WINDOWS, ("burn_1h", "burn_6h", "burn_3d"), strict=True):
             short = objective.daily and w < DAY  # a daily count cannot say how an hour went
             row[name] = np.nan if short else burn_rate(sums[w][1] - sums[w][0], sums[w][1], objective)
@@ -217,19 +256,34 @@ def _window_sums(events: pd.DataFrame, end: datetime, window: timedelta) -> tupl
 def budget_over_time(db: Database, start: datetime, end: datetime, bucket_seconds: int) -> pd.DataFrame:
     """Per bucket in [start, end): each objective's budget left over the SLO window ending with that bucket.
 
-    Returns bucket, slo, service, budget_left. Accuracy is counted per day, so its line moves once a day.
+    Returns bucket, slo, service, budget_left, partial (the data begins after that window does: window_covered)
+    and data_from (the first row of the objective's table). Accuracy is counted per day, so its line moves once
+    a day.
     """
     config = db.config
     window = timedelta(days=config.slo_window_days)
     step = timedelta(seconds=bucket_seconds)
     events = all_events(db, start - window, end, bucket_seconds)
+    starts = data_starts(db) if not events.empty else {}
     parts = []
     for (slo, service), part in events.groupby(["slo", "service"], sort=True):
         objective = objectives(config)[slo]
         series = part.groupby("bucket")[["good", "total"]].sum()
-        sums = rolling(series, window, DAY if objective.daily else step)
+        every = DAY if objective.daily else step
+        sums = rolling(series, window, every)
         left = budget_left(sums["total"] - sums["good"], sums["total"], objective)
-        frame = pd.DataFrame({"bucket": sums.index, "slo": slo, "service": service, "budget_left": left})
+        # The window ending with a bucket ends where the bucket does.
+        partial = window_covered(starts[slo], sums.index + every, window, every) < window
+        frame = pd.DataFrame(
+            {
+                "bucket": sums.index,
+                "slo": slo,
+                "service": service,
+                "budget_left": left,
+                "partial": partial,
+                "data_from": starts[slo],
+            }
+        )
         parts.append(frame[(frame["bucket"] >= start) & (frame["bucket"] < end)])
-    columns = ["bucket", "slo", "service", "budget_left"]
+    columns = ["bucket", "slo", "service", "budget_left", "partial", "data_from"]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)

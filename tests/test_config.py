@@ -84,6 +84,7 @@ def test_the_alert_state_lives_under_xdg_state_home_not_in_the_cache(monkeypatch
         ("DASHAPP_DRIFT_PSI_CRITICAL", "0.5", "drift_psi_critical", 0.5),
         ("DASHAPP_DRIFT_CARDINALITY_GROWTH", "2", "drift_cardinality_growth", 2.0),
         ("DASHAPP_DRIFT_PREDICTION_KL", " 0.05 ", "drift_prediction_kl", 0.05),
+        ("DASHAPP_DRIFT_TOP_K", "20", "drift_top_k", 20),
         ("DASHAPP_SLO_AVAILABILITY", "0.995", "slo_availability", 0.995),
         ("DASHAPP_SLO_LATENCY_P95_MS", "750", "slo_latency_p95_ms", 750.0),
         ("DASHAPP_SLO_ACCURACY", "0.8", "slo_accuracy", 0.8),
@@ -144,6 +145,7 @@ def test_every_field_is_covered_by_the_variable_test():
         "drift_psi_critical",
         "drift_cardinality_growth",
         "drift_prediction_kl",
+        "drift_top_k",
         "slo_availability",
         "slo_latency_p95_ms",
         "slo_accuracy",
@@ -514,6 +516,7 @@ RESULTS = {
     "drift_psi_critical": 0.5,
     "drift_cardinality_growth": 2.0,
     "drift_prediction_kl": 0.3,
+    "drift_top_k": 20,
     "slo_availability": 0.99,
     "slo_latency_p95_ms": 750.0,
     "slo_accuracy": 0.8,
@@ -617,6 +620,8 @@ def test_readme_documents_no_setting_that_does_not_exist():
             {"DASHAPP_DRIFT_PSI_WARNING": "0.3", "DASHAPP_DRIFT_PSI_CRITICAL": "0.2"},
             "DASHAPP_DRIFT_PSI_WARNING must be below DASHAPP_DRIFT_PSI_CRITICAL (0.3 >= 0.2)",
         ),
+        ({"DASHAPP_DRIFT_TOP_K": "0"}, "DASHAPP_DRIFT_TOP_K must be between 1 and 100000, got 0"),
+        ({"DASHAPP_DRIFT_TOP_K": "ten"}, "DASHAPP_DRIFT_TOP_K must be an integer, got 'ten'"),
     ],
 )
 def test_drift_thresholds_are_validated(environ, message):

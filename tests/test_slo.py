@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from dashapp import slo
 from dashapp.alerts.evaluate import evaluate
 from dashapp.alerts.rules import load_rules
+from dashapp.charts.services import budget_figure, slo_table_figure
 from dashapp.config import Config
 from dashapp.db import Database
 from tests.fixtures import write_partitioned
@@ -192,3 +194,43 @@ def test_the_outage_fires_the_fast_burn_and_the_service_down_rules(db):
     assert burn.peak == pytest.approx(30 / 60 / 0.001)
     (down,) = fired[("service_down", "database", "db-0")]
     assert (down.start, down.end) == (END - timedelta(hours=2), END - timedelta(minutes=90))
+
+
+# -- a budget over less than its window: the data begins after the SLO window does ----------------------
+
+
+def test_the_slo_table_marks_a_budget_partial_when_the_data_begins_after_the_window(db):
+    table = slo.status_table(db, END).set_index("slo")
+    # 30-day windows; service_metrics begins 3 days before END, predictions (and their outcomes) 2 days before.
+    assert table["partial"].tolist() == [True] * 4
+    assert table["data_days"].to_dict() == {"accuracy": 2.0, "availability": 3.0, "cache_hit_rate": 2.0, "latency": 2.0}
+    figure = slo_table_figure(table.reset_index(), {})
+    cells = dict(zip(figure.data[0].header.values, figure.data[0].cells.values, strict=True))
+    assert all("partial window" in text for text in cells["Budget left"])
+    assert f"{1 - 30 / 4.32:.1%} · partial window: 3.0 d of data" in cells["Budget left"]
+
+    # Two-day windows: service_metrics reaches back past the window's start, predictions exactly to it.
+    short = Database(replace(db.config, slo_window_days=2))
+    full = slo.status_table(short, END).set_index("slo")
+    assert not full["partial"].any() and full["data_days"].tolist() == [2.0] * 4
+    cells = slo_table_figure(full.reset_index(), {}).data[0].cells.values
+    assert not any("partial" in str(text) for column in cells for text in column)
+
+
+def test_the_budget_over_time_is_partial_until_its_window_is_full_of_data_and_the_chart_shades_it(db):
+    one_day = Database(replace(db.config, slo_window_days=1))
+    frame = slo.budget_over_time(one_day, END - timedelta(days=3), END, 3600)
+    database = frame[frame["slo"] == "availability"].set_index("bucket")
+    # The window ending with the bucket from END - 2 d - 1 h is [END - 3 d, END - 2 d): the first one full of data.
+    assert database.loc[: END - timedelta(days=2, hours=2), "partial"].all()
+    assert not database.loc[END - timedelta(days=2, hours=1) :, "partial"].any()
+    assert (database["data_from"] == pd.Timestamp(END - timedelta(days=3))).all()
+
+    params = {"start": END - timedelta(days=3), "end": END, "bucket": 3600}
+    figure = budget_figure(frame, params)
+    shaded = {s.x0: s.x1 for s in figure.layout.shapes if s.type == "rect"}
+    assert shaded[pd.Timestamp(END - timedelta(days=3))] == pd.Timestamp(END - timedelta(days=2, hours=1))
+    texts = [a.text for a in figure.layout.annotations]
+    assert "partial window: data from May 07 00:00 (Availability)" in texts
+    # Predictions begin a day later: their objectives' windows fill a day later, in a shade of their own.
+    assert shaded[pd.Timestamp(END - timedelta(days=2))] == pd.Timestamp(END - timedelta(days=1, hours=1))

@@ -63,7 +63,11 @@ def features_data(db: Database, params: dict) -> pd.DataFrame:
     if not frame.empty:
         drifted = frame["status"].isin(["warning", "critical"]).sum()
         tested = frame["status"].isin(["ok", "warning", "critical"]).sum()
-        frame.attrs["notes"] = [f"{drifted} of {tested} features drifted ({drifted / max(tested, 1):.0%})"]
+        baseline = "reference" if params["reference"] == "reference" else "previous window"
+        frame.attrs["notes"] = [
+            f"{drifted} of {tested} features drifted ({drifted / max(tested, 1):.0%})",
+            f"categorical features: the {baseline}'s top {db.config.drift_top_k} categories plus one 'other' bin",
+        ]
     return frame
 
 

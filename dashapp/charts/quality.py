@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from .. import row_volume
 from ..alerts.metrics import CADENCED, METRICS, TIMED, Span, each_table, missing_by_bucket
 from ..check import check_data_dir
 from ..contract import LABELS, TABLES
@@ -191,28 +192,46 @@ def values_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
 
 
 def rows_data(db: Database, params: dict) -> pd.DataFrame:
-    """Rows per UTC day of each time-stamped table, against the table's own median day with rows.
+    """Rows per UTC day of each time-stamped table, against the median of the same weekday in the four weeks
+    before (row_volume.relative_rows).
 
     Tables differ a thousandfold (predictions against pipeline runs), so each is read against its
-    median day; the window's first and last days count for the part of the day inside it. A day
+    own history; the window's first and last days count for the part of the day inside it. A day
     without rows is a shortfall only for tables the contract expects rows from every day (cadence);
     markets close at weekends and backtests are written now and then.
     """
     start, end = pd.Timestamp(params["start"]), pd.Timestamp(params["end"])
-    days = pd.date_range(start.floor("D"), (end - pd.Timedelta(microseconds=1)).floor("D"), freq="D")
+    first, history = start.floor("D"), start.floor("D") - row_volume.HISTORY
+    days = pd.date_range(history, (end - pd.Timedelta(microseconds=1)).floor("D"), freq="D")
     one_day = pd.Timedelta(days=1)
-    covered = (np.minimum(days + one_day, end) - np.maximum(days, start)) / one_day
+    inside = (np.minimum(days + one_day, end) - np.maximum(days, start)) / one_day
+    covered = np.where(days < first, 1.0, inside)  # the history's days are whole
     parts, notes = [], []
-    for table, counts in each_table(db, TIMED, "quality_rows", start, end, notes, bucket=DAY):
-        rows = counts.set_index("bucket")["rows"].reindex(days, fill_value=0).to_numpy()
-        rates = rows / covered
-        median = float(np.median(rates[rows > 0])) if rows.any() else np.nan
+    window = dict(each_table(db, TIMED, "quality_rows", start, end, notes, bucket=DAY))
+    earlier = dict(each_table(db, tuple(window), "quality_rows", history, first, [], bucket=DAY))
+    for table, counts in window.items():
+        counts = pd.concat([earlier[table], counts]) if table in earlier else counts
+        rows = counts.set_index("bucket")["rows"].reindex(days, fill_value=0)
         daily = TABLES[table].cadence is not None and TABLES[table].cadence <= one_day
-        relative = np.where(rows > 0, rates / median, 0.0 if daily else np.nan)
-        parts.append(pd.DataFrame({"table": table, "day": days, "rows": rows, "median": median, "relative": relative}))
-    columns = ["table", "day", "rows", "median", "relative"]
+        judged = row_volume.relative_rows(rows / covered, daily)
+        shown = judged.index >= first
+        parts.append(
+            pd.DataFrame(
+                {
+                    "table": table,
+                    "day": days[shown],
+                    "rows": rows.to_numpy()[shown],
+                    "weekday_median": judged["baseline"].to_numpy()[shown],
+                    "relative": judged["relative"].to_numpy()[shown],
+                }
+            )
+        )
+    columns = ["table", "day", "rows", "weekday_median", "relative"]
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
-    frame.attrs["notes"] = notes + ["each cell: the day's rows, coloured against the table's median day with rows"]
+    frame.attrs["notes"] = notes + [
+        f"each cell: the day's rows, coloured against the median of the same weekday in the {row_volume.WEEKS} weeks"
+        " before (days with rows); blank without one"
+    ]
     return frame
 
 
@@ -220,7 +239,8 @@ def rows_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     if frame.empty or not frame["rows"].any():
         return empty_figure("No rows in this window")
     tables = list(dict.fromkeys(frame["table"]))
-    grid = {v: frame.pivot(index="table", columns="day", values=v).loc[tables] for v in ("relative", "rows", "median")}
+    values = ("relative", "rows", "weekday_median")
+    grid = {v: frame.pivot(index="table", columns="day", values=v).loc[tables] for v in values}
     fig = base_figure(
         plot_bgcolor=DRIFT_TINTS["no data"],
         margin={"l": 110, "r": 16, "t": 8, "b": 32},
@@ -243,20 +263,26 @@ def rows_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
                 [1, PALETTE[0]],
             ],
             colorbar={
-                "title": {"text": "against the table's median day", "side": "right"},
+                "title": {"text": "against the same weekday's median", "side": "right"},
                 "tickvals": [0, 0.5, 1, 1.5, 2],
                 "ticktext": ["no rows", "half", "median", "1.5×", "≥ 2×"],
             },
-            customdata=np.dstack([counts, grid["median"].to_numpy()]),
+            customdata=counts,
+            hovertext=[[_against(m) for m in row] for row in grid["weekday_median"].to_numpy()],
             text=[[_compact(n) for n in row] for row in counts] if counts.shape[1] <= 45 else None,
             texttemplate="%{text}",
             xgap=1,
             ygap=1,
-            hovertemplate="%{y}, %{x|%Y-%m-%d}: %{customdata[0]:,} rows"
-            " (median day %{customdata[1]:,.0f})<extra></extra>",
+            hovertemplate="%{y}, %{x|%Y-%m-%d}: %{customdata:,} rows (%{hovertext})<extra></extra>",
         )
     )
     return fig
+
+
+def _against(weekday_median: float) -> str:
+    if pd.isna(weekday_median):
+        return "no earlier same weekday with rows"
+    return f"the same weekday's median {weekday_median:,.0f}"
 
 
 def _day_axis(days: int) -> dict:
@@ -494,8 +520,8 @@ register(
         figure=rows_figure,
         tables=TIMED,
         height=330,
-        description="Each time-stamped table's rows per UTC day, coloured against its own median day: red is a day"
-        " short of rows.",
+        description="Each time-stamped table's rows per UTC day, coloured against the same weekday's median in the four"
+        " weeks before: red is a day short of rows.",
     )
 )
 register(

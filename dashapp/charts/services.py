@@ -61,7 +61,10 @@ def slo_table_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         name=frame["slo"].map(SLO_NAMES) + " · " + frame["service"],
         now_text=now,
         sli_text=frame["sli"].map(_percent),
-        budget_text=frame["budget_left"].map(lambda v: _percent(v, 1)),
+        budget_text=[
+            _percent(r.budget_left, 1) + (f" · partial window: {r.data_days:.1f} d of data" if r.partial else "")
+            for r in frame.itertuples()
+        ],
         burns=[" / ".join(_burn(getattr(r, c)) for c in ("burn_1h", "burn_6h", "burn_3d")) for r in frame.itertuples()],
         status=status,
     )
@@ -75,7 +78,8 @@ def slo_table_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         "status": "Status",
     }
     tints = status.map(DRIFT_TINTS)
-    return table_figure(shown, headers, "No SLO events", row_colors=tints, widths=[1.6, 2.4, 1.6, 0.9, 0.9, 1.6, 0.7])
+    widths = [1.6, 2.4, 1.6, 0.9, 1.6 if frame["partial"].any() else 0.9, 1.6, 0.7]
+    return table_figure(shown, headers, "No SLO events", row_colors=tints, widths=widths)
 
 
 def _window_text(window) -> str:
@@ -91,6 +95,7 @@ def budget_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     colors = color_map(names)
     fig = time_figure(params, yaxis={"title": "error budget left", "tickformat": ".0%"})
     fig.add_hline(y=0, line={"color": DRIFT_COLORS["critical"], "width": 1, "dash": "dot"})
+    _mark_partial(fig, frame, params)
     for name, part in frame.assign(name=names).groupby("name", sort=True):
         fig.add_trace(
             go.Scatter(
@@ -103,6 +108,28 @@ def budget_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
             )
         )
     return fig
+
+
+def _mark_partial(fig: go.Figure, frame: pd.DataFrame, params: dict) -> None:
+    """Shade the time whose SLO window reaches back before the data begins: a budget over fewer days of events.
+
+    One shade per first day of data (service_metrics and predictions may begin apart), labelled below the lines.
+    """
+    partial = frame[frame["partial"].astype(bool)]
+    starts = pd.to_datetime(partial["data_from"]).dt.floor("min")  # as the label shows them
+    for number, (first, part) in enumerate(partial.groupby(starts, sort=True)):
+        names = ", ".join(sorted(set(part["slo"].map(SLO_NAMES))))
+        fig.add_vrect(
+            x0=part["bucket"].min(),
+            x1=min(part["bucket"].max() + pd.Timedelta(seconds=params["bucket"]), pd.Timestamp(params["end"])),
+            fillcolor=DRIFT_TINTS["no data"],
+            opacity=0.6,
+            layer="below",
+            line_width=0,
+            annotation_text=f"partial window: data from {first:%b %d %H:%M} ({names})",
+            annotation_position="bottom left" if number == 0 else "bottom right",
+            annotation_font_size=11,
+        )
 
 
 def budget_data(db: Database, params: dict) -> pd.DataFrame:

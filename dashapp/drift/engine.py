@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -158,8 +159,9 @@ def _compare(db: Database, window: Window, rule: DriftRule) -> list[FeatureDrift
         else:
             tested.append(feature)
     base, current = histograms(db, window, tested)
+    top_k = db.config.drift_top_k
     for feature in tested:
-        results[feature] = feature_drift(feature, kinds[feature], base[feature], current[feature], rule)
+        results[feature] = feature_drift(feature, kinds[feature], base[feature], current[feature], rule, top_k)
     return [results[f] for f in kinds]
 
 
@@ -230,7 +232,7 @@ def prediction_drift(db: Database, window: Window, rule: DriftRule | None = None
 
 def _prediction(db: Database, window: Window, rule: DriftRule) -> list[FeatureDrift]:
     base, current = histograms(db, window, ["sentiment_score", "label"])
-    labels = feature_drift("label", "categorical", base["label"], current["label"], rule)
+    labels = feature_drift("label", "categorical", base["label"], current["label"], rule, db.config.drift_top_k)
     if labels.kl_divergence is not None:
         warn = labels.kl_divergence >= rule.prediction_kl
         labels.status = "warning" if warn else "ok"
@@ -239,8 +241,13 @@ def _prediction(db: Database, window: Window, rule: DriftRule) -> list[FeatureDr
     return [labels, score]
 
 
-def feature_drift(feature: str, kind: str, base: Sample, current: Sample, rule: DriftRule) -> FeatureDrift:
-    """Compute one feature's statistics from its two samples (distinct values, counts, NULL count)."""
+def feature_drift(
+    feature: str, kind: str, base: Sample, current: Sample, rule: DriftRule, top_k: int = Config.drift_top_k
+) -> FeatureDrift:
+    """Compute one feature's statistics from its two samples (distinct values, counts, NULL count).
+
+    A text feature's PSI bins are the baseline's `top_k` categories and one "other" bin (stats.top_k_bins).
+    """
     base_values, base_counts, base_nulls = base
     cur_values, cur_counts, cur_nulls = current
     result = FeatureDrift(
@@ -260,7 +267,7 @@ def feature_drift(feature: str, kind: str, base: Sample, current: Sample, rule: 
     if kind == "numeric":
         _numeric(result, base_values.astype(float), base_counts, cur_values.astype(float), cur_counts)
     else:
-        _categorical(result, base_values, base_counts, cur_values, cur_counts)
+        _categorical(result, base_values, base_counts, cur_values, cur_counts, top_k)
     result.status, result.rule = rule.decide(result.psi, result.cardinality_growth, len(base_values))
     return result
 
@@ -279,7 +286,7 @@ def _numeric(result: FeatureDrift, base_values, base_counts, cur_values, cur_cou
     _psi(result, labels, base_bins, cur_bins)
 
 
-def _categorical(result: FeatureDrift, base_values, base_counts, cur_values, cur_counts) -> None:
+def _categorical(result: FeatureDrift, base_values, base_counts, cur_values, cur_counts, top_k: int) -> None:
     base = dict(zip(map(str, base_values), base_counts, strict=True))
     cur = dict(zip(map(str, cur_values), cur_counts, strict=True))
     categories = sorted(set(base) | set(cur))
@@ -288,8 +295,9 @@ def _categorical(result: FeatureDrift, base_values, base_counts, cur_values, cur
     result.chi2_statistic, result.chi2_pvalue = stats.chi2(base_table, cur_table)
     result.js_distance = stats.js_distance(base_table, cur_table)
     result.kl_divergence = stats.kl_divergence(cur_table, base_table)
-    result.cardinality_growth = len(cur) / len(base)
-    _psi(result, categories, base_table, cur_table)
+    result.cardinality_growth = stats.cardinality_growth(base_table, cur_table)
+    labels, index = stats.top_k_bins(categories, base_table, top_k)
+    _psi(result, labels, stats.merge_bins(base_table, index), stats.merge_bins(cur_table, index))
 
 
 def _psi(result: FeatureDrift, labels: list[str], base_bins, cur_bins) -> None:
@@ -309,13 +317,14 @@ MIN_BUCKET_VALUES = 100
 def drift_over_time(db: Database, window: Window, bucket_seconds: int) -> pd.DataFrame:
     """PSI per feature per time bucket against the reference and against the bucket before.
 
-    Bins are fixed for the whole window so cells compare across time: the reference's deciles (or
-    categories) when the reference has the feature, else the window's own. Two scans of the window
-    count every feature per bucket: one for the numeric features' bins, one for the text features'
-    values. Returns one row per (feature, bucket): n, psi_reference (None without a reference),
-    psi_previous, whether it is a high-cardinality text feature (its binning sample has at least
-    DriftRule.high_cardinality values) and, for those against the reference, cardinality_growth
-    (stats.cardinality_growth: distinct values per the reference's, at equal sample sizes).
+    Bins are fixed for the whole window so cells compare across time: the reference's deciles (or top
+    DASHAPP_DRIFT_TOP_K categories and "other", as on the feature table) when the reference has the
+    feature, else the window's own. Two scans of the window count every feature per bucket: one for
+    the numeric features' bins, one for the text features' values. Returns one row per (feature,
+    bucket): n, psi_reference (None without a reference), psi_previous, whether it is a
+    high-cardinality text feature (its binning sample has at least DriftRule.high_cardinality values)
+    and, for those against the reference, cardinality_growth (stats.cardinality_growth: distinct
+    values per the reference's, at equal sample sizes).
     """
     key = {**asdict(window), "bucket": bucket_seconds}
     return db.memoize(
@@ -336,19 +345,24 @@ def _over_time(db: Database, window: Window, bucket_seconds: int) -> pd.DataFram
     by_bucket = {**window.params(), "bucket": bucket_seconds}
     numeric = {f: pooled[f] for f in present if kinds[f] == "numeric"}
     categorical = {f: pooled[f] for f in present if kinds[f] == "categorical"}
-    binned = {**_numeric_buckets(db, by_bucket, numeric), **_categorical_buckets(db, by_bucket, categorical)}
+    text, psi_bins = _categorical_buckets(db, by_bucket, categorical, db.config.drift_top_k)
+    binned = {**_numeric_buckets(db, by_bucket, numeric), **text}
 
     rows = []
     for feature in present:
-        base_bins, buckets = binned[feature]
-        base_bins = None if feature in own else base_bins  # binned on the window itself: no reference PSI
+        base_counts, buckets = binned[feature]
+        # A text feature's PSI on its top K categories and "other"; its growth in distinct values on every category.
+        index = psi_bins.get(feature)
+        merge = _unmerged if index is None else partial(stats.merge_bins, index=index)
+        base_bins = None if feature in own else merge(base_counts)  # binned on the window itself: no reference PSI
         # Thousands of IDs over a day's rows: PSI measures the sample's size more than drift (DriftRule).
         many = kinds[feature] == "categorical" and len(pooled[feature][0]) >= DriftRule.high_cardinality
         grows = many and base_bins is not None  # growth in distinct values: against the reference only
         previous = None
-        for bucket, bins in buckets:
-            n = int(bins.sum())
+        for bucket, counts in buckets:
+            n = int(counts.sum())
             thin = n < MIN_BUCKET_VALUES
+            bins = merge(counts)
             rows.append(
                 {
                     "feature": feature,
@@ -357,12 +371,16 @@ def _over_time(db: Database, window: Window, bucket_seconds: int) -> pd.DataFram
                     "psi_reference": None if thin or base_bins is None else stats.psi(base_bins, bins),
                     "psi_previous": None if thin or previous is None else stats.psi(previous, bins),
                     "high_cardinality": many,
-                    "cardinality_growth": stats.cardinality_growth(base_bins, bins) if grows and not thin else None,
+                    "cardinality_growth": stats.cardinality_growth(base_counts, counts) if grows and not thin else None,
                 }
             )
             previous = None if thin else bins
     columns = ["feature", "bucket", "n", "psi_reference", "psi_previous", "high_cardinality", "cardinality_growth"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _unmerged(counts: np.ndarray) -> np.ndarray:
+    return counts
 
 
 # Per feature: the counts per bin of the sample that set the bins, and (bucket, counts per bin) per bucket.
@@ -392,8 +410,13 @@ def _numeric_buckets(db: Database, by_bucket: dict, samples: dict[str, Sample]) 
     return out
 
 
-def _categorical_buckets(db: Database, by_bucket: dict, samples: dict[str, Sample]) -> Buckets:
-    """Count text features per value and bucket (one scan per 64 features), over the samples' categories."""
+def _categorical_buckets(
+    db: Database, by_bucket: dict, samples: dict[str, Sample], top_k: int
+) -> tuple[Buckets, dict[str, np.ndarray]]:
+    """Count text features per value and bucket (one scan per 64 features), over the samples' categories.
+
+    Also returns, per feature, each category's PSI bin: the sample's top_k categories and "other" (stats.top_k_bins).
+    """
 
     def run(chunk: list[str]) -> pd.DataFrame:
         return db.run("drift_values_by_bucket", **by_bucket, columns=chunk)
@@ -402,7 +425,7 @@ def _categorical_buckets(db: Database, by_bucket: dict, samples: dict[str, Sampl
         return frame.iloc[rows][[name, "bucket", "n"]]
 
     counts = _grouping_sets(run, list(samples), rows_of)
-    out = {}
+    out, psi_bins = {}, {}
     for feature, frame in counts.items():
         frame = frame[frame[feature].notna()].assign(value=lambda f, c=feature: f[c].map(str))
         # Categories are named as the samples name them: str(True), not DuckDB's 'true'.
@@ -412,4 +435,5 @@ def _categorical_buckets(db: Database, by_bucket: dict, samples: dict[str, Sampl
         known = dict(zip(map(str, samples[feature][0]), samples[feature][1], strict=True))
         base = np.array([known.get(c, 0) for c in categories], dtype=float)
         out[feature] = (base, [(bucket, row.to_numpy(dtype=float)) for bucket, row in table.iterrows()])
-    return out
+        psi_bins[feature] = stats.top_k_bins(categories, base, top_k)[1]
+    return out, psi_bins

@@ -32,6 +32,32 @@ def psi(reference_counts, current_counts) -> float:
     return float(psi_terms(reference_counts, current_counts).sum())
 
 
+def top_k_bins(categories: list[str], reference_counts, k: int) -> tuple[list[str], np.ndarray]:
+    """PSI's bins for a text feature: each of the k categories most frequent in the reference its own bin, every
+    other category, of either sample, in one "other" bin after them. Returns the bins' labels and, per category,
+    the index of its bin (for merge_bins).
+
+    Categories are ranked by reference count, ties by name, so the bins do not depend on input order. With k
+    categories or fewer each keeps its own bin in the given order. Otherwise a stable sample of thousands of IDs
+    would have thousands of near-empty bins, each clipped to MIN_SHARE on one side, and PSI would measure the
+    sample's size rather than a change.
+    """
+    if len(categories) <= k:
+        return list(categories), np.arange(len(categories))
+    reference_counts = np.asarray(reference_counts, dtype=float)
+    ranked = sorted(range(len(categories)), key=lambda i: (-reference_counts[i], categories[i]))
+    kept = np.sort(ranked[:k])
+    index = np.full(len(categories), k)
+    index[kept] = np.arange(k)
+    other = f"(other: {len(categories) - k:,} categories)"
+    return [categories[i] for i in kept] + [other], index
+
+
+def merge_bins(counts, index: np.ndarray) -> np.ndarray:
+    """Counts per category summed into the bins top_k_bins assigned them."""
+    return np.bincount(index, weights=np.asarray(counts, dtype=float), minlength=int(index.max(initial=-1)) + 1)
+
+
 def quantiles(values: np.ndarray, counts: np.ndarray, levels) -> np.ndarray:
     """numpy.quantile(sample, levels) (method "linear") of a sample given as sorted distinct values and counts."""
     total = int(counts.sum())

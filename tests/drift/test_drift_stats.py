@@ -127,3 +127,23 @@ def test_cardinality_growth_is_the_plain_ratio_at_equal_sizes_and_rarefies_the_l
     assert drift.cardinality_growth([60, 60], [30, 30, 30, 30]) == pytest.approx(2)
     # 12 rows against 120: the reference is rarefied to 12 rows, which almost always show both its values.
     assert drift.cardinality_growth([60, 60], [3, 3, 3, 3]) == pytest.approx(4 / drift.rarefied_distinct([60, 60], 12))
+
+
+def test_top_k_bins_keep_every_category_when_there_are_at_most_k():
+    labels, index = drift.top_k_bins(["a", "b", "c"], [5, 0, 2], 3)
+    assert labels == ["a", "b", "c"] and index.tolist() == [0, 1, 2]
+    assert drift.merge_bins([5, 0, 2], index).tolist() == [5, 0, 2]
+
+
+def test_top_k_bins_rank_by_reference_count_break_ties_by_name_and_pool_the_rest():
+    categories = ["a", "b", "c", "d", "e", "f"]
+    reference = [1, 9, 4, 4, 0, 4]  # c, d and f tie: c and d are kept, by name
+    labels, index = drift.top_k_bins(categories, reference, 3)
+    assert labels == ["b", "c", "d", "(other: 3 categories)"]
+    assert index.tolist() == [3, 0, 1, 2, 3, 3]
+    assert drift.merge_bins(reference, index).tolist() == [9, 4, 4, 5]
+    assert drift.merge_bins([0, 1, 0, 0, 7, 2], index).tolist() == [1, 0, 0, 9]  # e, new now, counts in "other"
+    # The order categories come in does not change which are kept.
+    order = [5, 3, 1, 0, 4, 2]
+    shuffled, _ = drift.top_k_bins([categories[i] for i in order], [reference[i] for i in order], 3)
+    assert shuffled == ["d", "b", "c", "(other: 3 categories)"]

@@ -21,7 +21,7 @@ from dashapp.charts.quality import (
     values_data,
 )
 from dashapp.contract import LABELS
-from tests.fixtures import ALL, DAY4, outcomes, predictions, write_partitioned
+from tests.fixtures import ALL, outcomes, predictions, write_partitioned
 
 
 def broken_predictions() -> pd.DataFrame:
@@ -218,20 +218,52 @@ def test_completeness_by_bucket_counts_each_days_values_as_pandas_notna(db, data
     assert got[list(frame.columns)].to_numpy().tolist() == want[list(frame.columns)].to_numpy().tolist()
 
 
-def test_rows_per_day_shows_a_day_without_rows_and_reads_each_table_against_its_median_day(db, data_dir):
+def test_rows_per_day_shows_a_day_without_rows_and_judges_no_day_without_an_earlier_same_weekday(db, data_dir):
     frame = predictions()
     replace_predictions(data_dir, frame[frame["ts"].dt.day != 2])  # day 2 lost
     got = rows_data(db, ALL).set_index(["table", "day"])
     days = pd.date_range("2024-03-01", periods=3, freq="D")
     assert got.loc["predictions"]["rows"].tolist() == [4, 0, 3]
-    assert got.loc["predictions"]["median"].tolist() == [3.5] * 3  # of the days with rows
-    assert got.loc["predictions"]["relative"].tolist() == pytest.approx([4 / 3.5, 0, 3 / 3.5])  # expected daily
+    assert got.loc["predictions"]["weekday_median"].isna().all()  # the log starts on 1 March: no earlier weeks
+    relative = got.loc["predictions"]["relative"]
+    assert relative.iloc[1] == 0 and relative.iloc[[0, 2]].isna().all()  # expected daily: a lost day still shows
     assert got.loc["pipeline_runs"].index.tolist() == days.tolist()  # every table, every day of the window
     market = got.loc["market"]  # a bar on Friday 1 March, none at the weekend: no shortfall
     assert market["rows"].tolist() == [2, 0, 0] and market["relative"].iloc[1:].isna().all()
-    half = rows_data(db, {"start": datetime(2024, 3, 1, 12), "end": DAY4}).set_index(["table", "day"])
-    # Only r04 (23:59:59) after noon on day 1: one row in half a day is two a day; the median of 2 and 3 is 2.5.
-    assert half.loc["predictions"]["relative"].tolist() == pytest.approx([2 / 2.5, 0, 3 / 2.5])
+
+
+def weekly_predictions(wednesday_drop: bool) -> pd.DataFrame:
+    """Five weeks of predictions from Monday 5 Feb 2024: 100 a weekday, 20 a weekend day; the last Wednesday
+    (6 March) 30 if `wednesday_drop`."""
+    days = pd.date_range("2024-02-05", "2024-03-10", freq="D")
+    counts = [20 if day.weekday() >= 5 else 100 for day in days]
+    if wednesday_drop:
+        counts[days.get_loc(pd.Timestamp("2024-03-06"))] = 30
+    ts = pd.DatetimeIndex(
+        [day + pd.Timedelta(hours=24) * (i + 0.5) / n for day, n in zip(days, counts, strict=True) for i in range(n)]
+    )
+    frame = predictions()
+    rows = frame.iloc[np.arange(len(ts)) % len(frame)].reset_index(drop=True)
+    return rows.assign(ts=ts.astype("datetime64[us]"), request_id=[f"w{i}" for i in range(len(ts))])
+
+
+LAST_WEEK = {"start": datetime(2024, 3, 4), "end": datetime(2024, 3, 11)}
+
+
+def test_rows_per_day_reads_weekends_against_earlier_weekends_and_still_marks_a_wednesday_drop(db, data_dir):
+    replace_predictions(data_dir, weekly_predictions(wednesday_drop=False))
+    steady = rows_data(db, LAST_WEEK).set_index(["table", "day"]).loc["predictions"]
+    assert steady["rows"].tolist() == [100] * 5 + [20] * 2
+    assert steady["weekday_median"].tolist() == [100] * 5 + [20] * 2
+    assert steady["relative"].tolist() == [1.0] * 7  # low weekends are their own norm: no day marked
+
+    replace_predictions(data_dir, weekly_predictions(wednesday_drop=True))
+    dropped = rows_data(db, LAST_WEEK).set_index(["table", "day"]).loc["predictions"]
+    assert dropped.loc[pd.Timestamp("2024-03-06"), "relative"] == pytest.approx(0.3)
+    assert dropped["relative"].drop(pd.Timestamp("2024-03-06")).tolist() == [1.0] * 6
+    # A window from noon counts its first day for the half inside it: 50 rows in half a day are 100 a day.
+    half = rows_data(db, {**LAST_WEEK, "start": datetime(2024, 3, 4, 12)}).set_index(["table", "day"])
+    assert half.loc[("predictions", pd.Timestamp("2024-03-04")), ["rows", "relative"]].tolist() == [50, 1.0]
 
 
 def test_the_missing_values_heatmap_shows_the_gappy_columns_share_per_day(db, data_dir):
