@@ -56,8 +56,8 @@ class Threshold:
 
 
 # Per metric with settings: its comparison and the Config fields of its warning and critical thresholds (None: the
-# settings have none; a rule may still set a number). The shipped rules refer to these settings, so a page, its alert, /metrics and
-# the CLI move together when one changes.
+# settings have none; a rule may still set a number). The shipped rules refer to these settings, so a page, its
+# alert, /metrics and the CLI move together when one changes.
 SETTINGS: dict[str, tuple[str, str | None, str | None]] = {
     "drift.psi": (">=", "drift_psi_warning", "drift_psi_critical"),
     "drift.cardinality_growth": (">=", "drift_cardinality_growth", None),
@@ -84,7 +84,9 @@ def configured(config: Config, metric: str) -> Threshold | None:
     if metric not in SETTINGS:
         return None
     comparison, warning, critical = SETTINGS[metric]
-    return Threshold(comparison, *(None if name is None else float(getattr(config, name)) for name in (warning, critical)))
+    return Threshold(
+        comparison, *(None if name is None else float(getattr(config, name)) for name in (warning, critical))
+    )
 
 
 def judged(frame: pd.DataFrame, threshold: Threshold | None, column: str = "value") -> pd.DataFrame:

@@ -586,7 +586,9 @@ def test_the_alert_rules_count_by_their_content_not_their_path(tmp_path):
     config = Config()
     copy = Path(shutil.copy(config.alert_rules, tmp_path / "rules.toml"))
     assert results_fingerprint(replace(config, alert_rules=copy)) == results_fingerprint(config)
-    copy.write_text(copy.read_text().replace('critical = "DASHAPP_DRIFT_PSI_CRITICAL"', "critical = 0.3", 1))  # feature_drift's threshold
+    copy.write_text(
+        copy.read_text().replace('critical = "DASHAPP_DRIFT_PSI_CRITICAL"', "critical = 0.3", 1)
+    )  # feature_drift's threshold
     assert results_fingerprint(replace(config, alert_rules=copy)) != results_fingerprint(config)
     copy.unlink()
     assert results_fingerprint(replace(config, alert_rules=copy)) != results_fingerprint(config)

@@ -17,9 +17,10 @@ from pathlib import Path
 
 from .. import thresholds
 from ..config import Config, env_name
+from ..thresholds import COMPARISONS
 from ..timerange import BUCKETS
 from .metrics import METRICS
-from .states import COMPARISONS, Thresholds
+from .states import Thresholds
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 FIELDS = {

@@ -18,6 +18,7 @@ import pandas as pd
 from ..config import Config
 from ..contract import TABLES
 from ..db import Database
+from ..thresholds import SETTINGS, Threshold
 from . import stats
 
 # Columns of predictions that are not model inputs: the contract's own, plus the partition column.
@@ -54,12 +55,17 @@ class DriftRule:
             prediction_kl=config.drift_prediction_kl,
         )
 
+    @property
+    def psi_threshold(self) -> Threshold:
+        """PSI's thresholds, compared as the drift.psi alert compares them (thresholds.SETTINGS)."""
+        return Threshold(SETTINGS["drift.psi"][0], self.psi_warning, self.psi_critical)
+
     def decide(self, psi: float | None, growth: float | None, baseline_distinct: int = 0) -> tuple[str, str]:
         """Return (status, the rule that decided it)."""
-        if psi is not None and psi >= self.psi_critical:
-            return "critical", f"PSI {psi:.3f} ≥ {self.psi_critical}"
-        if psi is not None and psi >= self.psi_warning:
-            return "warning", f"PSI {psi:.3f} ≥ {self.psi_warning}"
+        threshold = self.psi_threshold
+        status = threshold.status(psi)
+        if status in ("warning", "critical"):
+            return status, f"PSI {psi:.3f} {threshold.sign(status)} {getattr(threshold, status)}"
         if growth is not None and baseline_distinct >= self.high_cardinality and growth >= self.cardinality_growth:
             return "warning", f"distinct values grew {growth:.2f}× ≥ {self.cardinality_growth}×"
         return "ok", f"PSI {psi:.3f} < {self.psi_warning}" if psi is not None else "no test"
