@@ -159,7 +159,8 @@ BUILDERS_AND_EMPTY_STATES = [
     (operations.throughput_figure, requests_frame, operations.NO_REQUESTS),
     (operations.latency_figure, latency_frame, operations.NO_REQUESTS),
     (operations.error_rate_figure, error_rate_frame, operations.NO_REQUESTS),
-    (operations.cache_hit_figure, cache_hit_frame, operations.NO_REQUESTS),
+    # Emptied after shaping, the frame still knows its window had requests (none without a lookup is below).
+    (operations.cache_hit_figure, cache_hit_frame, "No cache_hit values in this window"),
     (operations.traffic_split_figure, requests_frame, operations.NO_REQUESTS),
     (operations.pipeline_runs_figure, pipeline_runs_frame, "No pipeline runs in this window"),
     (operations.pipeline_health_figure, pipeline_health_frame, "No pipeline runs in this window"),
@@ -240,6 +241,8 @@ def test_cache_hit_rate_without_any_lookups_says_so():
     assert annotation(operations.cache_hit_figure(operations.cache_hit_frame(frame), PARAMS)) == (
         "No cache_hit values in this window"
     )
+    no_requests = operations.cache_hit_frame(requests_frame().iloc[0:0])
+    assert annotation(operations.cache_hit_figure(no_requests, PARAMS)) == operations.NO_REQUESTS
 
 
 def test_traffic_split_stacks_versions_to_one_hundred_percent():
