@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -36,7 +36,15 @@ DAY = timedelta(days=1)
 DAYS = [d.to_pydatetime() for d in pd.date_range("2024-05-30", "2024-06-27")]
 VERSIONS = ["sent-v1.3.0", "sent-v1.4.2", "sent-v1.5.0-rc1"]
 SYMBOLS = ["AAPL", "MSFT", "NVDA", "TSLA"]
-AT = datetime(2024, 6, 26)  # the evaluation instant of the store /metrics and `dashapp alerts` read
+AT = datetime(2024, 6, 26, 15)  # the evaluation instant of the store /metrics and `dashapp alerts` read: a busy hour
+
+
+def last_bucket(at: datetime, bucket: timedelta) -> tuple[datetime, datetime]:
+    """The newest bucket an evaluation at `at` has: the one that ends at the first boundary at or after it."""
+    end = pd.Timestamp(at).ceil(bucket).to_pydatetime()
+    return end - bucket, end
+
+
 # The default rules whose metric a page shows as a number.
 RULES = (
     "feature_drift",
@@ -51,9 +59,9 @@ RULES = (
 
 def some_rules(path: Path, names: tuple[str, ...]) -> Path:
     """The shipped rules file with only the named rules (each evaluation then takes seconds, not minutes)."""
-    blocks = Config().alert_rules.read_text().split("[[rule]]")
+    blocks = re.split(r"^\[\[rule\]\]$", Config().alert_rules.read_text(), flags=re.M)
     kept = [b for b in blocks[1:] if re.search(r'^name = "(\w+)"', b, re.M).group(1) in names]
-    path.write_text("[[rule]]".join(["", *kept]))
+    path.write_text("".join(f"[[rule]]{b}" for b in kept))
     return path
 
 
@@ -100,6 +108,8 @@ def by(frame: pd.DataFrame, label: str, column: str = "value") -> dict:
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(day=datetime(2024, 6, 20), version=None, symbols=[])  # every comparison, drift's too, runs at least once
+@example(day=datetime(2024, 6, 25), version="sent-v1.5.0-rc1", symbols=[])  # the canary's own series
 @given(
     day=st.sampled_from(DAYS),
     version=st.sampled_from([None, *VERSIONS]),
@@ -194,13 +204,13 @@ def cli_alerts(capsys, config, monkeypatch, **settings) -> dict[tuple, dict]:
 
 
 def pages_at(db: Database, at: datetime) -> dict[str, dict[tuple, float]]:
-    """Each rule's number as its page shows it over the rule's last bucket before `at`: {rule: {labels: value}}."""
-    quarter, day = at - timedelta(minutes=15), at - DAY
-    kpis = kpi(db, quarter, at)
-    latency = page(db, "ops.latency", quarter, at, bucket=["15m"])
-    heatmap = page(db, "drift.heatmap", day, at, bucket=["1d"])
+    """Each rule's number as its page shows it over the rule's newest bucket at `at`: {rule: {labels: value}}."""
+    quarter, day = last_bucket(at, timedelta(minutes=15)), last_bucket(at, DAY)
+    kpis = kpi(db, *quarter)
+    latency = page(db, "ops.latency", *quarter, bucket=["15m"])
+    heatmap = page(db, "drift.heatmap", *day, bucket=["1d"])
     tested = heatmap[~heatmap["high_cardinality"].astype(bool)].dropna(subset=["psi_reference"])
-    accuracy = page(db, "sentiment.accuracy", day, at)
+    accuracy = page(db, "sentiment.accuracy", *day)
     accuracy = accuracy[accuracy["with_outcome"] >= 100]
     return {
         "error_rate": {(): kpis["error_rate"]},
@@ -212,7 +222,7 @@ def pages_at(db: Database, at: datetime) -> dict[str, dict[tuple, float]]:
         "low_accuracy": {(("model_version", v),): a for v, a in by(accuracy, "model_version", "accuracy").items()},
         "feature_drift": {(("feature", f),): p for f, p in by(tested, "feature", "psi_reference").items()},
         "share_of_features_drifted": {(): (tested["psi_reference"] >= db.config.drift_psi_warning).mean()},
-        "prediction_label_drift": {(): page(db, "drift.prediction", day, at).attrs["labels"].kl_divergence},
+        "prediction_label_drift": {(): page(db, "drift.prediction", *day).attrs["labels"].kl_divergence},
     }
 
 
@@ -230,8 +240,8 @@ def test_metrics_and_the_cli_show_the_pages_numbers_for_the_last_bucket(config, 
 
 @pytest.mark.parametrize("move", ["critical", "warning", "ok"])
 def test_the_psi_settings_move_the_page_the_alert_metrics_and_the_cli_together(config, capsys, monkeypatch, move):
-    day = AT - DAY
-    heatmap = page(Database(config), "drift.heatmap", day, AT, bucket=["1d"])
+    day, end = last_bucket(AT, DAY)
+    heatmap = page(Database(config), "drift.heatmap", day, end, bucket=["1d"])
     tested = heatmap[~heatmap["high_cardinality"].astype(bool)].dropna(subset=["psi_reference"])
     top = float(tested["psi_reference"].max())  # the most drifted feature the alert watches
     warning, critical = {"critical": (top / 4, top / 2), "warning": (top / 2, top * 2), "ok": (top * 2, top * 4)}[move]
@@ -246,7 +256,7 @@ def test_the_psi_settings_move_the_page_the_alert_metrics_and_the_cli_together(c
     db = Database(moved)
     feature = tested.loc[tested["psi_reference"].idxmax(), "feature"]
 
-    features = page(db, "drift.features", day, AT).set_index("feature")
+    features = page(db, "drift.features", day, end).set_index("feature")
     assert features.loc[feature, "status"] == move
     (alert,) = [
         a for a in open_store(moved).load().alerts(configured_rules(moved), AT) if a.labels == {"feature": feature}
@@ -260,7 +270,7 @@ def test_the_psi_settings_move_the_page_the_alert_metrics_and_the_cli_together(c
     assert lines == pytest.approx({"warning": warning, "critical": critical})
 
     settings = {"DASHAPP_DRIFT_PSI_WARNING": warning, "DASHAPP_DRIFT_PSI_CRITICAL": critical}
-    argv = ["drift", "--data", str(moved.data_dir), "--start", day.isoformat(), "--end", AT.isoformat(), "--json"]
+    argv = ["drift", "--data", str(moved.data_dir), "--start", day.isoformat(), "--end", end.isoformat(), "--json"]
     drift = {r["feature"]: r["status"] for r in json.loads(run_cli(argv, capsys, moved, monkeypatch, **settings))}
     assert drift[feature] == move
     alerts = cli_alerts(capsys, moved, monkeypatch, **settings)
