@@ -18,8 +18,7 @@ from ..backtest.metrics import drawdown_series
 from ..backtest.runs import known_runs, load_series
 from ..contract import TABLES
 from ..db import Database
-from ..drift.engine import MIN_BUCKET_VALUES, Window, drift_over_time, reference_counts
-from ..drift.stats import kl_divergence
+from ..drift.engine import Window, drift_over_time, label_kl_by_day
 from ..errors import DataUnavailable
 from ..ops import serving
 from ..ops.serving import MIN_REQUESTS
@@ -171,20 +170,8 @@ def share_drifted(db: Database, span: Span) -> pd.DataFrame:
 
 def label_kl(db: Database, span: Span) -> pd.DataFrame:
     """Per day, KL(the day's label mix || the reference's), as the Drift page's prediction drift computes it."""
-    daily = db.run("sentiment_daily", **span.params())
-    counts = daily.groupby(["day", "label"])["n"].sum().unstack(fill_value=0)
-    reference = reference_counts(db, "label")
-    labels = sorted(set(counts.columns) | set(reference))
-    base = [reference.get(label, 0) for label in labels]
-    rows = pd.DataFrame(
-        [
-            {"bucket": pd.Timestamp(day), "value": kl_divergence(row.reindex(labels, fill_value=0).to_numpy(), base)}
-            for day, row in counts.iterrows()
-            if row.sum() >= MIN_BUCKET_VALUES
-        ],
-        columns=["bucket", "value"],
-    )
-    return _result(judged(rows, configured(db.config, "prediction.label_kl")), ())
+    rows = label_kl_by_day(db, span.params(), configured(db.config, "prediction.label_kl"))
+    return _result(rows, ())
 
 
 def freshness(db: Database, span: Span) -> pd.DataFrame:
