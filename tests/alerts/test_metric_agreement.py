@@ -25,6 +25,7 @@ from dashapp.alerts.metrics import Span, metric_frame
 from dashapp.alerts.rules import configured_rules
 from dashapp.alerts.store import open_store
 from dashapp.charts import get_chart
+from dashapp.charts.drift import heatmap_figure
 from dashapp.charts.registry import parse_params
 from dashapp.config import Config
 from dashapp.db import Database
@@ -258,6 +259,8 @@ def test_the_psi_settings_move_the_page_the_alert_metrics_and_the_cli_together(c
 
     features = page(db, "drift.features", day, end).set_index("feature")
     assert features.loc[feature, "status"] == move
+    colours = heatmap_figure(page(db, "drift.heatmap", day, end, bucket=["1d"]), {"reference": "reference"})
+    assert list(colours.data[0].colorbar.tickvals[1:3]) == pytest.approx([warning, critical])
     (alert,) = [
         a for a in open_store(moved).load().alerts(configured_rules(moved), AT) if a.labels == {"feature": feature}
     ]
