@@ -201,6 +201,13 @@ class Config:
     slo_cache_hit_rate: float = field(
         default=0.90, metadata={"help": "feature-store cache objective: the share of lookups that hit", "results": True}
     )
+    accuracy_critical: float = field(
+        default=0.55,
+        metadata={
+            "help": "a model version's daily accuracy below this is critical (below DASHAPP_SLO_ACCURACY: a warning)",
+            "results": True,
+        },
+    )
     slo_window_days: int = field(
         default=30, metadata={"help": "the rolling window of the error budgets, in days", "results": True}
     )
@@ -384,11 +391,16 @@ class Config:
                 f"{env_name('drift_psi_warning')} must be below {env_name('drift_psi_critical')}"
                 f" ({self.drift_psi_warning} >= {self.drift_psi_critical})"
             )
-        for name in ("slo_availability", "slo_accuracy", "slo_cache_hit_rate"):
+        for name in ("slo_availability", "slo_accuracy", "slo_cache_hit_rate", "accuracy_critical"):
             if not 0 < getattr(self, name) < 1:
                 raise ConfigError(
                     f"{env_name(name)} must be a share between 0 and 1, like 0.999; got {getattr(self, name)}"
                 )
+        if self.accuracy_critical >= self.slo_accuracy:
+            raise ConfigError(
+                f"{env_name('accuracy_critical')} must be below {env_name('slo_accuracy')}"
+                f" ({self.accuracy_critical} >= {self.slo_accuracy})"
+            )
         if not 0 < self.slo_latency_p95_ms <= 3_600_000:
             raise ConfigError(f"{env_name('slo_latency_p95_ms')} must be above 0 ms, got {self.slo_latency_p95_ms}")
         if not 1 <= self.slo_window_days <= 365:

@@ -27,7 +27,7 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir)
 from dashapp.alerts.rules import RulesError, load_rules  # noqa: E402  (after the variable above)
 
 try:  # a malformed rules file stops the server here, in one line, not in every worker
-    load_rules(_config.alert_rules)
+    load_rules(_config.alert_rules, _config)
 except RulesError as exc:
     sys.exit(f"dashapp: {exc}")
 

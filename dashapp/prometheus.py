@@ -119,6 +119,23 @@ class PortalCollector:
                 value.add_metric(series, alert.value * EXPORTED[alert.rule.metric][1])
         yield state
         yield value
+        yield self._thresholds(configured_rules(self.config))
+
+    @staticmethod
+    def _thresholds(rules) -> GaugeMetricFamily:
+        """Each rule's thresholds as it compares them, so a dashboard draws the line the alert and the page use."""
+        family = GaugeMetricFamily(
+            "dashapp_alert_threshold",
+            "An alert rule's threshold per severity, in the base unit of its metric's exported series",
+            labels=["alertname", "severity", "comparison"],
+        )
+        for rule in rules:
+            factor = EXPORTED[rule.metric][1]
+            for severity in ("warning", "critical"):
+                limit = getattr(rule.thresholds, severity)
+                if limit is not None:
+                    family.add_metric([rule.name, severity, rule.thresholds.comparison], limit * factor)
+        return family
 
     def _evaluations(self, snapshot):
         yield CounterMetricFamily(

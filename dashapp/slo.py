@@ -18,6 +18,7 @@ import pandas as pd
 from .config import Config
 from .db import Database
 from .errors import DataUnavailable
+from .sentiment.metrics import accuracy
 
 MODEL_SERVER, FEATURE_CACHE = "model-server", "feature-store-cache"
 EVENT_COLUMNS = ["bucket", "slo", "service", "good", "total"]
@@ -186,8 +187,7 @@ def accuracy_events(db: Database, start: datetime, end: datetime) -> pd.DataFram
         counts = db.run("sentiment_confusion", start=start, end=end, symbol=[], model_version=None)
     except DataUnavailable:
         return _events([])
-    counts = counts.assign(good=np.where(counts["label"] == counts["true_label"], counts["n"], 0))
-    days = counts.groupby("day", as_index=False).agg(good=("good", "sum"), total=("n", "sum"))
+    days = accuracy(counts, ["day"]).rename(columns={"correct": "good", "n": "total"})
     return _events([days.assign(bucket=pd.to_datetime(days["day"]), slo="accuracy", service=MODEL_SERVER)])
 
 

@@ -89,6 +89,7 @@ def test_the_alert_state_lives_under_xdg_state_home_not_in_the_cache(monkeypatch
         ("DASHAPP_SLO_LATENCY_P95_MS", "750", "slo_latency_p95_ms", 750.0),
         ("DASHAPP_SLO_ACCURACY", "0.8", "slo_accuracy", 0.8),
         ("DASHAPP_SLO_CACHE_HIT_RATE", "0.95", "slo_cache_hit_rate", 0.95),
+        ("DASHAPP_ACCURACY_CRITICAL", "0.5", "accuracy_critical", 0.5),
         ("DASHAPP_SLO_WINDOW_DAYS", "28", "slo_window_days", 28),
         ("DASHAPP_ALERT_RULES", "ops/rules.toml", "alert_rules", Path("ops/rules.toml")),
         ("DASHAPP_ALERT_WEBHOOK", "https://hooks.example/x", "alert_webhook", "https://hooks.example/x"),
@@ -150,6 +151,7 @@ def test_every_field_is_covered_by_the_variable_test():
         "slo_latency_p95_ms",
         "slo_accuracy",
         "slo_cache_hit_rate",
+        "accuracy_critical",
         "slo_window_days",
         "alert_rules",
         "alert_webhook",
@@ -521,6 +523,7 @@ RESULTS = {
     "slo_latency_p95_ms": 750.0,
     "slo_accuracy": 0.8,
     "slo_cache_hit_rate": 0.95,
+    "accuracy_critical": 0.5,
     "slo_window_days": 28,
     "alert_rules": None,  # a file: its content counts (below)
 }
@@ -586,7 +589,9 @@ def test_the_alert_rules_count_by_their_content_not_their_path(tmp_path):
     config = Config()
     copy = Path(shutil.copy(config.alert_rules, tmp_path / "rules.toml"))
     assert results_fingerprint(replace(config, alert_rules=copy)) == results_fingerprint(config)
-    copy.write_text(copy.read_text().replace("critical = 0.25", "critical = 0.3", 1))  # feature_drift's threshold
+    copy.write_text(
+        copy.read_text().replace('critical = "DASHAPP_DRIFT_PSI_CRITICAL"', "critical = 0.3", 1)
+    )  # feature_drift's threshold
     assert results_fingerprint(replace(config, alert_rules=copy)) != results_fingerprint(config)
     copy.unlink()
     assert results_fingerprint(replace(config, alert_rules=copy)) != results_fingerprint(config)

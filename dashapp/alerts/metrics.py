@@ -18,15 +18,16 @@ from ..backtest.metrics import drawdown_series
 from ..backtest.runs import known_runs, load_series
 from ..contract import TABLES
 from ..db import Database
-from ..drift.engine import MIN_BUCKET_VALUES, Window, drift_over_time, reference_counts
-from ..drift.stats import kl_divergence
+from ..drift.engine import Window, drift_over_time, label_kl_by_day
 from ..errors import DataUnavailable
-from ..sentiment.metrics import classification_by
+from ..ops import serving
+from ..ops.serving import MIN_REQUESTS
+from ..sentiment.metrics import accuracy as daily_accuracy
 from ..slo import STEP, TIERS, multiwindow_burn, objectives, stream_events
+from ..thresholds import configured, judged
 
 LATE_OUTCOMES = timedelta(days=1)  # an outcome arrives up to a day after its prediction
 MIN_OUTCOMES = 100  # fewer predictions with an outcome in a day give no accuracy worth alerting on
-MIN_REQUESTS = 50  # a bucket with fewer requests gives no rate or percentile worth paging for (1 of 7 is 14%)
 ALL_VERSIONS = {"symbol": [], "model_version": None}
 
 
@@ -71,7 +72,7 @@ def metric_frame(db: Database, name: str, span: Span) -> pd.DataFrame:
     if metric.clocked:
         return metric.compute(db, span)
     files = {t: s.fingerprint for t, s in db.sources(metric.tables).items() if s is not None}
-    key = (span.start, span.end, files)
+    key = (span.start, span.end, files, db.config)  # the settings hold the thresholds its statuses carry
     last = _LAST_FRAMES.get((name, span.bucket_seconds))
     if last is not None and last[0] == key:
         return last[1]
@@ -86,6 +87,12 @@ _LAST_FRAMES: dict[tuple[str, int], tuple[tuple, pd.DataFrame]] = {}
 def _frame(rows: pd.DataFrame, labels: tuple[str, ...], value: pd.Series) -> pd.DataFrame:
     out = rows[["bucket", *labels]].assign(value=value.to_numpy(dtype=float))
     return out[np.isfinite(out["value"])].reset_index(drop=True)
+
+
+def _result(result: pd.DataFrame, labels: tuple[str, ...]) -> pd.DataFrame:
+    """A domain function's result as a metric's rows: bucket, labels, value, and its thresholds and status."""
+    out = result[["bucket", *labels, "value", "warning", "critical", "status"]]
+    return out[np.isfinite(out["value"].to_numpy(dtype=float))].reset_index(drop=True)
 
 
 def each_table(
@@ -108,36 +115,27 @@ def _requests(db: Database, span: Span) -> pd.DataFrame:
 
 def latency_p95(db: Database, span: Span) -> pd.DataFrame:
     rows = db.run("ops_latency_quantiles", **span.params(), bucket=span.bucket_seconds)
-    rows = rows[rows["requests"] >= MIN_REQUESTS]
-    return _frame(rows, ("model_version",), rows["p95_ms"])
+    threshold = configured(db.config, "ops.latency_p95_ms")
+    return _result(serving.latency_p95(rows, threshold, MIN_REQUESTS), ("model_version",))
 
 
 def error_rate(db: Database, span: Span) -> pd.DataFrame:
-    rows = _requests(db, span).groupby("bucket", as_index=False)[["requests", "server_errors"]].sum()
-    rows = rows[rows["requests"] >= MIN_REQUESTS]
-    return _frame(rows, (), rows["server_errors"] / rows["requests"])
+    threshold = configured(db.config, "ops.error_rate")
+    return _result(serving.error_rate(_requests(db, span), ("bucket",), threshold, MIN_REQUESTS), ())
 
 
 def cache_hit_rate(db: Database, span: Span) -> pd.DataFrame:
-    rows = _requests(db, span).groupby("bucket", as_index=False)[["cache_hits", "cache_lookups"]].sum()
-    rows = rows[rows["cache_lookups"] >= MIN_REQUESTS]
-    return _frame(rows, (), rows["cache_hits"] / rows["cache_lookups"])
+    threshold = configured(db.config, "ops.cache_hit_rate")
+    return _result(serving.cache_hit_rate(_requests(db, span), ("bucket",), threshold, MIN_REQUESTS), ())
 
 
 def traffic_share(db: Database, span: Span) -> pd.DataFrame:
-    rows = _requests(db, span)
-    total = rows.groupby("bucket")["requests"].transform("sum")
-    rows, total = rows[total >= MIN_REQUESTS], total[total >= MIN_REQUESTS]
-    return _frame(rows, ("model_version",), rows["requests"] / total)
+    return _result(serving.traffic_share(_requests(db, span), MIN_REQUESTS), ("model_version",))
 
 
 def canary_share(db: Database, span: Span) -> pd.DataFrame:
     """Per bucket served by two versions or more, the share of requests not served by the busiest one."""
-    rows = _requests(db, span)
-    totals = rows.groupby("bucket")["requests"].agg(["sum", "max", "count"]).reset_index()
-    # One version alone: no canary, no split to check; a quiet bucket: a share of a handful of requests.
-    totals = totals[(totals["count"] > 1) & (totals["sum"] >= MIN_REQUESTS)]
-    return _frame(totals, (), 1 - totals["max"] / totals["sum"])
+    return _result(serving.canary_share(_requests(db, span), MIN_REQUESTS), ())
 
 
 def accuracy(db: Database, span: Span) -> pd.DataFrame:
@@ -145,9 +143,9 @@ def accuracy(db: Database, span: Span) -> pd.DataFrame:
     counts = db.run("sentiment_confusion", **span.params())
     if counts.empty:
         return pd.DataFrame(columns=["bucket", "model_version", "value"])
-    rows = classification_by(counts, ["day", "model_version"])
-    rows = rows[rows["n"] >= MIN_OUTCOMES].assign(bucket=lambda f: pd.to_datetime(f["day"]))
-    return _frame(rows, ("model_version",), rows["accuracy"])
+    threshold = configured(db.config, "model.accuracy")
+    rows = daily_accuracy(counts, ["day", "model_version"], threshold, MIN_OUTCOMES)
+    return _result(rows.assign(bucket=pd.to_datetime(rows["day"])), ("model_version",))
 
 
 def _psi_rows(db: Database, span: Span) -> pd.DataFrame:
@@ -159,33 +157,21 @@ def _psi_rows(db: Database, span: Span) -> pd.DataFrame:
 
 def feature_psi(db: Database, span: Span) -> pd.DataFrame:
     rows = _psi_rows(db, span)
-    return _frame(rows, ("feature",), rows["psi_reference"])
+    return _result(judged(rows.assign(value=rows["psi_reference"]), configured(db.config, "drift.psi")), ("feature",))
 
 
 def share_drifted(db: Database, span: Span) -> pd.DataFrame:
     """Per bucket, the share of features whose PSI against the reference reaches the drift warning."""
     rows = _psi_rows(db, span)
-    rows = rows.assign(drifted=rows["psi_reference"] >= db.config.drift_psi_warning)
+    rows = rows.assign(drifted=judged(rows, configured(db.config, "drift.psi"), "psi_reference")["status"] != "ok")
     shares = rows.groupby("bucket", as_index=False)["drifted"].mean()
     return _frame(shares, (), shares["drifted"])
 
 
 def label_kl(db: Database, span: Span) -> pd.DataFrame:
     """Per day, KL(the day's label mix || the reference's), as the Drift page's prediction drift computes it."""
-    daily = db.run("sentiment_daily", **span.params())
-    counts = daily.groupby(["day", "label"])["n"].sum().unstack(fill_value=0)
-    reference = reference_counts(db, "label")
-    labels = sorted(set(counts.columns) | set(reference))
-    base = [reference.get(label, 0) for label in labels]
-    rows = pd.DataFrame(
-        [
-            {"bucket": pd.Timestamp(day), "value": kl_divergence(row.reindex(labels, fill_value=0).to_numpy(), base)}
-            for day, row in counts.iterrows()
-            if row.sum() >= MIN_BUCKET_VALUES
-        ],
-        columns=["bucket", "value"],
-    )
-    return _frame(rows, (), rows["value"])
+    rows = label_kl_by_day(db, span.params(), configured(db.config, "prediction.label_kl"))
+    return _result(rows, ())
 
 
 def freshness(db: Database, span: Span) -> pd.DataFrame:
@@ -279,7 +265,8 @@ def cardinality_growth(db: Database, span: Span) -> pd.DataFrame:
     """
     rows = drift_over_time(db, Window(span.start, span.end), span.bucket_seconds)
     rows = rows.dropna(subset=["cardinality_growth"])
-    return _frame(rows, ("feature",), rows["cardinality_growth"])
+    threshold = configured(db.config, "drift.cardinality_growth")
+    return _result(judged(rows.assign(value=rows["cardinality_growth"]), threshold), ("feature",))
 
 
 def _service_usage(db: Database, span: Span) -> pd.DataFrame:

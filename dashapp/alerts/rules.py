@@ -1,7 +1,8 @@
 """Alert rules from a TOML file: each names a metric, its thresholds, how long and how often.
 
 A default file ships with the app (default_rules.toml, Config.alert_rules); DASHAPP_ALERT_RULES
-points to another. A
+points to another. A threshold may name a setting instead of a number ("DASHAPP_DRIFT_PSI_WARNING"):
+it takes the setting's value, so the rule and the page that shows the metric's status cannot disagree. A
 malformed file stops the app at start with a message naming the rule and the field, because an
 alert that silently never fires is worse than a portal that does not start.
 """
@@ -14,10 +15,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from ..config import Config
+from .. import thresholds
+from ..config import Config, env_name
+from ..thresholds import COMPARISONS
 from ..timerange import BUCKETS
 from .metrics import METRICS
-from .states import COMPARISONS, Thresholds
+from .states import Thresholds
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 FIELDS = {
@@ -68,18 +71,21 @@ class Rule:
 
 
 def configured_rules(config: Config) -> list[Rule]:
-    """The rules of DASHAPP_ALERT_RULES, read once per version of the file (checked at start by create_app)."""
+    """The rules of DASHAPP_ALERT_RULES, read once per version of the file and of the threshold settings it may
+    name (checked at start by create_app)."""
     path = config.alert_rules
-    return list(_load_cached(path, path.stat().st_mtime_ns if path.exists() else None))
+    return list(_load_cached(path, path.stat().st_mtime_ns if path.exists() else None, config))
 
 
 @lru_cache(maxsize=8)
-def _load_cached(path: Path, mtime_ns: int | None) -> tuple[Rule, ...]:
-    return tuple(load_rules(path))
+def _load_cached(path: Path, mtime_ns: int | None, config: Config) -> tuple[Rule, ...]:
+    return tuple(load_rules(path, config))
 
 
-def load_rules(path: Path) -> list[Rule]:
-    """Read and check a rules file: [[rule]] tables, names unique."""
+def load_rules(path: Path, config: Config | None = None) -> list[Rule]:
+    """Read and check a rules file: [[rule]] tables, names unique; thresholds that name a setting take its value
+    from `config` (default: the settings' defaults)."""
+    config = config or Config()
     try:
         document = tomllib.loads(path.read_text())
     except OSError as exc:
@@ -94,7 +100,7 @@ def load_rules(path: Path) -> list[Rule]:
         raise RulesError(f"{path}: no [[rule]] tables")
     rules, seen = [], set()
     for number, table in enumerate(tables, start=1):
-        rule = _rule(table, f"{path}: rule {table.get('name', f'#{number}')!r}")
+        rule = _rule(table, f"{path}: rule {table.get('name', f'#{number}')!r}", config)
         if rule.name in seen:
             raise RulesError(f"{path}: rule {rule.name!r}: name: used twice")
         seen.add(rule.name)
@@ -102,13 +108,16 @@ def load_rules(path: Path) -> list[Rule]:
     return rules
 
 
-def _rule(table: dict, where: str) -> Rule:
+def _rule(table: dict, where: str, config: Config) -> Rule:
     for key in table:
         if key not in FIELDS:
             raise RulesError(f"{where}: {key}: unknown field (known: {', '.join(FIELDS)})")
     for key in REQUIRED:
         if key not in table:
             raise RulesError(f"{where}: {key}: missing")
+    for key in ("warning", "critical"):
+        if isinstance(table.get(key), str):
+            table = {**table, key: _setting(table[key], key, where, config)}
     for key, kind in FIELDS.items():
         value = table.get(key)
         if value is None:
@@ -152,6 +161,15 @@ def _rule(table: dict, where: str) -> Rule:
         labels=dict(labels),
         target=_float(table.get("target")),
     )
+
+
+def _setting(name: str, key: str, where: str, config: Config) -> float:
+    """The value of the threshold setting a rule names by its variable."""
+    try:
+        return thresholds.setting(config, name)
+    except KeyError:
+        known = ", ".join(env_name(field) for field in thresholds.THRESHOLD_FIELDS)
+        raise RulesError(f"{where}: {key}: must be a number, got {name!r} (or a threshold setting: {known})") from None
 
 
 def _float(value) -> float | None:

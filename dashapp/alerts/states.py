@@ -15,12 +15,12 @@ keeps it in the state store and a restart goes on with the same pending progress
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-COMPARISONS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+from ..thresholds import Threshold
+
 SEVERITIES = ("warning", "critical")
 ACTIVE = frozenset({"firing", "recovering"})  # states in which an alert counts as firing
 SEVERITY_RANK = {None: 0, "warning": 1, "critical": 2}
@@ -36,13 +36,9 @@ class Thresholds:
     resolve_after_nodata: int = 0  # 0: a firing alert keeps firing through missing data
 
     def level(self, value: float) -> str | None:
-        """The worst severity whose threshold `value` crosses, else None."""
-        crossed = COMPARISONS[self.comparison]
-        if self.critical is not None and crossed(value, self.critical):
-            return "critical"
-        if self.warning is not None and crossed(value, self.warning):
-            return "warning"
-        return None
+        """The worst severity whose threshold `value` crosses, else None (Threshold.status, as every page decides)."""
+        status = Threshold(self.comparison, self.warning, self.critical).status(value)
+        return None if status == "ok" else status
 
     def worse(self, a: float, b: float) -> float:
         """The value further past the thresholds."""

@@ -105,6 +105,42 @@ def metrics(series: RunSeries) -> dict[str, float | None]:
     return out
 
 
+PERIODS_PER_YEAR = 252  # QuantStats' default: trading days
+
+
+def compounded(returns: pd.Series) -> pd.Series:
+    """The cumulative compounded return up to each day: (1 + r).cumprod() - 1, QuantStats' compsum."""
+    return (1 + returns).cumprod() - 1
+
+
+def yearly_returns(returns: pd.Series) -> pd.Series:
+    """The compounded return per calendar year, indexed by the year."""
+    return (1 + returns).groupby(returns.index.year).prod() - 1
+
+
+def monthly_returns(returns: pd.Series) -> pd.DataFrame:
+    """QuantStats' compounded monthly returns table: a row per year, a column per month and EOY for the year."""
+    with quiet():
+        return qs.stats.monthly_returns(returns, eoy=True, compounded=True)
+
+
+def rolling_sharpe(returns: pd.Series, window: int) -> pd.Series:
+    """QuantStats' rolling Sharpe over `window` trading days, annualised over 252."""
+    with quiet():
+        return qs.stats.rolling_sharpe(returns, rolling_period=window, periods_per_year=PERIODS_PER_YEAR)
+
+
+def rolling_volatility(returns: pd.Series, window: int) -> pd.Series:
+    """QuantStats' rolling annualised volatility over `window` trading days."""
+    with quiet():
+        return qs.stats.rolling_volatility(returns, rolling_period=window, periods_per_year=PERIODS_PER_YEAR)
+
+
+def tracking_error(returns: pd.Series, benchmark: pd.Series) -> float:
+    """The annualised standard deviation of the daily difference (sample, ddof 1), on days both series have."""
+    return float((returns - benchmark).std(ddof=1) * np.sqrt(PERIODS_PER_YEAR))
+
+
 def drawdown_series(returns: pd.Series) -> pd.Series:
     """Each day's drawdown from the running peak (QuantStats' to_drawdown_series): 0 or negative."""
     with quiet():

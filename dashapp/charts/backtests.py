@@ -14,7 +14,17 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..backtest.metrics import METRICS, drawdown_periods, drawdown_series, qs, quiet
+from ..backtest.metrics import (
+    METRICS,
+    compounded,
+    drawdown_periods,
+    drawdown_series,
+    monthly_returns,
+    rolling_sharpe,
+    rolling_volatility,
+    tracking_error,
+    yearly_returns,
+)
 from ..backtest.runs import TABLES, check_runs, known_runs, load_series, run_metrics
 from ..backtest.series import RunSeries
 from ..backtest.tearsheet import STAGES, Progress, no_progress, tearsheet_html
@@ -93,9 +103,9 @@ def cumulative_data(db: Database, params: dict) -> pd.DataFrame:
     for run_id, s in series.items():
         if s.problem:
             continue
-        part = pd.DataFrame({"run_id": run_id, "ts": s.returns.index, "strategy": (1 + s.returns).cumprod() - 1})
+        part = pd.DataFrame({"run_id": run_id, "ts": s.returns.index, "strategy": compounded(s.returns)})
         if s.benchmark is not None:
-            part["benchmark"] = ((1 + s.benchmark).cumprod() - 1).reindex(s.returns.index).ffill().to_numpy()
+            part["benchmark"] = compounded(s.benchmark).reindex(s.returns.index).ffill().to_numpy()
         parts.append(part)
     columns = ["run_id", "ts", "strategy", "benchmark"]
     frame = pd.concat(parts, ignore_index=True).reindex(columns=columns) if parts else pd.DataFrame(columns=columns)
@@ -263,9 +273,7 @@ def rolling_data(db: Database, params: dict) -> pd.DataFrame:
             if not s.problem:
                 notes.append(f"{run_id}: {len(s.returns)} days, fewer than the {window}-day window")
             continue
-        with quiet():
-            sharpe = qs.stats.rolling_sharpe(s.returns, rolling_period=window, periods_per_year=252)
-            volatility = qs.stats.rolling_volatility(s.returns, rolling_period=window, periods_per_year=252)
+        sharpe, volatility = rolling_sharpe(s.returns, window), rolling_volatility(s.returns, window)
         part = pd.DataFrame({"run_id": run_id, "ts": s.returns.index, "sharpe": sharpe, "volatility": volatility})
         parts.append(part.dropna(subset=["sharpe", "volatility"], how="all"))
     columns = ["run_id", "ts", "sharpe", "volatility"]
@@ -318,9 +326,7 @@ def monthly_data(db: Database, params: dict) -> pd.DataFrame:
     notes = [f"{run_id}: {n}" for n in [*series.notes, *filter(None, [series.problem])]]
     if series.problem:
         return _frame([], ["year", "month", "return"], notes)
-    with quiet():
-        table = qs.stats.monthly_returns(series.returns, eoy=True, compounded=True)
-    long = table.stack().rename("return").reset_index()
+    long = monthly_returns(series.returns).stack().rename("return").reset_index()
     long.columns = ["year", "month", "return"]
     long["month"] = long["month"].map(lambda m: "Year" if m == "EOY" else m.title()[:3])
     # QuantStats fills the months before the first and after the last logged day with 0: they are blank here.
@@ -364,8 +370,8 @@ def yearly_data(db: Database, params: dict) -> pd.DataFrame:
     for run_id, s in series.items():
         if s.problem:
             continue
-        strategy = (1 + s.returns).groupby(s.returns.index.year).prod() - 1
-        benchmark = (1 + s.benchmark).groupby(s.benchmark.index.year).prod() - 1 if s.benchmark is not None else {}
+        strategy = yearly_returns(s.returns)
+        benchmark = yearly_returns(s.benchmark) if s.benchmark is not None else {}
         rows += [(run_id, int(year), value, benchmark.get(year)) for year, value in strategy.items()]
     return _frame(rows, ["run_id", "year", "strategy", "benchmark"], notes)
 
@@ -555,11 +561,10 @@ def tracking_data(db: Database, params: dict) -> pd.DataFrame:
     if len(days) < 2:
         return _frame([], columns, [f"{ids[1]} and {ids[0]} share fewer than 2 days in this period"])
     b, p = b.loc[days], p.loc[days]
-    frame = pd.DataFrame({"ts": days, "backtest": (1 + b).cumprod() - 1, "paper": (1 + p).cumprod() - 1})
+    frame = pd.DataFrame({"ts": days, "backtest": compounded(b), "paper": compounded(p)})
     frame["gap"] = frame["paper"] - frame["backtest"]
-    tracking_error = float((p - b).std(ddof=1) * np.sqrt(252))
     notes = [
-        f"{ids[1]} against {ids[0]}: {len(days)} shared days, tracking error {tracking_error:.2%} a year,"
+        f"{ids[1]} against {ids[0]}: {len(days)} shared days, tracking error {tracking_error(p, b):.2%} a year,"
         f" correlation {b.corr(p):.3f}"
     ]
     return _frame(frame.to_numpy().tolist(), columns, notes + [f"{i}: {n}" for i in ids for n in series[i].notes])

@@ -7,6 +7,7 @@ from dataclasses import replace
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..config import Config
 from ..db import Database
 from ..drift.engine import (
     BASELINES,
@@ -227,12 +228,27 @@ def prediction_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
 
 
 HEATMAP_BUCKET = Param("bucket", "bucket", "1d", help="time bucket of the heatmap: one of " + ", ".join(BUCKETS))
-# PSI colour scale: green below the warning threshold, amber to critical, red beyond.
-PSI_SCALE = [(0.0, "#d1e7dd"), (0.2, "#d1e7dd"), (0.2, "#fff3cd"), (0.5, "#fff3cd"), (0.5, "#f8a5ad"), (1.0, "#b02a37")]
+
+
+def psi_scale(warning: float, critical: float) -> tuple[float, list]:
+    """The heatmap's top and colour scale: green below the warning threshold, amber to critical, red beyond (to
+    twice critical), at the thresholds the feature table and the drift alert decide with."""
+    top = 2 * critical
+    edge = warning / top
+    return top, [
+        (0.0, "#d1e7dd"),
+        (edge, "#d1e7dd"),
+        (edge, "#fff3cd"),
+        (0.5, "#fff3cd"),
+        (0.5, "#f8a5ad"),
+        (1.0, "#b02a37"),
+    ]
 
 
 def heatmap_data(db: Database, params: dict) -> pd.DataFrame:
-    return drift_over_time(db, window(params), params["bucket"])
+    frame = drift_over_time(db, window(params), params["bucket"]).copy(deep=False)  # its attrs, not the memoized one's
+    frame.attrs["psi_thresholds"] = (db.config.drift_psi_warning, db.config.drift_psi_critical)
+    return frame
 
 
 def heatmap_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
@@ -244,6 +260,8 @@ def heatmap_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     n = frame.pivot(index="feature", columns="bucket", values="n").reindex_like(z)
     order = z.max(axis=1).sort_values(ascending=True).index  # most drifted on top
     z, n = z.loc[order], n.loc[order]
+    warning, critical = frame.attrs.get("psi_thresholds", (Config.drift_psi_warning, Config.drift_psi_critical))
+    top, scale = psi_scale(warning, critical)
     fig = base_figure(margin={"l": 120, "r": 8, "t": 8, "b": 40}, hovermode="closest")
     fig.add_trace(
         go.Heatmap(
@@ -252,12 +270,12 @@ def heatmap_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
             z=z.to_numpy(dtype=float),
             customdata=n.to_numpy(),
             zmin=0,
-            zmax=0.5,
-            colorscale=PSI_SCALE,
+            zmax=top,
+            colorscale=scale,
             colorbar={
                 "title": {"text": "PSI"},
-                "tickvals": [0, 0.1, 0.25, 0.5],
-                "ticktext": ["0", "0.1", "0.25", "≥0.5"],
+                "tickvals": [0, warning, critical, top],
+                "ticktext": ["0", f"{warning:g}", f"{critical:g}", f"≥{top:g}"],
             },
             hovertemplate="%{y} · %{x}<br>PSI %{z:.3f} over %{customdata:,} values<extra></extra>",
             xgap=1,

@@ -5,11 +5,36 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..db import Database
+from ..ops import serving
+from ..thresholds import configured
 from .figures import STATUS_COLORS, color_map, empty_figure, table_figure, time_figure
 from .registry import BUCKET, FILTERS, WINDOW, ChartSpec, from_query, register
 
 NO_REQUESTS = "No requests in this window"
 requests_data = from_query("ops_requests")
+BY_VERSION = ("bucket", "model_version")
+
+
+def error_rate_frame(rows: pd.DataFrame, threshold=None) -> pd.DataFrame:
+    """The error rate per bucket and version (ops/serving.py) from ops_requests.sql's rows."""
+    return serving.error_rate(rows, BY_VERSION, threshold)
+
+
+def error_rate_data(db: Database, params: dict) -> pd.DataFrame:
+    return error_rate_frame(requests_data(db, params), configured(db.config, "ops.error_rate"))
+
+
+def cache_hit_frame(rows: pd.DataFrame, threshold=None) -> pd.DataFrame:
+    """The cache hit rate per bucket over all versions (ops/serving.py); `requests` in attrs tells an empty frame
+    of a window without requests from one whose requests logged no cache_hit."""
+    frame = serving.cache_hit_rate(rows, ("bucket",), threshold)
+    frame.attrs["requests"] = int(rows["requests"].sum())
+    return frame
+
+
+def cache_hit_data(db: Database, params: dict) -> pd.DataFrame:
+    return cache_hit_frame(requests_data(db, params), configured(db.config, "ops.cache_hit_rate"))
 
 
 def throughput_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
@@ -62,7 +87,7 @@ def latency_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
 
 
 def error_rate_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
-    """Plot the share of 5xx responses per model version."""
+    """Plot the share of 5xx responses per model version (error_rate_frame)."""
     if frame.empty:
         return empty_figure(NO_REQUESTS)
     colors = color_map(frame["model_version"])
@@ -71,7 +96,7 @@ def error_rate_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         fig.add_trace(
             go.Scatter(
                 x=part["bucket"],
-                y=part["server_errors"] / part["requests"],
+                y=part["value"],
                 mode="lines",
                 name=version,
                 line={"color": colors[version], "width": 1.5},
@@ -82,16 +107,14 @@ def error_rate_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
 
 
 def cache_hit_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
-    """Plot the feature-store cache hit rate over all versions."""
-    totals = frame.groupby("bucket", as_index=False)[["cache_hits", "cache_lookups"]].sum()
-    totals = totals[totals["cache_lookups"] > 0]
-    if totals.empty:
-        return empty_figure("No cache_hit values in this window" if not frame.empty else NO_REQUESTS)
+    """Plot the feature-store cache hit rate over all versions (cache_hit_frame)."""
+    if frame.empty:
+        return empty_figure("No cache_hit values in this window" if frame.attrs.get("requests") else NO_REQUESTS)
     fig = time_figure(params, yaxis={"title": "cache hit rate", "tickformat": ".0%", "range": [0, 1.02]})
     fig.add_trace(
         go.Scatter(
-            x=totals["bucket"],
-            y=totals["cache_hits"] / totals["cache_lookups"],
+            x=frame["bucket"],
+            y=frame["value"],
             mode="lines",
             name="hit rate",
             line={"color": STATUS_COLORS["ok"], "width": 1.5},
@@ -216,7 +239,7 @@ register(
         title="Server error rate by model version",
         page="/operations",
         params=(*FILTERS, BUCKET),
-        data=requests_data,
+        data=error_rate_data,
         figure=error_rate_figure,
         tables=("predictions",),
         description="Share of 5xx.",
@@ -229,7 +252,7 @@ register(
         title="Feature-store cache hit rate",
         page="/operations",
         params=(*FILTERS, BUCKET),
-        data=requests_data,
+        data=cache_hit_data,
         figure=cache_hit_figure,
         tables=("predictions",),
         description="Lookups served from cache.",

@@ -6,6 +6,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..db import Database
+from ..ops import serving
+from ..sentiment.metrics import accuracy
+from ..thresholds import configured
 from .figures import LABEL_COLORS, base_figure, color_map, empty_figure, time_figure
 from .registry import BUCKET, FILTERS, ChartSpec, from_query, register
 
@@ -27,7 +30,13 @@ def kpi_data(db: Database, params: dict) -> pd.DataFrame:
     When the log begins inside the previous window, there is no like-for-like comparison: a
     half-covered window would show a volume "change" of thousands of percent, so none is shown.
     """
-    serving = from_query("overview_kpis")(db, params).set_index("period")
+    counts = from_query("overview_kpis")(db, params)
+    config, period = db.config, ("period",)
+    rates = {
+        "error_rate": serving.error_rate(counts, period, configured(config, "ops.error_rate")),
+        "cache_hit_rate": serving.cache_hit_rate(counts, period, configured(config, "ops.cache_hit_rate")),
+    }
+    kpis = counts.set_index("period").assign(**{k: v.set_index("period")["value"] for k, v in rates.items()})
     first = db.data_from("predictions")
     # first <= start - (end - start), written so that no date before year 1 is ever built
     compared = first is not None and params["start"] - first >= params["end"] - params["start"]
@@ -35,8 +44,8 @@ def kpi_data(db: Database, params: dict) -> pd.DataFrame:
         [
             {
                 "metric": m,
-                "current": _pick(serving, m, "current"),
-                "previous": _pick(serving, m, "previous") if compared else None,
+                "current": _pick(kpis, m, "current"),
+                "previous": _pick(kpis, m, "previous") if compared else None,
             }
             for m, *_ in KPIS
         ]
@@ -47,14 +56,11 @@ def kpi_data(db: Database, params: dict) -> pd.DataFrame:
 
 
 def accuracy_data(db: Database, params: dict) -> pd.DataFrame:
-    """Sum the confusion counts (the Sentiment page's, so both pages share one cached join) into accuracy
-    per prediction day and model version."""
+    """Accuracy per prediction day and model version (sentiment/metrics.py) from the confusion counts (the
+    Sentiment page's, so both pages share one cached join)."""
     counts = from_query("sentiment_confusion")(db, params)
-    counts = counts.assign(correct=counts["n"].where(counts["label"] == counts["true_label"], 0))
-    days = counts.groupby(["day", "model_version"], as_index=False, sort=True).agg(
-        with_outcome=("n", "sum"), correct=("correct", "sum")
-    )
-    return days.assign(accuracy=days["correct"] / days["with_outcome"])
+    days = accuracy(counts, ["day", "model_version"], configured(db.config, "model.accuracy"))
+    return days.rename(columns={"n": "with_outcome"})[["day", "model_version", "with_outcome", "correct", "accuracy"]]
 
 
 def _pick(frame: pd.DataFrame, column: str, row) -> float | None:

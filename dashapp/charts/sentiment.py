@@ -13,13 +13,14 @@ import plotly.graph_objects as go
 
 from ..db import Database
 from ..sentiment.metrics import (
+    accuracy,
     calibration,
     classification,
-    classification_by,
     macro_intervals,
     two_proportions,
     wilson,
 )
+from ..thresholds import configured
 from .figures import LABEL_COLORS, base_figure, color_map, empty_figure, stacked_figure, table_figure
 from .registry import BUCKET, FILTERS, ChartSpec, from_query, register
 
@@ -160,7 +161,8 @@ def accuracy_data(db: Database, params: dict) -> pd.DataFrame:
         frame.attrs["notes"] = ["no outcomes yet in this window"]
         return frame
     daily = db.run("sentiment_daily", **_window(params)).groupby(["day", "model_version"])["n"].sum()
-    frame = classification_by(confusion, ["day", "model_version"]).rename(columns={"n": "with_outcome"})
+    threshold = configured(db.config, "model.accuracy")
+    frame = accuracy(confusion, ["day", "model_version"], threshold).rename(columns={"n": "with_outcome"})
     frame["coverage"] = (
         frame["with_outcome"] / daily.reindex(pd.MultiIndex.from_frame(frame[["day", "model_version"]])).to_numpy()
     )

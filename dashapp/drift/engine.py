@@ -19,6 +19,7 @@ import pandas as pd
 from ..config import Config
 from ..contract import TABLES
 from ..db import Database
+from ..thresholds import SETTINGS, Threshold, judged
 from . import stats
 
 # Columns of predictions that are not model inputs: the contract's own, plus the partition column.
@@ -55,12 +56,17 @@ class DriftRule:
             prediction_kl=config.drift_prediction_kl,
         )
 
+    @property
+    def psi_threshold(self) -> Threshold:
+        """PSI's thresholds, compared as the drift.psi alert compares them (thresholds.SETTINGS)."""
+        return Threshold(SETTINGS["drift.psi"][0], self.psi_warning, self.psi_critical)
+
     def decide(self, psi: float | None, growth: float | None, baseline_distinct: int = 0) -> tuple[str, str]:
         """Return (status, the rule that decided it)."""
-        if psi is not None and psi >= self.psi_critical:
-            return "critical", f"PSI {psi:.3f} ≥ {self.psi_critical}"
-        if psi is not None and psi >= self.psi_warning:
-            return "warning", f"PSI {psi:.3f} ≥ {self.psi_warning}"
+        threshold = self.psi_threshold
+        status = threshold.status(psi)
+        if status in ("warning", "critical"):
+            return status, f"PSI {psi:.3f} {threshold.sign(status)} {getattr(threshold, status)}"
         if growth is not None and baseline_distinct >= self.high_cardinality and growth >= self.cardinality_growth:
             return "warning", f"distinct values grew {growth:.2f}× ≥ {self.cardinality_growth}×"
         return "ok", f"PSI {psi:.3f} < {self.psi_warning}" if psi is not None else "no test"
@@ -233,10 +239,10 @@ def prediction_drift(db: Database, window: Window, rule: DriftRule | None = None
 def _prediction(db: Database, window: Window, rule: DriftRule) -> list[FeatureDrift]:
     base, current = histograms(db, window, ["sentiment_score", "label"])
     labels = feature_drift("label", "categorical", base["label"], current["label"], rule, db.config.drift_top_k)
-    if labels.kl_divergence is not None:
-        warn = labels.kl_divergence >= rule.prediction_kl
-        labels.status = "warning" if warn else "ok"
-        labels.rule = f"KL {labels.kl_divergence:.3f} {'≥' if warn else '<'} {rule.prediction_kl}"
+    if labels.kl_divergence is not None:  # compared as the prediction.label_kl alert compares it
+        threshold = Threshold(SETTINGS["prediction.label_kl"][0], rule.prediction_kl)
+        labels.status = threshold.status(labels.kl_divergence)
+        labels.rule = f"KL {labels.kl_divergence:.3f} {threshold.sign(labels.status)} {rule.prediction_kl}"
     score = feature_drift("sentiment_score", "numeric", base["sentiment_score"], current["sentiment_score"], rule)
     return [labels, score]
 
@@ -312,6 +318,32 @@ def _psi(result: FeatureDrift, labels: list[str], base_bins, cur_bins) -> None:
 
 # A bucket with fewer non-NULL values than this gets no PSI: its shares are noise, not drift.
 MIN_BUCKET_VALUES = 100
+
+
+def label_kl_by_day(db: Database, params: dict, threshold: Threshold | None = None) -> pd.DataFrame:
+    """Per prediction day with enough predictions: KL(the day's label mix || the reference's) as `value`, the
+    divergence the prediction drift decides with (prediction_drift), and its thresholds and status.
+
+    `params`: start, end, symbol, model_version (sentiment_daily.sql's). Returns bucket (the day), value, warning,
+    critical, status.
+    """
+    daily = db.run("sentiment_daily", **params)
+    counts = daily.groupby(["day", "label"])["n"].sum().unstack(fill_value=0)
+    reference = reference_counts(db, "label")
+    labels = sorted(set(counts.columns) | set(reference))
+    base = [reference.get(label, 0) for label in labels]
+    rows = pd.DataFrame(
+        [
+            {
+                "bucket": pd.Timestamp(day),
+                "value": stats.kl_divergence(row.reindex(labels, fill_value=0).to_numpy(), base),
+            }
+            for day, row in counts.iterrows()
+            if row.sum() >= MIN_BUCKET_VALUES
+        ],
+        columns=["bucket", "value"],
+    )
+    return judged(rows, threshold)
 
 
 def drift_over_time(db: Database, window: Window, bucket_seconds: int) -> pd.DataFrame:

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..thresholds import Threshold, judged
+
 Z95 = stats.norm.ppf(0.975)
 
 
@@ -91,6 +93,17 @@ def classification_by(counts: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     frame["accuracy"] = frame["correct"] / frame["n"]
     frame["macro_f1"] = f1.groupby(level=list(range(len(keys)))).mean()
     return frame.reset_index()
+
+
+def accuracy(
+    counts: pd.DataFrame, keys: list[str], threshold: Threshold | None = None, minimum: int = 0
+) -> pd.DataFrame:
+    """The one accuracy: per group of `keys`, predictions with an outcome (n), the right ones (correct), accuracy
+    (also as `value`), macro F1, and the thresholds and status that apply. Groups with fewer than `minimum`
+    outcomes get no row."""
+    frame = classification_by(counts, keys)
+    frame = frame[frame["n"] >= minimum].reset_index(drop=True)
+    return judged(frame.assign(value=frame["accuracy"].to_numpy(dtype=float)), threshold)
 
 
 def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None:

@@ -87,7 +87,10 @@ def test_cardinality_growth_equals_the_rarefied_ratio_of_distinct_values_compute
             size = min(int(counts.sum()), len(reference))
             want.append({"bucket": day, "feature": "author", "value": rarefied(counts, size) / rarefied(base, size)})
     assert len(want) == 3  # the thin fourth day has no value; `topic` (three values) is PSI's business
-    pd.testing.assert_frame_equal(metric, pd.DataFrame(want), check_exact=False, rtol=1e-9, check_dtype=False)
+    values = metric[["bucket", "feature", "value"]]
+    pd.testing.assert_frame_equal(values, pd.DataFrame(want), check_exact=False, rtol=1e-9, check_dtype=False)
+    # Each value carries the decision the setting makes (DASHAPP_DRIFT_CARDINALITY_GROWTH).
+    assert metric["status"].tolist() == ["warning" if v >= 1.3 else "ok" for v in metric["value"]]
 
 
 def test_at_the_references_size_it_is_the_plain_ratio_and_a_quiet_day_does_not_look_like_shrinking(frames, days):

@@ -43,7 +43,7 @@ def test_the_shipped_rules_load_and_cover_the_issue_defaults():
         "agent.drawdown",
     }
     psi = rules["feature_drift"].thresholds
-    assert (psi.comparison, psi.warning, psi.critical) == (">", 0.1, 0.25)
+    assert (psi.comparison, psi.warning, psi.critical) == (">=", 0.1, 0.25)
     latency = rules["latency_p95"].thresholds
     assert (latency.warning, latency.critical) == (200, 2000)
     assert rules["low_accuracy"].thresholds.critical == 0.55

@@ -11,7 +11,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashapp.backtest.metrics import METRICS, drawdown_periods, metrics, qs
+from dashapp.backtest.metrics import (
+    METRICS,
+    compounded,
+    drawdown_periods,
+    metrics,
+    monthly_returns,
+    qs,
+    rolling_sharpe,
+    rolling_volatility,
+    tracking_error,
+    yearly_returns,
+)
 from dashapp.backtest.series import run_series
 from dashapp.config import Config
 from dashapp.db import Database
@@ -89,6 +100,22 @@ def test_every_metric_equals_quantstats_on_twenty_years_of_real_prices(tmp_path,
     assert got["sharpe"] == pytest.approx(r.mean() / r.std(ddof=1) * np.sqrt(252), rel=1e-9)
     assert got["total_return"] == pytest.approx(np.prod(1 + r) - 1, rel=1e-9)
     assert got["cagr"] == pytest.approx(np.prod(1 + r) ** (252 / len(r)) - 1, rel=1e-9)
+
+
+def test_the_curves_the_charts_draw_equal_quantstats_and_their_definitions(market_returns):
+    returns, benchmark = market_returns["strategy"], market_returns["benchmark"]
+    pd.testing.assert_series_equal(compounded(returns), qs.stats.compsum(returns), check_names=False)
+    years = yearly_returns(returns)
+    assert years.loc[2008] == pytest.approx(np.prod(1 + returns["2008"].to_numpy()) - 1, rel=1e-12)
+    assert years.tolist() == pytest.approx(monthly_returns(returns)["EOY"].tolist(), rel=1e-9)
+    sharpe = qs.stats.rolling_sharpe(returns, rolling_period=126, periods_per_year=252)
+    pd.testing.assert_series_equal(rolling_sharpe(returns, 126), sharpe)
+    window = returns.iloc[-126:].to_numpy()
+    assert rolling_sharpe(returns, 126).iloc[-1] == pytest.approx(window.mean() / window.std(ddof=1) * np.sqrt(252))
+    volatility = qs.stats.rolling_volatility(returns, rolling_period=126, periods_per_year=252)
+    pd.testing.assert_series_equal(rolling_volatility(returns, 126), volatility)
+    gap = (returns - benchmark).to_numpy()
+    assert tracking_error(returns, benchmark) == pytest.approx(gap.std(ddof=1) * np.sqrt(252), rel=1e-12)
 
 
 @pytest.mark.parametrize("years", [(1999, 2003), (2007, 2010), (2016, 2019)])

@@ -30,6 +30,14 @@ def requests_frame() -> pd.DataFrame:
     )
 
 
+def error_rate_frame() -> pd.DataFrame:
+    return operations.error_rate_frame(requests_frame())
+
+
+def cache_hit_frame() -> pd.DataFrame:
+    return operations.cache_hit_frame(requests_frame())
+
+
 def latency_frame() -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -150,8 +158,9 @@ def test_the_empty_figure_shows_its_reason_on_blank_axes():
 BUILDERS_AND_EMPTY_STATES = [
     (operations.throughput_figure, requests_frame, operations.NO_REQUESTS),
     (operations.latency_figure, latency_frame, operations.NO_REQUESTS),
-    (operations.error_rate_figure, requests_frame, operations.NO_REQUESTS),
-    (operations.cache_hit_figure, requests_frame, operations.NO_REQUESTS),
+    (operations.error_rate_figure, error_rate_frame, operations.NO_REQUESTS),
+    # Emptied after shaping, the frame still knows its window had requests (none without a lookup is below).
+    (operations.cache_hit_figure, cache_hit_frame, "No cache_hit values in this window"),
     (operations.traffic_split_figure, requests_frame, operations.NO_REQUESTS),
     (operations.pipeline_runs_figure, pipeline_runs_frame, "No pipeline runs in this window"),
     (operations.pipeline_health_figure, pipeline_health_frame, "No pipeline runs in this window"),
@@ -209,7 +218,7 @@ def test_latency_draws_p50_p95_p99_per_version_on_a_log_axis():
 
 
 def test_error_rate_plots_the_5xx_share_per_version_as_a_percentage():
-    fig = operations.error_rate_figure(requests_frame(), PARAMS)
+    fig = operations.error_rate_figure(error_rate_frame(), PARAMS)
     assert names(fig) == ["v1", "v2"]
     assert fig.layout.yaxis.tickformat == ".1%"
     assert fig.layout.yaxis.title.text == "server errors (5xx)"
@@ -220,7 +229,7 @@ def test_error_rate_plots_the_5xx_share_per_version_as_a_percentage():
 def test_cache_hit_rate_sums_versions_and_skips_buckets_without_lookups():
     frame = requests_frame()
     frame.loc[2, ["cache_hits", "cache_lookups"]] = [0, 0]
-    fig = operations.cache_hit_figure(frame, PARAMS)
+    fig = operations.cache_hit_figure(operations.cache_hit_frame(frame), PARAMS)
     assert names(fig) == ["hit rate"]
     assert list(fig.data[0].x) == [H1]
     assert list(fig.data[0].y) == [0.5]
@@ -229,7 +238,11 @@ def test_cache_hit_rate_sums_versions_and_skips_buckets_without_lookups():
 
 def test_cache_hit_rate_without_any_lookups_says_so():
     frame = requests_frame().assign(cache_hits=0, cache_lookups=0)
-    assert annotation(operations.cache_hit_figure(frame, PARAMS)) == "No cache_hit values in this window"
+    assert annotation(operations.cache_hit_figure(operations.cache_hit_frame(frame), PARAMS)) == (
+        "No cache_hit values in this window"
+    )
+    no_requests = operations.cache_hit_frame(requests_frame().iloc[0:0])
+    assert annotation(operations.cache_hit_figure(no_requests, PARAMS)) == operations.NO_REQUESTS
 
 
 def test_traffic_split_stacks_versions_to_one_hundred_percent():
