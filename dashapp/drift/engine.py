@@ -93,6 +93,9 @@ class FeatureDrift:
     js_distance: float | None = None
     kl_divergence: float | None = None
     cardinality_growth: float | None = None
+    # A text feature with DriftRule.high_cardinality or more values in its baseline (IDs): the share of drifted
+    # features leaves it out, on the page as in the alert, since over a day's rows its PSI follows the sample's size.
+    high_cardinality: bool = False
     # PSI's bins: label, reference share, current share, contribution (shares clipped as PSI uses them).
     bins: list[dict] = field(default_factory=list)
 
@@ -302,6 +305,7 @@ def _categorical(result: FeatureDrift, base_values, base_counts, cur_values, cur
     result.js_distance = stats.js_distance(base_table, cur_table)
     result.kl_divergence = stats.kl_divergence(cur_table, base_table)
     result.cardinality_growth = stats.cardinality_growth(base_table, cur_table)
+    result.high_cardinality = len(base) >= DriftRule.high_cardinality
     labels, index = stats.top_k_bins(categories, base_table, top_k)
     _psi(result, labels, stats.merge_bins(base_table, index), stats.merge_bins(cur_table, index))
 

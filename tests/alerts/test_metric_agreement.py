@@ -162,6 +162,8 @@ def test_each_page_and_its_alert_show_the_same_number_for_a_day(db, day, version
     assert by(features[features["feature"].isin(psi["feature"])], "feature", "status") == by(psi, "feature", "status")
     drifted = (tested["psi_reference"] >= db.config.drift_psi_warning).mean()
     assert alert_values(db, "drift.share_drifted", start, DAY)["value"].tolist() == pytest.approx([drifted])
+    shown = re.match(r"(\d+) of (\d+) features drifted", features.attrs["notes"][0])  # the feature table's note
+    assert int(shown[1]) / int(shown[2]) == pytest.approx(drifted)
     kl = page(db, "drift.prediction", start, end).attrs["labels"].kl_divergence
     assert alert_values(db, "prediction.label_kl", start, DAY)["value"].tolist() == pytest.approx([kl])
 
