@@ -22,9 +22,10 @@ from tests.fixtures import chart_args
 
 CHARTS = ("ops.latency", "ops.error_rate", "overview.volume", "sentiment.accuracy", "quality.rows")
 URLS = ("/", *(f"/api/charts/{chart}?{urlencode(chart_args(chart), doseq=True)}" for chart in CHARTS))
-# Generous for a shared two-core machine: a request with Redis down is the uncached query plus at most one
-# short Redis timeout (measured up to 0.8 s with Redis stopped, 1.3 s frozen, on a loaded two-core machine).
-BOUND_SECONDS = 2.0
+# A request with Redis down is the uncached query plus at most one short Redis timeout: what Redis may add on top of
+# the slowest cold answer (measured up to 0.8 s with Redis stopped, 1.3 s frozen, on a loaded two-core machine). The
+# cold answers are the yardstick because the suite's other worker shares the cores: a fixed bound would measure it.
+REDIS_ALLOWANCE_SECONDS = 2.0
 OUTAGE = re.compile(r"the Redis cache at \S+ failed in process (\d+)")
 
 
@@ -127,7 +128,7 @@ def test_pages_keep_answering_the_same_data_quickly_when_redis_stops(redis_serve
         f" the same charts cold with Redis up: median {statistics.median(charts_cold):.3f} s,"
         f" max {max(charts_cold):.3f} s"
     )
-    assert max(down) < BOUND_SECONDS
+    assert max(down) < max(seconds for _, _, seconds in cold.values()) + REDIS_ALLOWANCE_SECONDS
     pids = outage_warnings(server)
     assert 1 <= len(pids) == len(set(pids)) <= 2  # one line per worker process for the outage, not per call
 
@@ -167,5 +168,5 @@ def test_a_frozen_redis_costs_at_most_its_socket_timeouts(redis_server, portal):
         f"\nRedis frozen, {len(seconds)} requests: median {statistics.median(seconds):.3f} s, max {max(seconds):.3f} s"
     )
     assert all(chart_data(answers) == chart_data(cold) for answers in frozen)
-    assert max(seconds) < BOUND_SECONDS
+    assert max(seconds) < max(a[2] for a in cold.values()) + REDIS_ALLOWANCE_SECONDS
     assert 1 <= len(outage_warnings(server)) <= 2
