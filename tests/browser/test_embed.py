@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import expect
 
 from dashapp.embed import share_links
+from tests.browser.panels import wait_for_panels
 from tests.browser.server import Server
-from tests.browser.test_pages import wait_for_panels
 
 # Two charts as a wiki would embed them: one as on its page, one dark with its own title.
 FRAMES = {

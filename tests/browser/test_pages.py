@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import expect
 
-from dashapp.charts import REGISTRY
+from tests.browser.panels import chart_ids, footer, wait_for_panels
 from tests.browser.server import Server
 from tests.browser.test_tearsheet_background import download_tearsheet_showing_progress
 
@@ -26,19 +26,6 @@ PAGES = {
 # Pages that use the global time range (Backtests has its own period and hides the filter bar).
 WINDOWED = [path for path in PAGES if path != "/backtests"]
 MARKUP = "<img src=x onerror=alert(1)>"
-
-
-def chart_ids(path: str) -> list[str]:
-    return [spec.id for spec in REGISTRY.values() if spec.page == path]
-
-
-def footer(page, chart_id: str):
-    return page.locator(f"[data-chart='{chart_id}'] .card-footer")
-
-
-def wait_for_panels(page, path: str, text: str = "data through") -> None:
-    for chart_id in chart_ids(path):
-        expect(footer(page, chart_id)).to_contain_text(text)
 
 
 def choose(page, dropdown_id: str, option: str) -> None:

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from playwright.sync_api import expect
 
+from tests.browser.panels import chart_ids, footer, wait_for_panels
 from tests.browser.server import Server
-from tests.browser.test_pages import chart_ids, footer, wait_for_panels
 
 PANELS = chart_ids("/quality")
 

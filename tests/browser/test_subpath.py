@@ -21,10 +21,11 @@ from playwright.sync_api import expect
 
 from dashapp.config import Config
 from tests.browser.conftest import ARTIFACTS, recording_page
+from tests.browser.panels import chart_ids, wait_for_panels
 from tests.browser.server import NGINX, ROOT, Nginx, Server, fetch, free_port, wait_for
 from tests.browser.test_dockerfile_health import healthcheck
 from tests.browser.test_embed_signed import tampered
-from tests.browser.test_pages import PAGES, chart_ids, wait_for_panels
+from tests.browser.test_pages import PAGES
 
 PREFIX = "/monitoring/"
 USER, PASSWORD = "alice", "wonderland"
