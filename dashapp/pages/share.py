@@ -132,10 +132,11 @@ def share_menu(href, button_id, config: Config, lifetime=DEFAULT_LIFETIME) -> tu
     tokens = Tokens(config.embed_secret) if signing else None
     links = share_links(href, chart_id, config.url_prefix, tokens, expiry)
     fields = [_copy_field(chart_id, name, label, links[name]) for name, label in LINK_LABELS.items()]
-    fields += [_export_field(chart_id, fmt, links[fmt]) for fmt in EXPORTS]
-    if signing:
-        note = f"Signed links work without signing in until {expires_at(expiry):%Y-%m-%d %H:%M} UTC."
-        fields.insert(1, html.P(note, className="small text-muted mb-2 share-expiry"))
+    fields += [html.Hr(className="my-2"), *(_export_field(chart_id, fmt, links[fmt]) for fmt in EXPORTS)]
+    if signing:  # under the lifetime picker, which sits just above this body
+        until = f"{expires_at(expiry):%Y-%m-%d %H:%M} UTC"
+        note = f"The embed, iframe and file links work without signing in until {until}."
+        fields.insert(0, html.P(note, className="small text-muted mb-2 share-expiry"))
     return fields, not signing
 
 
