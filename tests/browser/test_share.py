@@ -15,7 +15,7 @@ from werkzeug.security import generate_password_hash
 from dashapp.auth import Tokens
 from dashapp.embed import share_links, sign_url_command
 from tests.browser.conftest import ARTIFACTS, recording_page
-from tests.browser.panels import wait_for_panels
+from tests.browser.panels import chart_ids, footer
 from tests.browser.server import Server
 
 SECRET = "browser-share-secret-" + "c" * 32
@@ -27,7 +27,10 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 def open_share_menu(page, url: str):
     """Open the page, wait for its panels and open the chart's Share menu; the menu's locator."""
     page.goto(url)
-    wait_for_panels(page, "/operations")
+    # Every panel drawn (a page still drawing keeps Chromium too busy for a click), patiently: the first draws
+    # run their queries cold.
+    for chart_id in chart_ids("/operations"):
+        expect(footer(page, chart_id)).to_contain_text("data through", timeout=90_000)
     page.locator(f"[data-chart='{CHART}']").get_by_role("button", name="Share", exact=True).click()
     menu = page.locator(".share-popover")
     expect(menu.locator("input[name='page']")).to_have_value(page.url)
@@ -64,10 +67,17 @@ def plain_server(demo_dir, tmp_path_factory):
 
 def test_the_share_menu_downloads_the_charts_csv_and_png_and_links_its_json_figure(plain_server, page):
     menu = open_share_menu(page, plain_server.url + PAGE)
+    # Only ours: plotly.js 4's own "Share chart..." would upload the data to Plotly Cloud.
+    expect(page.locator(f"[data-chart='{CHART}'] .modebar-btn[data-title='Share chart...']")).to_have_count(0)
     links = share_links(page.url, CHART, "/")
+    assert f"/embed/{CHART}?start=now-30d&symbol=AAPL" in links["embed"]
     for name in ("page", "embed", "iframe", "csv", "png", "svg", "json"):
         expect(menu.locator(f"input[name='{name}']")).to_have_value(links[name])
     expect(menu.get_by_label("CSV data")).to_have_value(links["csv"])  # each field is labelled
+    # The copy button puts the embed link on the clipboard.
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=plain_server.url)
+    menu.locator(".input-group:has(input[name='embed']) .share-copy").click()
+    page.wait_for_function("async (want) => (await navigator.clipboard.readText()) === want", arg=links["embed"])
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     menu.screenshot(path=str(ARTIFACTS / "share-menu.png"))
 
