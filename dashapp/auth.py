@@ -112,9 +112,13 @@ class Tokens:
 
     def url(self, base: str, chart_id: str, pairs: list[tuple[str, str]], expiry: timedelta, api: bool = False) -> str:
         """A ready URL: the embed page (or, with `api`, the chart's API URL) with the pairs and their token."""
-        path = f"/api/charts/{quote(chart_id, safe='')}" if api else f"/embed/{quote(chart_id, safe='')}"
-        query = urlencode([*pairs, ("token", self.sign(chart_id, pairs, expiry))])
-        return f"{base.rstrip('/')}{path}?{query}"
+        return chart_url(base, chart_id, [*pairs, ("token", self.sign(chart_id, pairs, expiry))], api)
+
+
+def chart_url(base: str, chart_id: str, pairs: list[tuple[str, str]], api: bool = False) -> str:
+    """The chart's embed page (or, with `api`, its API URL) under `base` (the portal's address), with the pairs."""
+    path = f"/api/charts/{quote(chart_id, safe='')}" if api else f"/embed/{quote(chart_id, safe='')}"
+    return f"{base.rstrip('/')}{path}" + (f"?{urlencode(pairs)}" if pairs else "")
 
 
 def expires_at(expiry: timedelta) -> datetime:

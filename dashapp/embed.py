@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import hashlib
 import html
+import shlex
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import plotly
 import plotly.io as pio
 from flask import Blueprint, current_app, make_response, render_template, request, send_from_directory
 from plotly.io.json import to_json_plotly
 
+from . import export
+from .auth import Tokens, chart_url
 from .charts import get_chart, render
 from .charts.registry import chart_version, refresh_seconds
 from .errors import BadParameter, DataUnavailable, ErrorBody, error_body
-from .subpath import url
 
 blueprint = Blueprint(
     "embed", __name__, template_folder="templates", static_folder="static", static_url_path="/embed/static"
@@ -171,15 +174,56 @@ def embed_error(exc: Exception):
     return error_page(body, theme=theme), body.status
 
 
-def share_links(href: str, chart_id: str, prefix: str) -> dict[str, str]:
-    """The page link, the chart's embed URL with the same filters, and an iframe snippet for it.
+# The chart's data and images the Share menu links to, in the API's format= names.
+EXPORTS = ("csv", "png", "svg", "json")
+SIGN_URL_EXPIRY = "7d"  # what the Share menu's `dashapp sign-url` commands ask for (sign-url's default)
+
+
+def shared_pairs(query: str, chart_id: str, embed: bool) -> list[tuple[str, str]]:
+    """The page query's pairs that a chart's links carry: the chart's own parameters, theme= and title=, and
+    refresh= on the embed page. The page's other charts' parameters mean nothing to this chart, and the API
+    (strict) would answer them 400; a blank value is its parameter's default, so it is left out."""
+    keep = {param.name for param in get_chart(chart_id).params} | {"title"} | ({"refresh"} if embed else set())
+    return [(name, v) for name, v in parse_qsl(query) if name in keep or (name == "theme" and v in THEMES)]
+
+
+def export_pairs(pairs: list[tuple[str, str]], fmt: str, chart_height: int) -> list[tuple[str, str]]:
+    """The API's pairs for one format; an image states its size (the API's default width, the chart's height)."""
+    if fmt in export.FORMATS:
+        return [*pairs, ("format", fmt), ("width", str(export.SIZES["width"][2])), ("height", str(chart_height))]
+    return [*pairs, ("format", fmt)]
+
+
+def share_links(
+    href: str, chart_id: str, prefix: str, tokens: Tokens | None = None, expiry: timedelta | None = None
+) -> dict[str, str]:
+    """The page link, the chart's embed URL with the same filters, an iframe snippet for it, and the chart's data
+    and images at the API (csv, png, svg, json). With `tokens`, every link but the page's is signed for `expiry`.
 
     `href` is the page's address in the browser; `prefix` the URL prefix the portal is served under.
     """
     page = urlsplit(href)
-    embed_url = f"{page.scheme}://{page.netloc}{url(prefix, '/embed/')}{chart_id}" + (
-        f"?{page.query}" if page.query else ""
-    )
-    height = get_chart(chart_id).height + CHROME_HEIGHT
+    base = f"{page.scheme}://{page.netloc}{prefix}"
+
+    def link(pairs: list[tuple[str, str]], api: bool) -> str:
+        return tokens.url(base, chart_id, pairs, expiry, api) if tokens else chart_url(base, chart_id, pairs, api)
+
+    spec = get_chart(chart_id)
+    embed_url = link(shared_pairs(page.query, chart_id, embed=True), api=False)
+    height = spec.height + CHROME_HEIGHT
     snippet = f'<iframe src="{html.escape(embed_url)}" width="100%" height="{height}" frameborder="0"></iframe>'
-    return {"page": href, "embed": embed_url, "iframe": snippet}
+    data = shared_pairs(page.query, chart_id, embed=False)
+    exports = {fmt: link(export_pairs(data, fmt, spec.height), api=True) for fmt in EXPORTS}
+    return {"page": href, "embed": embed_url, "iframe": snippet, **exports}
+
+
+def sign_url_command(href: str, chart_id: str, fmt: str | None = None) -> str:
+    """The `dashapp sign-url` command that prints this chart's embed link (or, with `fmt`, its API URL in that
+    format) with the page's filters, for a portal where the browser may not sign links itself."""
+    page = urlsplit(href)
+    pairs = shared_pairs(page.query, chart_id, embed=fmt is None)
+    if fmt is not None:
+        pairs = export_pairs(pairs, fmt, get_chart(chart_id).height)
+    words = ["dashapp", "sign-url", chart_id, *(w for pair in pairs for w in ("--param", "=".join(pair)))]
+    words += ["--expires", SIGN_URL_EXPIRY, "--base", f"{page.scheme}://{page.netloc}"]
+    return shlex.join([*words, "--api"] if fmt is not None else words)

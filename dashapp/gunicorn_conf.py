@@ -73,5 +73,6 @@ limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
 accesslog = "-"
+logger_class = "dashapp.accesslog.RedactingLogger"  # signed links' tokens stay out of the access log
 errorlog = "-"
 loglevel = _config.log_level.lower()

@@ -13,21 +13,19 @@ import dash_bootstrap_components as dbc
 from dash import MATCH, Dash, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
-from ..charts import REGISTRY, get_chart, render
+from ..charts import get_chart, render
 from ..charts.figures import empty_figure
-from ..embed import share_links
 from ..errors import ErrorBody, error_body
 from . import query_args
 from .refresh import DRAWN, STALE, panel_version
+from .share import register_share_callback, share_button
 
 if TYPE_CHECKING:
     from ..db import Database
 
 GRAPH, STATUS = "chart-graph", "chart-status"
-SHARE, SHARE_BODY = "chart-share", "chart-share-body"
 # plotly.js 4 shows a "Share chart..." button by default that uploads the figure's data to Plotly Cloud.
 GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "showSendToCloud": False}
-SHARE_LABELS = {"page": "Page link with these filters", "embed": "Embed URL", "iframe": "iframe snippet"}
 # Built once as the plain dict Dash sends: a go.Figure per card made a page's layout cost 20-50 ms.
 LOADING_FIGURE = empty_figure("Loading…").to_plotly_json()
 
@@ -68,49 +66,6 @@ def chart_card(chart_id: str) -> html.Div:
     )
     stores = [dcc.Store(id={"type": DRAWN, "chart": chart_id}), dcc.Store(id={"type": STALE, "chart": chart_id})]
     return html.Div([card, *stores], className="h-100 chart-card", **{"data-chart": chart_id})
-
-
-def share_button(chart_id: str) -> html.Div:
-    """A small Share button whose popover the share callback fills with the chart's links."""
-    button_id = {"type": SHARE, "chart": chart_id}
-    return html.Div(
-        [
-            dbc.Button("Share", id=button_id, color="link", size="sm", className="p-0 share-button"),
-            dbc.Popover(
-                dbc.PopoverBody("…", id={"type": SHARE_BODY, "chart": chart_id}),
-                target=button_id,
-                trigger="legacy",
-                placement="bottom-end",
-                className="share-popover",
-            ),
-        ],
-        className="ms-auto ps-2 flex-shrink-0",
-    )
-
-
-def share_fields(href: str | None, button_id: dict, prefix: str) -> list[html.Div]:
-    """The share popover's copyable fields for the page at `href` (the browser's URL, filters included), served
-    under the URL prefix `prefix`."""
-    chart_id = button_id.get("chart") if isinstance(button_id, dict) else None
-    # Both come from the browser (anyone can POST a callback): no page URL or no such chart, nothing to share.
-    if not (isinstance(href, str) and href.startswith(("http://", "https://")) and str(chart_id) in REGISTRY):
-        raise PreventUpdate
-    return [
-        html.Div(
-            [
-                html.Label(SHARE_LABELS[name], className="form-label small text-muted mb-0"),
-                dbc.InputGroup(
-                    [
-                        dbc.Input(value=value, readonly=True, name=name, className="share-field"),
-                        dbc.InputGroupText(dcc.Clipboard(content=value, title="Copy", className="share-copy")),
-                    ],
-                    size="sm",
-                ),
-            ],
-            className="mb-2",
-        )
-        for name, value in share_links(href, str(chart_id), prefix).items()
-    ]
 
 
 def control_col(label: str, control, md: int) -> dbc.Col:
@@ -198,12 +153,4 @@ def register_callbacks(app: Dash, db: Database) -> None:
     def _update_chart(search, _stale, graph_id, drawn):
         return redraw_chart(search, graph_id, drawn, ctx.triggered_id, db)
 
-    @app.callback(
-        Output({"type": SHARE_BODY, "chart": MATCH}, "children"),
-        Input({"type": SHARE, "chart": MATCH}, "n_clicks"),
-        State("url", "href"),
-        State({"type": SHARE, "chart": MATCH}, "id"),
-        prevent_initial_call=True,
-    )
-    def _share(_clicks, href, button_id):
-        return share_fields(href, button_id, db.config.url_prefix)
+    register_share_callback(app, db)

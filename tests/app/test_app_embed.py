@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from dataclasses import replace
@@ -12,12 +11,10 @@ from urllib.parse import quote
 import plotly
 import plotly.io as pio
 import pytest
-from dash.exceptions import PreventUpdate
 from markupsafe import escape
 
 from dashapp.charts import REGISTRY, get_chart, render
-from dashapp.embed import CHROME_HEIGHT, DARK_TEXT, share_links
-from dashapp.pages.panels import share_fields
+from dashapp.embed import DARK_TEXT
 from tests.app.test_app_api import BAD_VALUES, CHART_IDS, PARAMS, WINDOW, window
 from tests.fixtures import chart_args
 
@@ -147,41 +144,3 @@ def test_an_unexpected_error_is_a_500_with_an_error_id_only(client, monkeypatch)
     text = assert_page(client.get(f"/embed/ops.latency?{WINDOW}"), 500)
     assert re.search(r"logged with id [0-9a-f]{12}", text)
     assert "secret detail" not in text and "RuntimeError" not in text
-
-
-def test_share_links_carry_the_page_filters_into_the_embed_url_and_the_iframe_snippet():
-    href = "https://portal.example.com/operations?start=now-30d&symbol=AAPL&symbol=MSFT"
-    links = share_links(href, "ops.latency", "/")
-    embed = "https://portal.example.com/embed/ops.latency?start=now-30d&symbol=AAPL&symbol=MSFT"
-    assert links == {
-        "page": href,
-        "embed": embed,
-        "iframe": f'<iframe src="{html.escape(embed)}" width="100%" height="{340 + CHROME_HEIGHT}"'
-        ' frameborder="0"></iframe>',
-    }
-    assert (
-        share_links("http://127.0.0.1:8050/", "ops.latency", "/")["embed"] == "http://127.0.0.1:8050/embed/ops.latency"
-    )
-
-
-def test_share_links_under_a_url_prefix_keep_the_page_link_and_put_the_embed_url_under_the_prefix():
-    href = "https://example.com/monitoring/operations?start=now-30d"
-    links = share_links(href, "ops.latency", "/monitoring/")
-    assert links["page"] == href
-    assert links["embed"] == "https://example.com/monitoring/embed/ops.latency?start=now-30d"
-    assert 'src="https://example.com/monitoring/embed/ops.latency?start=now-30d"' in links["iframe"]
-
-
-def test_the_share_callback_fills_three_copyable_fields_and_ignores_forged_input():
-    fields = share_fields("http://h/drift?feature=x", {"type": "chart-share", "chart": "drift.features"}, "/")
-    values = [field.children[1].children[0].value for field in fields]
-    clips = [field.children[1].children[1].children.content for field in fields]
-    assert values == clips == list(share_links("http://h/drift?feature=x", "drift.features", "/").values())
-    for href, button_id in [
-        (None, {"chart": "drift.features"}),
-        ("javascript:x", {"chart": "drift.features"}),
-        ("http://h/", 1),
-        ("http://h/", {"chart": ["x"]}),
-    ]:
-        with pytest.raises(PreventUpdate):
-            share_fields(href, button_id, "/")

@@ -1,4 +1,4 @@
-"""Embedding in a real browser: who may frame which page (CSP frame-ancestors), and the share button's links."""
+"""Embedding in a real browser: who may frame which page (CSP frame-ancestors); the Share menu is test_share.py's."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import expect
 
-from dashapp.embed import share_links
-from tests.browser.panels import wait_for_panels
 from tests.browser.server import Server
 
 # Two charts as a wiki would embed them: one as on its page, one dark with its own title.
@@ -99,22 +97,3 @@ def test_chromium_refuses_frames_that_frame_ancestors_does_not_allow(wiki, page,
         assert frame.url.startswith("chrome-error://"), f"{path} was framed by {url}"
     refusals = [text for text in page.console_errors if "frame-ancestors" in text]
     assert len(refusals) == len(frames), page.console_errors
-
-
-def test_the_share_button_shows_the_page_link_the_embed_url_and_the_iframe_snippet(server, page):
-    page.goto(server.url + "/operations?start=now-30d&symbol=AAPL&symbol=MSFT")
-    wait_for_panels(page, "/operations")
-    card = page.locator("[data-chart='ops.latency']")
-    expect(card.locator(".modebar-btn[data-title='Share chart...']")).to_have_count(0)  # only ours
-    card.get_by_role("button", name="Share", exact=True).click()
-    popover = page.locator(".share-popover")
-    links = share_links(page.url, "ops.latency", "/")
-    assert "/embed/ops.latency?start=now-30d&symbol=AAPL&symbol=MSFT" in links["embed"]
-    for name, value in links.items():
-        expect(popover.locator(f"input[name='{name}']")).to_have_value(value)
-    # The copy button puts the embed URL on the clipboard.
-    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
-    popover.locator(".input-group:has(input[name='embed']) .share-copy").click()
-    page.wait_for_function("async (want) => (await navigator.clipboard.readText()) === want", arg=links["embed"])
-    assert page.console_errors == []
-    assert page.csp_violations() == []
