@@ -19,7 +19,7 @@ from dashapp.querycount import queries_counter
 from tests.fixtures import DAY4, evaluate_alerts, publish_day
 
 WINDOW = {"start": ["2024-03-01"], "end": ["2024-03-06"]}
-NO_BANDS = {**WINDOW, "alerts": ["hide"]}
+NO_BANDS = {**WINDOW, "alerts": ["hide"], "markers": ["hide"]}  # the chart's own tables only
 SEARCH = "?start=2024-03-01&end=2024-03-06"
 LATENCY, PIPELINES = get_chart("ops.latency"), get_chart("ops.pipeline_runs")
 ERROR_RULE = """
