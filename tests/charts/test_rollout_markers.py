@@ -185,3 +185,11 @@ def test_a_new_rollout_redraws_a_chart_that_reads_another_table(shared_config, t
     assert chart_version(spec, args, db) != before
     assert chart_version(spec, args | {"markers": ["hide"]}, db) == hidden  # nothing it draws has changed
     assert pd.Timestamp("2024-03-03 19:00") in marked_at(render(spec, args, db).figure, "model rollouts")
+
+
+def test_without_training_runs_the_rollouts_are_still_marked_and_the_footer_says_why_runs_are_not(db, data_dir):
+    (data_dir / "training_runs.parquet").unlink()
+    rendered = render(get_chart("ops.latency"), WINDOW, db)
+    assert marked_at(rendered.figure, "model rollouts") == first_served(data_dir, "2024-02-15", "2024-03-04")
+    assert marker_traces(rendered.figure, "training runs") == []
+    assert "no training runs marked: training_runs is unavailable" in rendered.notes
