@@ -68,3 +68,9 @@ def _run_metrics(db: Database, run_ids: list[str], start: date | None, end: date
             }
         )
     return out
+
+
+def agent_version_starts(db: Database, run_ids: list[str], start: date | None, end: date | None) -> pd.DataFrame:
+    """The day each agent version of these runs began paper trading, when it falls in [start, end): agent,
+    agent_version, first_day and the paper run (rollout_agent_versions.sql says why paper, not backtests)."""
+    return db.run("rollout_agent_versions", run_ids=run_ids, start=start, end=end)

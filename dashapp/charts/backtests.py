@@ -621,6 +621,7 @@ register(
         data=cumulative_data,
         figure=cumulative_figure,
         tables=TABLES,
+        markers="agents",
         height=380,
         description="Compounded daily returns of each run; dotted: its benchmark over the same days.",
         time_axis="ts",

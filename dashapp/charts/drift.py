@@ -324,6 +324,7 @@ register(
         data=heatmap_data,
         figure=heatmap_figure,
         tables=TABLES,
+        markers="models",
         description="PSI per feature and bucket on fixed bins (the reference's deciles); against the previous"
         f" window, each bucket is compared with the one before. Buckets with fewer than {MIN_BUCKET_VALUES} values"
         " are left blank.",

@@ -216,6 +216,7 @@ register(
         data=requests_data,
         figure=throughput_figure,
         tables=("predictions",),
+        markers="models",
         description="Requests per second by outcome.",
         time_axis="bucket",
     )
@@ -229,6 +230,7 @@ register(
         data=from_query("ops_latency_quantiles"),
         figure=latency_figure,
         tables=("predictions",),
+        markers="models",
         description="Exact percentiles, log scale.",
         time_axis="bucket",
     )
@@ -242,6 +244,7 @@ register(
         data=error_rate_data,
         figure=error_rate_figure,
         tables=("predictions",),
+        markers="models",
         description="Share of 5xx.",
         time_axis="bucket",
     )
@@ -255,6 +258,7 @@ register(
         data=cache_hit_data,
         figure=cache_hit_figure,
         tables=("predictions",),
+        markers="models",
         description="Lookups served from cache.",
         time_axis="bucket",
     )
@@ -268,6 +272,7 @@ register(
         data=requests_data,
         figure=traffic_split_figure,
         tables=("predictions",),
+        markers="models",
         description="Share per version.",
         time_axis="bucket",
     )
@@ -281,6 +286,7 @@ register(
         data=from_query("ops_pipeline_runs"),
         figure=pipeline_runs_figure,
         tables=("pipeline_runs",),
+        markers="models",
         description="One point per run; red crosses failed.",
         time_axis="started_at",
     )

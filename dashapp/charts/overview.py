@@ -201,6 +201,7 @@ register(
         data=accuracy_data,
         figure=accuracy_figure,
         tables=("predictions", "outcomes"),
+        markers="models",
         description="Predictions whose outcome has arrived, joined on request_id; the rest are not counted yet.",
         time_axis="day",
     )
@@ -214,6 +215,7 @@ register(
         data=from_query("overview_volume"),
         figure=volume_figure,
         tables=("predictions",),
+        markers="models",
         time_axis="bucket",
     )
 )

@@ -505,6 +505,7 @@ register(
         data=values_data,
         figure=values_figure,
         tables=("predictions",),
+        markers="models",
         height=300,
         description="Per day: scores outside [-1, 1], confidences outside [0, 1], unknown labels, missing or repeated"
         " request_ids.",
@@ -519,6 +520,7 @@ register(
         data=rows_data,
         figure=rows_figure,
         tables=TIMED,
+        markers="models",
         height=330,
         description="Each time-stamped table's rows per UTC day, coloured against the same weekday's median in the four"
         " weeks before: red is a day short of rows.",
@@ -533,6 +535,7 @@ register(
         data=missing_data,
         figure=missing_figure,
         tables=TIMED,
+        markers="models",
         height=330,
         description="Share of each day's rows without a value, for the columns that miss any: amber from 1%, red from"
         " 10%.",

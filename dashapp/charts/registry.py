@@ -35,6 +35,7 @@ from ..timerange import (
     utc_now,
 )
 from .bands import Scope, add_bands
+from .rollouts import MARKER_TABLES, add_markers
 
 _TEXT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$")
 MAX_VALUES = 50
@@ -81,6 +82,14 @@ ALERTS = Param(
     choices=("relevant", "all", "hide", "show"),
     help="shade when alert rules fired: the rules about this chart (relevant), all or hide",
 )
+# Every chart that draws rollout markers takes it (register() adds it): a URL or an embed can leave them out.
+MARKERS = Param(
+    "markers",
+    "choice",
+    "show",
+    choices=("show", "hide"),
+    help="mark when model versions first served and training runs ended (agent versions on Backtests), or hide",
+)
 # Auto-refresh, as Grafana's refresh=: a page redraws a chart when its data version changes (pages/refresh.py).
 REFRESH_SECONDS = {"off": None, "5s": 5, "30s": 30, "1m": 60, "5m": 300}
 REFRESH = Param("refresh", "choice", "off", choices=tuple(REFRESH_SECONDS), help="auto-refresh interval of a page")
@@ -110,6 +119,9 @@ class ChartSpec:
     # The data's column of links to portal pages ("/drift?..."), which its figure shows. They are cached as portal
     # paths, so that servers under other URL prefixes share the entry; render() puts them under this one's.
     links: str | None = None
+    # The rollout markers its time axis shows (rollouts.py): "models" (model versions' first predictions, training
+    # runs' ends) or "agents" (agent versions' first paper-trading days); None: no markers.
+    markers: str | None = None
 
     def describe(self) -> dict:
         return {
@@ -140,6 +152,8 @@ def register(spec: ChartSpec) -> ChartSpec:
         raise ValueError(f"chart {spec.id} is registered twice")
     if spec.time_axis:
         spec = replace(spec, params=(*spec.params, ALERTS))
+    if spec.markers:
+        spec = replace(spec, params=(*spec.params, MARKERS))
     REGISTRY[spec.id] = spec
     return spec
 
@@ -342,6 +356,7 @@ def render(spec: ChartSpec, args: Mapping[str, Sequence[str]], db: Database, str
     params, notes = parse_params(spec, args, strict=strict)
     check_known(spec, params, db)
     bands = params.pop(ALERTS.name, "hide")  # not the chart's: its cached figure is the same either way
+    marks = params.pop(MARKERS.name, "hide")  # neither are the markers
     snapshot = open_store(db.config).load() if spec.store_parts or bands != "hide" else None
     key = {**params, "store": snapshot.version(*spec.store_parts)} if spec.store_parts else params
     frame, figure = db.memoize(f"chart.{spec.id}", key, spec.tables, lambda: _draw(spec, db, params))
@@ -352,6 +367,9 @@ def render(spec: ChartSpec, args: Mapping[str, Sequence[str]], db: Database, str
     if bands != "hide":
         scope = None if bands in ("all", "show") else _scope(spec, frame)
         figure, more = add_bands(snapshot, db.config, spec.time_axis, params, frame, figure, scope)
+        notes += more
+    if marks != "hide" and spec.markers:
+        figure, more = add_markers(db, spec.markers, spec.time_axis, params, frame, figure)
         notes += more
     if snapshot is not None:
         notes.append(as_of(snapshot))
@@ -376,6 +394,8 @@ def chart_version(spec: ChartSpec, args: Mapping[str, Sequence[str]], db: Databa
     params, _ = parse_params(spec, args)
     named = [p.known for p in spec.params if p.known and params.get(p.name)]
     tables = set(spec.tables) | {t for known in named for t in KNOWN_TABLES[known]}
+    if spec.markers and params.get(MARKERS.name) != "hide":
+        tables |= set(MARKER_TABLES[spec.markers])
     parts = spec.store_parts + (("periods",) if params.get(ALERTS.name, "hide") != "hide" else ())
     store = open_store(db.config).load().version(*parts) if parts else ""
     try:

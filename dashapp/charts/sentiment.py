@@ -451,6 +451,7 @@ register(
         data=accuracy_data,
         figure=accuracy_figure,
         tables=OUTCOMES,
+        markers="models",
         height=380,
         description="From outcomes joined on request_id; below, the share of each day's predictions with an outcome"
         " yet.",
@@ -493,6 +494,7 @@ register(
         data=from_query("sentiment_score_bands"),
         figure=bands_figure,
         tables=("predictions",),
+        markers="models",
         height=320,
         description="Exact p5, p25, median, p75 and p95 of the sentiment score per bucket.",
         time_axis="bucket",
@@ -521,6 +523,7 @@ register(
         data=labels_data,
         figure=labels_figure,
         tables=("predictions",),
+        markers="models",
         height=300,
         description="Daily share of each predicted label.",
         time_axis="day",

@@ -317,6 +317,7 @@ register(
         data=budget_data,
         figure=budget_figure,
         tables=SLO_TABLES,
+        markers="models",
         description="Over the rolling SLO window ending at each time; below 0 the objective is missed.",
         time_axis="bucket",
     )
@@ -330,6 +331,7 @@ register(
         data=uptime_data,
         figure=uptime_figure,
         tables=SERVICES,
+        markers="models",
         description="Health checks per instance, with availability over the window.",
     )
 )
@@ -342,6 +344,7 @@ register(
         data=from_query("service_usage"),
         figure=resources_figure,
         tables=SERVICES,
+        markers="models",
         height=480,
         time_axis="bucket",
     )
@@ -367,6 +370,7 @@ register(
         data=memory_latency_data,
         figure=memory_latency_figure,
         tables=("service_metrics", "predictions"),
+        markers="models",
         description="Memory per instance, p95 latency per model version.",
         time_axis="bucket",
     )

@@ -55,8 +55,10 @@ def test_a_panel_renders_its_chart_and_says_what_data_it_covers(shared_db, chart
 
 
 def test_a_panel_passes_the_filters_in_the_url_to_its_chart(shared_db):
-    figure, footer = panel(GOOD_SEARCH + "&symbol=TSLA&bucket=1d", graph_id("ops.throughput"), shared_db)
+    figure, footer = panel(GOOD_SEARCH + "&symbol=TSLA&bucket=1d&markers=hide", graph_id("ops.throughput"), shared_db)
     assert [trace.name for trace in figure.data] == ["ok", "4xx", "5xx"]
+    marked, _ = panel(GOOD_SEARCH + "&symbol=TSLA&bucket=1d", graph_id("ops.throughput"), shared_db)
+    assert [trace.name for trace in marked.data] == ["ok", "4xx", "5xx", "model rollouts"]  # v1's and v2's
     assert "1d buckets" in footer
 
 
@@ -90,8 +92,8 @@ def test_a_missing_table_gives_an_empty_state_naming_it_and_its_columns(db, data
 
 def test_other_panels_keep_working_when_one_table_is_missing(db, data_dir):
     (data_dir / "pipeline_runs.parquet").unlink()
-    figure, footer = panel(GOOD_SEARCH, graph_id("ops.latency"), db)
-    assert len(figure.data) == 6 and "data through" in footer
+    figure, footer = panel(GOOD_SEARCH + "&markers=hide", graph_id("ops.latency"), db)
+    assert len(figure.data) == 6 and "data through" in footer  # p50, p95 and p99 of v1 and v2
 
 
 def test_a_broken_file_is_left_out_and_the_footer_says_the_data_is_partial(db, data_dir):

@@ -19,7 +19,7 @@ from dashapp.querycount import queries_counter
 from tests.fixtures import DAY4, evaluate_alerts, publish_day
 
 WINDOW = {"start": ["2024-03-01"], "end": ["2024-03-06"]}
-NO_BANDS = {**WINDOW, "alerts": ["hide"]}
+NO_BANDS = {**WINDOW, "alerts": ["hide"], "markers": ["hide"]}  # the chart's own tables only
 SEARCH = "?start=2024-03-01&end=2024-03-06"
 LATENCY, PIPELINES = get_chart("ops.latency"), get_chart("ops.pipeline_runs")
 ERROR_RULE = """
@@ -218,7 +218,7 @@ def post_tick(client, search: str, drawn: dict, tick: int = 3):
 
 
 def test_an_idle_tick_answers_204_and_a_new_file_marks_only_the_charts_that_read_it(app, client, data_dir):
-    search = SEARCH + "&alerts=hide"
+    search = SEARCH + "&alerts=hide&markers=hide"  # markers read predictions too: see test_rollout_markers
     db = app.server.extensions["dashapp"].db
     drawn = {c: refresh.panel_version(c, search, db) for c in ("ops.latency", "ops.throughput", "ops.pipeline_runs")}
     drawn["ops.error_rate"] = None  # not drawn yet: its first render is on its way

@@ -40,13 +40,14 @@ def test_defaults_are_the_last_seven_days_all_symbols_all_versions_and_an_auto_b
         "model_version": None,
         "bucket": 900,  # 7 days in 5-minute buckets would be 2016 points; 15 minutes is the finest below 2000
         "alerts": "relevant",  # a chart over time shades when alert rules fired
+        "markers": "show",  # and marks when model versions first served and training runs ended
     }
     assert notes == ["15m buckets"]
 
 
 def test_a_chart_without_a_bucket_gets_only_its_window():
     values, notes = parse(PIPELINES)
-    assert values == {"start": NOW - timedelta(days=7), "end": NOW, "alerts": "relevant"}
+    assert values == {"start": NOW - timedelta(days=7), "end": NOW, "alerts": "relevant", "markers": "show"}
     assert notes == []
 
 
@@ -197,7 +198,7 @@ def test_strict_parsing_allows_the_reserved_parameters(name):
 
 def test_lenient_parsing_ignores_other_pages_parameters():
     values, _ = parse(PIPELINES, symbol="AAPL", feature="vix", bucket="nonsense")
-    assert set(values) == {"start", "end", "alerts"}
+    assert set(values) == {"start", "end", "alerts", "markers"}
 
 
 def test_an_empty_value_means_the_default():

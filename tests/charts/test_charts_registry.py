@@ -188,7 +188,8 @@ def test_key_numbers_compare_the_window_with_the_one_before(shared_db):
 
 
 def test_filters_reach_the_query(shared_db):
-    args = {**FIXTURE_WINDOW, "symbol": ["TSLA"], "model_version": ["v2"], "bucket": ["1d"], "alerts": ["hide"]}
+    args = {**FIXTURE_WINDOW, "symbol": ["TSLA"], "model_version": ["v2"], "bucket": ["1d"]}
+    args |= {"alerts": ["hide"], "markers": ["hide"]}
     rendered = render(get_chart("ops.throughput"), args, shared_db)
     assert rendered.data["requests"].sum() == 1  # r11
     assert rendered.notes == ["1d buckets"]
