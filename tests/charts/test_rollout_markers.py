@@ -45,10 +45,12 @@ def marked_at(figure: dict, name: str) -> list[pd.Timestamp]:
 
 
 def first_served(data_dir: Path, start: str, end: str) -> list[pd.Timestamp]:
-    """Each version's first prediction over the whole log, kept when it falls in [start, end): pandas, not SQL."""
+    """Each version's first prediction over the whole log, kept when it falls in [start, end) and more than an hour
+    after the log began (a version serving then is no rollout): pandas, not SQL."""
     log = pd.read_parquet(data_dir / "predictions")
     first = log.groupby("model_version")["ts"].min()
-    return sorted(t for t in first if pd.Timestamp(start) <= t < pd.Timestamp(end))
+    began = log["ts"].min() + pd.Timedelta(hours=1)
+    return sorted(t for t in first if pd.Timestamp(start) <= t < pd.Timestamp(end) and t > began)
 
 
 def training_ends(data_dir: Path, start: str, end: str) -> list[pd.Timestamp]:
@@ -65,7 +67,7 @@ def test_markers_sit_at_each_versions_first_prediction_and_each_training_runs_en
         return
     start, end = WINDOW["start"][0], WINDOW["end"][0]
     served = first_served(shared_config.data_dir, start, end)
-    assert served == [pd.Timestamp("2024-03-01 09:00"), pd.Timestamp("2024-03-01 10:05")]  # v1, v2
+    assert served == [pd.Timestamp("2024-03-01 10:05")]  # v2; v1 was serving when the log began, at 09:00
     assert marked_at(figure, "model rollouts") == served
     assert marked_at(figure, "training runs") == training_ends(shared_config.data_dir, start, end)
     assert marked_at(figure, "training runs") == [pd.Timestamp("2024-02-20")]  # t3; t1 and t2 ended before
@@ -73,8 +75,8 @@ def test_markers_sit_at_each_versions_first_prediction_and_each_training_runs_en
     entries = [t["name"] for t in marker_traces(figure) if t["showlegend"]]
     assert entries == list(KINDS)
     texts = {text for t in marker_traces(figure, "model rollouts") for text in t["text"] if text}
-    assert texts == {"model v1 first served 2024-03-01 09:00 UTC", "model v2 first served 2024-03-01 10:05 UTC"}
-    assert any("dashed lines: model rollouts (2), training runs (1)" in note for note in rendered.notes)
+    assert texts == {"model v2 first served 2024-03-01 10:05 UTC"}
+    assert any("dashed lines: model rollouts (1), training runs (1)" in note for note in rendered.notes)
 
 
 def test_every_chart_over_time_on_the_model_pages_has_markers():
@@ -98,10 +100,11 @@ def test_only_markers_inside_the_window_are_drawn(shared_db):
 
 
 def test_a_model_version_filter_keeps_its_own_markers(shared_db):
-    args = WINDOW | {"model_version": ["v1"]}
-    figure = render(get_chart("sentiment.labels"), args, shared_db).figure
-    assert marked_at(figure, "model rollouts") == [pd.Timestamp("2024-03-01 09:00")]
-    assert marker_traces(figure, "training runs") == []  # t3 trained v2
+    v2 = render(get_chart("sentiment.labels"), WINDOW | {"model_version": ["v2"]}, shared_db).figure
+    assert marked_at(v2, "model rollouts") == [pd.Timestamp("2024-03-01 10:05")]
+    assert marked_at(v2, "training runs") == [pd.Timestamp("2024-02-20")]  # t3 trained v2
+    v1 = render(get_chart("sentiment.labels"), WINDOW | {"model_version": ["v1"]}, shared_db).figure
+    assert marker_traces(v1) == []  # v1 was serving when the log began; t3 trained v2
 
 
 def test_a_stacked_figure_gets_the_lines_in_every_row_behind_one_legend_entry_per_kind(shared_db):
