@@ -110,6 +110,9 @@ class ChartSpec:
     # The data's column of links to portal pages ("/drift?..."), which its figure shows. They are cached as portal
     # paths, so that servers under other URL prefixes share the entry; render() puts them under this one's.
     links: str | None = None
+    # Its figure is a table (figures.table_figure): the pages show it as a sortable, filterable grid
+    # (pages/grids.py) built from that figure; embeds and the API keep the plotly table.
+    table: bool = False
 
     def describe(self) -> dict:
         return {
