@@ -55,7 +55,15 @@ GRID_THEME = {
     " accentColor: 'var(--bs-primary)', chromeBackgroundColor: 'var(--bs-tertiary-bg)',"
     " fontFamily: 'inherit', fontSize: 13, headerFontSize: 13, spacing: 6, wrapperBorderRadius: 4})"
 }
-DEFAULT_COLUMN = {"sortable": True, "resizable": True, "filter": True, "minWidth": 72, "wrapHeaderText": True}
+# A column narrower than a word breaks its header mid-word: below its minimum width the grid scrolls sideways.
+DEFAULT_COLUMN = {
+    "sortable": True,
+    "resizable": True,
+    "filter": True,
+    "minWidth": 96,
+    "wrapHeaderText": True,
+    "autoHeaderHeight": True,
+}
 GRID_OPTIONS = {
     "theme": GRID_THEME,
     "animateRows": False,
