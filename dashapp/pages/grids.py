@@ -55,15 +55,11 @@ GRID_THEME = {
     " accentColor: 'var(--bs-primary)', chromeBackgroundColor: 'var(--bs-tertiary-bg)',"
     " fontFamily: 'inherit', fontSize: 13, headerFontSize: 13, spacing: 6, wrapperBorderRadius: 4})"
 }
-# A column narrower than a word breaks its header mid-word: below its minimum width the grid scrolls sideways.
-DEFAULT_COLUMN = {
-    "sortable": True,
-    "resizable": True,
-    "filter": True,
-    "minWidth": 96,
-    "wrapHeaderText": True,
-    "autoHeaderHeight": True,
-}
+DEFAULT_COLUMN = {"sortable": True, "resizable": True, "filter": True, "wrapHeaderText": True, "autoHeaderHeight": True}
+# A column's least width, from its longest value and its header's longest word at the grid's 13 px font (about
+# 7 px a character, plus padding and the filter button): a date or a count is not cut to "2025-11…" in a narrow
+# panel, and a header does not break mid-word. Below the columns' least widths the grid scrolls sideways.
+CHAR_PX, PAD_PX, WIDEST_PX = 7, 30, 260
 GRID_OPTIONS = {
     "theme": GRID_THEME,
     "animateRows": False,
@@ -148,6 +144,11 @@ def column_def(field: str, header: str, cells: list, raw: Sequence | None, rows:
         values = texts
         for row, value in zip(rows, values, strict=True):
             row[field] = value
+    lines = [str(t) for t, r in zip(texts, rich, strict=True) if r is None and t is not None]
+    lines += ["".join(part["text"] for part in line) for r in rich if r is not None for line in r]
+    longest = max(map(len, lines), default=0)
+    word = max((len(w) for w in header.split()), default=0)
+    column["minWidth"] = min(WIDEST_PX, CHAR_PX * max(longest, word + 3) + PAD_PX)
     numeric = any(_number(v) for v in values) and all(v is None or _number(v) for v in values)
     column["cellDataType"] = "number" if numeric else "text"
     column["filter"] = "agNumberColumnFilter" if numeric else "agTextColumnFilter"
