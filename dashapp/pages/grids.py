@@ -55,11 +55,22 @@ GRID_THEME = {
     " accentColor: 'var(--bs-primary)', chromeBackgroundColor: 'var(--bs-tertiary-bg)',"
     " fontFamily: 'inherit', fontSize: 13, headerFontSize: 13, spacing: 6, wrapperBorderRadius: 4})"
 }
-DEFAULT_COLUMN = {"sortable": True, "resizable": True, "filter": True, "wrapHeaderText": True, "autoHeaderHeight": True}
-# A column's least width, from its longest value and its header's longest word at the grid's 13 px font (about
-# 7 px a character, plus padding and the filter button): a date or a count is not cut to "2025-11…" in a narrow
-# panel, and a header does not break mid-word. Below the columns' least widths the grid scrolls sideways.
-CHAR_PX, PAD_PX, WIDEST_PX = 7, 30, 260
+# Columns share the panel's width in proportion to their longest value (flex; a plotly table's relative widths
+# assume text that wraps) and values stay on one line: one cut short in a narrow panel ("2025-11…") shows whole
+# in a tooltip, and its column can be widened. Headers wrap.
+DEFAULT_COLUMN = {
+    "sortable": True,
+    "resizable": True,
+    "filter": True,
+    "wrapHeaderText": True,
+    "autoHeaderHeight": True,
+    "tooltipValueGetter": {"function": "params.valueFormatted != null ? params.valueFormatted : params.value"},
+}
+# A column's least width: its header's longest word at the grid's 13 px font (about 7 px a character) plus the
+# padding and the filter button, so that a header does not break mid-word; below them the grid scrolls sideways.
+CHAR_PX, HEADER_PAD_PX, NARROWEST_PX, WIDEST_PX = 7, 46, 56, 180
+FLEX_RANGE = (4, 48)  # characters: a one-digit column still fits its header, prose does not crowd out the rest
+HEADER_BREAKS = re.compile(r"[\s\-/·]+")
 GRID_OPTIONS = {
     "theme": GRID_THEME,
     "animateRows": False,
@@ -67,6 +78,7 @@ GRID_OPTIONS = {
     "ensureDomOrder": True,  # rows in the DOM in their visual order: screen readers and selection read them so
     "suppressDragLeaveHidesColumns": True,
     "tooltipShowDelay": 300,
+    "tooltipShowMode": "whenTruncated",
     # A row's tint (row_tints) as its class: assets/grids.css colours it, lighter or darker with the page's theme.
     "getRowClass": {"function": "params.data && params.data.tint ? 'grid-tint grid-tint-' + params.data.tint : ''"},
 }
@@ -115,7 +127,6 @@ def grid_props(figure: dict) -> tuple[list[dict], list[dict], dict]:
     headers = [plain(str(h)) for h in (table.get("header") or {}).get("values") or ()]
     columns = [list(values) for values in (table.get("cells") or {}).get("values") or ()]
     raw = ((table.get("meta") or {}).get("raw")) or {}
-    widths = table.get("columnwidth") or [1] * len(headers)
     count = max((len(c) for c in columns), default=0)
     rows: list[dict] = [{} for _ in range(count)]
     column_defs = []
@@ -123,7 +134,7 @@ def grid_props(figure: dict) -> tuple[list[dict], list[dict], dict]:
         cells = sort_values(columns[i]) if i < len(columns) else [None] * count
         cells += [None] * (count - len(cells))
         column = column_def(f"c{i}", header, cells, raw.get(str(i)), rows)
-        column_defs.append(column | {"flex": widths[i] if i < len(widths) else 1})
+        column_defs.append(column)
     for row, tint in zip(rows, row_tints(table, count), strict=True):
         if tint:
             row["tint"] = tint
@@ -144,11 +155,11 @@ def column_def(field: str, header: str, cells: list, raw: Sequence | None, rows:
         values = texts
         for row, value in zip(rows, values, strict=True):
             row[field] = value
+    word = max(map(len, HEADER_BREAKS.split(header)), default=0)
+    column["minWidth"] = max(NARROWEST_PX, min(WIDEST_PX, CHAR_PX * word + HEADER_PAD_PX))
     lines = [str(t) for t, r in zip(texts, rich, strict=True) if r is None and t is not None]
     lines += ["".join(part["text"] for part in line) for r in rich if r is not None for line in r]
-    longest = max(map(len, lines), default=0)
-    word = max((len(w) for w in header.split()), default=0)
-    column["minWidth"] = min(WIDEST_PX, CHAR_PX * max(longest, word + 3) + PAD_PX)
+    column["flex"] = min(FLEX_RANGE[1], max(FLEX_RANGE[0], word, *map(len, lines)))
     numeric = any(_number(v) for v in values) and all(v is None or _number(v) for v in values)
     column["cellDataType"] = "number" if numeric else "text"
     column["filter"] = "agNumberColumnFilter" if numeric else "agTextColumnFilter"
@@ -156,7 +167,7 @@ def column_def(field: str, header: str, cells: list, raw: Sequence | None, rows:
         for row, lines in zip(rows, rich, strict=True):
             if lines is not None:
                 row[f"{field}_rich"] = lines
-        column |= {"cellRenderer": "PortalRichText", "wrapText": True, "autoHeight": True}
+        column |= {"cellRenderer": "PortalRichText", "wrapText": True, "autoHeight": True, "tooltipValueGetter": None}
     return column
 
 

@@ -73,12 +73,12 @@ def test_rows_keep_the_status_tint_and_the_status_as_text():
     assert [row[status["field"]] for row in rows] == ["critical", "ok", "warning", "no data"]
 
 
-def test_white_rows_have_no_tint_and_widths_become_flex():
-    frame = pd.DataFrame({"a": ["x", "y"], "b": [3, 20]})
+def test_white_rows_have_no_tint_and_columns_share_the_width_by_their_longest_value():
+    frame = pd.DataFrame({"a": ["a long value", "y"], "b": [3, 20]})
     figure = table_figure(frame, {"a": "A", "b": "B"}, "none", row_colors=["white", "#fff3cd"], widths=[2, 1])
     rows, columns, _ = grid_props(figure.to_plotly_json())
     assert [row.get("tint") for row in rows] == [None, "fff3cd"]
-    assert [c["flex"] for c in columns] == [2, 1]
+    assert [c["flex"] for c in columns] == [len("a long value"), 4]
     # Plain numbers need no raw values: they sort as numbers as they are.
     assert columns[1]["cellDataType"] == "number" and [row["c1"] for row in rows] == [3, 20]
 
@@ -111,7 +111,7 @@ def test_rich_cells_become_plain_parts_and_plain_text_to_sort_by():
 def test_a_rich_column_renders_with_the_portal_renderer():
     shown = pd.DataFrame({"rule": ["<b>drift</b><br>feature=vix", "<b>latency</b>"]})
     rows, columns, _ = grid_props(table_figure(shown, {"rule": "Rule · series"}, "none").to_plotly_json())
-    assert columns[0]["cellRenderer"] == "PortalRichText" and columns[0]["autoHeight"]
+    assert columns[0]["cellRenderer"] == "PortalRichText"
     assert [row["c0"] for row in rows] == ["drift feature=vix", "latency"]
     assert rows[0]["c0_rich"] == [[{"text": "drift", "bold": True}], [{"text": "feature=vix"}]]
 
