@@ -56,8 +56,9 @@ GRID_THEME = {
     " fontFamily: 'inherit', fontSize: 13, headerFontSize: 13, spacing: 6, wrapperBorderRadius: 4})"
 }
 # Columns share the panel's width in proportion to their longest value (flex; a plotly table's relative widths
-# assume text that wraps) and values stay on one line: one cut short in a narrow panel ("2025-11…") shows whole
-# in a tooltip, and its column can be widened. Headers wrap.
+# assume text that wraps). A column is never narrower than its header's longest word or its values' longest word
+# (up to SHORT_CHARS: a date, a count), so those are never cut; text with spaces wraps, and a long word cut short
+# shows whole in a tooltip. Below the columns' least widths the grid scrolls sideways.
 DEFAULT_COLUMN = {
     "sortable": True,
     "resizable": True,
@@ -66,9 +67,8 @@ DEFAULT_COLUMN = {
     "autoHeaderHeight": True,
     "tooltipValueGetter": {"function": "params.valueFormatted != null ? params.valueFormatted : params.value"},
 }
-# A column's least width: its header's longest word at the grid's 13 px font (about 7 px a character) plus the
-# padding and the filter button, so that a header does not break mid-word; below them the grid scrolls sideways.
-CHAR_PX, HEADER_PAD_PX, NARROWEST_PX, WIDEST_PX = 7, 46, 56, 180
+# At the grid's 13 px font, about 8 px a digit; a header also holds the filter button.
+CHAR_PX, CELL_PAD_PX, HEADER_PAD_PX, NARROWEST_PX, WIDEST_PX, SHORT_CHARS = 8, 36, 48, 56, 200, 14
 FLEX_RANGE = (4, 48)  # characters: a one-digit column still fits its header, prose does not crowd out the rest
 HEADER_BREAKS = re.compile(r"[\s\-/·]+")
 GRID_OPTIONS = {
@@ -156,10 +156,14 @@ def column_def(field: str, header: str, cells: list, raw: Sequence | None, rows:
         for row, value in zip(rows, values, strict=True):
             row[field] = value
     word = max(map(len, HEADER_BREAKS.split(header)), default=0)
-    column["minWidth"] = max(NARROWEST_PX, min(WIDEST_PX, CHAR_PX * word + HEADER_PAD_PX))
     lines = [str(t) for t, r in zip(texts, rich, strict=True) if r is None and t is not None]
     lines += ["".join(part["text"] for part in line) for r in rich if r is not None for line in r]
+    value_word = min(SHORT_CHARS, max((len(w) for line in lines for w in line.split()), default=0))
+    least = max(CHAR_PX * word + HEADER_PAD_PX, CHAR_PX * value_word + CELL_PAD_PX)
+    column["minWidth"] = max(NARROWEST_PX, min(WIDEST_PX, least))
     column["flex"] = min(FLEX_RANGE[1], max(FLEX_RANGE[0], word, *map(len, lines)))
+    if any(" " in line and len(line) > SHORT_CHARS for line in lines):
+        column |= {"wrapText": True, "autoHeight": True}
     numeric = any(_number(v) for v in values) and all(v is None or _number(v) for v in values)
     column["cellDataType"] = "number" if numeric else "text"
     column["filter"] = "agNumberColumnFilter" if numeric else "agTextColumnFilter"
