@@ -121,7 +121,8 @@ def current_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         STATE_TINTS.get(sev if state in ("firing", "recovering") else state, "white")
         for state, sev in zip(frame["state"], frame["severity"], strict=True)
     ]
-    return table_figure(shown, headers, "No alert rules", row_colors=tints, widths=[1.1, 1.8, 1.6, 1.1, 5])
+    raw = {"value": frame["value"], "since": frame["since"]}
+    return table_figure(shown, headers, "No alert rules", row_colors=tints, widths=[1.1, 1.8, 1.6, 1.1, 5], raw=raw)
 
 
 def timeline_data(db: Database, params: dict) -> pd.DataFrame:
@@ -207,7 +208,9 @@ def latest_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     )
     headers = {"when": "When (UTC)", "alert": "Alert", "severity": "Severity", "peak": "Peak"}
     tints = [STATE_TINTS[severity] for severity in frame["severity"]]
-    return table_figure(shown, headers, "No alert fired in this window", row_colors=tints, widths=[2.2, 3, 0.8, 0.6])
+    raw = {"when": frame["start"], "peak": frame["peak"]}
+    widths = [2.2, 3, 0.8, 0.6]
+    return table_figure(shown, headers, "No alert fired in this window", row_colors=tints, widths=widths, raw=raw)
 
 
 register(
@@ -218,6 +221,7 @@ register(
         params=WINDOW,
         data=latest_data,
         figure=latest_figure,
+        table=True,
         tables=TABLES,
         store_parts=("periods",),
         description="Firing periods of the alert rules, newest first (all symbols and versions).",
@@ -233,6 +237,7 @@ register(
         params=WINDOW,
         data=current_data,
         figure=current_figure,
+        table=True,
         tables=TABLES,
         store_parts=("rules", "series", "transitions", "periods"),
         links="link",

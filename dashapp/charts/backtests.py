@@ -217,8 +217,10 @@ def worst_drawdowns_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         "depth": "Depth",
         "days": "Days",
     }
+    raw = {"start": frame["start"], "valley": frame["valley"], "end": frame["end"], "depth": frame["depth"]}
+    raw["days"] = frame["days"]
     return table_figure(
-        shown, headers, "No drawdowns for these runs in this period", widths=[3.2, 0.6, 2, 2, 3, 1.5, 1]
+        shown, headers, "No drawdowns for these runs in this period", widths=[3.2, 0.6, 2, 2, 3, 1.5, 1], raw=raw
     )
 
 
@@ -257,7 +259,8 @@ def metrics_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     for column in run_columns:
         shown[column] = [_format(v, u) for v, u in zip(frame[column], frame["unit"], strict=True)]
     headers = {"label": "Metric"} | dict(zip(run_columns, frame.attrs.get("runs", run_columns), strict=True))
-    return table_figure(shown, headers, "No runs selected", widths=[1.4] + [1.0] * len(run_columns))
+    raw = {column: frame[column] for column in run_columns}
+    return table_figure(shown, headers, "No runs selected", widths=[1.4] + [1.0] * len(run_columns), raw=raw)
 
 
 # -- rolling, monthly, yearly, distribution -------------------------------------------------------
@@ -606,6 +609,7 @@ register(
         params=PERIOD,
         data=metrics_data,
         figure=metrics_figure,
+        table=True,
         tables=TABLES,
         height=620,
         description="QuantStats' own functions on each run's cleaned daily returns: 252 trading days a year,"
@@ -651,6 +655,7 @@ register(
         params=PERIOD,
         data=worst_drawdowns_data,
         figure=worst_drawdowns_figure,
+        table=True,
         tables=TABLES,
         height=300,
         description=f"The {WORST} deepest drawdown periods per run; days are calendar days, start and end included.",

@@ -125,7 +125,15 @@ def features_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         "distance": "Distance",
         "n": "n window / baseline",
     }
-    return table_figure(shown, headers, "No input features", row_colors=frame["status"].map(DRIFT_TINTS))
+    # The grid sorts Test by its p-value, Distance by its value and n by the window's count.
+    ks = (frame["kind"] == "numeric") & frame["ks_statistic"].notna()
+    raw = {
+        "psi": frame["psi"],
+        "test": frame["ks_pvalue"].where(ks, frame["chi2_pvalue"]),
+        "distance": frame["wasserstein"].fillna(frame["js_distance"]),
+        "n": frame["n_current"],
+    }
+    return table_figure(shown, headers, "No input features", row_colors=frame["status"].map(DRIFT_TINTS), raw=raw)
 
 
 def feature_names(db: Database) -> list[str]:
@@ -296,6 +304,7 @@ register(
         params=FILTERS + (REFERENCE, SORT),
         data=features_data,
         figure=features_figure,
+        table=True,
         tables=TABLES,
         description="PSI decides (warning from 0.1, critical from 0.25 unless DASHAPP_DRIFT_* say otherwise);"
         " KS and χ² p-values are evidence only: on millions of rows every difference is significant.",

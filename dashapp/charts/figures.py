@@ -87,12 +87,19 @@ def color_map(values) -> dict[str, str]:
 
 
 def table_figure(
-    frame: pd.DataFrame, headers: dict[str, str], empty: str, row_colors=None, widths: list[float] | None = None
+    frame: pd.DataFrame,
+    headers: dict[str, str],
+    empty: str,
+    row_colors=None,
+    widths: list[float] | None = None,
+    raw: dict | None = None,
 ) -> go.Figure:
     """Render a small frame as a plotly table; `headers` maps columns to titles, in order.
 
     `row_colors` (one CSS colour per row) tints each row, e.g. by status; `widths` are relative
-    column widths (equal by default).
+    column widths (equal by default). `raw` maps a column shown as formatted text ("12.3%", "1,234 / 5,678")
+    to the values it sorts and filters by (numbers, dates): the pages' grids (pages/grids.py) read them from
+    the trace's meta, so a table is drawn from one frame whether it lands in a grid, an embed or the API.
     """
     if frame.empty:
         return empty_figure(empty)
@@ -105,6 +112,23 @@ def table_figure(
             header={"values": list(headers.values()), "fill_color": "#f1f3f5", "align": "left"},
             cells=cells,
             columnwidth=widths,
+            meta={"raw": {str(list(headers).index(c)): sort_values(v) for c, v in raw.items()}} if raw else None,
         )
     )
     return fig
+
+
+def sort_values(values) -> list:
+    """Values a grid sorts by, as JSON has them: numbers stay numbers, dates and times become ISO text (which sorts
+    as time does), and a missing value (None, NaN, NaT) becomes None."""
+    out = []
+    for value in values:
+        if value is None or (not isinstance(value, str) and pd.isna(value)):
+            out.append(None)
+        elif hasattr(value, "isoformat"):
+            out.append(value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat())
+        elif hasattr(value, "item"):  # numpy scalars
+            out.append(value.item())
+        else:
+            out.append(value)
+    return out

@@ -203,7 +203,13 @@ def pipeline_health_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         "last_failure": "Last failure",
         "last_error": "Last error",
     }
-    return table_figure(shown, headers, "No pipeline runs in this window")
+    raw = {
+        "failure": frame["failure_rate"],
+        "durations": frame["median_duration_s"],
+        "last_run": frame["last_run"],
+        "last_failure": frame["last_failure"],
+    }
+    return table_figure(shown, headers, "No pipeline runs in this window", raw=raw)
 
 
 # The serving charts share their parameters; four of them share one cached query (ops_requests).
@@ -299,6 +305,7 @@ register(
         params=WINDOW,
         data=from_query("ops_pipeline_health"),
         figure=pipeline_health_figure,
+        table=True,
         tables=("pipeline_runs",),
         height=260,
     )

@@ -90,7 +90,8 @@ def contract_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         "extra_columns": "Columns beyond the contract",
     }
     tints = [STATUS_TINTS[s] for s in frame["status"]]
-    return table_figure(shown, headers, "No tables", row_colors=tints, widths=[1.2, 0.8, 0.6, 1, 3.5, 3.5])
+    widths = [1.2, 0.8, 0.6, 1, 3.5, 3.5]
+    return table_figure(shown, headers, "No tables", row_colors=tints, widths=widths, raw={"rows": frame["rows"]})
 
 
 def freshness_data(db: Database, params: dict) -> pd.DataFrame:
@@ -120,7 +121,8 @@ def freshness_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     )
     headers = {"table": "Table", "minutes": "Newest row", "cadence_minutes": "Expected every", "status": "Status"}
     tints = [FRESHNESS_TINTS[s] for s in frame["status"]]
-    return table_figure(shown, headers, "No tables with a cadence", row_colors=tints)
+    raw = {"minutes": frame["minutes"], "cadence_minutes": frame["cadence_minutes"]}
+    return table_figure(shown, headers, "No tables with a cadence", row_colors=tints, raw=raw)
 
 
 def _duration(minutes: float) -> str:
@@ -167,7 +169,8 @@ def completeness_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         else "white"
         for c, required in zip(frame["completeness"], frame["required"], strict=True)
     ]
-    return table_figure(shown, headers, "No rows in this window", row_colors=tints)
+    raw = {c: frame[c] for c in ("completeness", "missing", "rows")}
+    return table_figure(shown, headers, "No rows in this window", row_colors=tints, raw=raw)
 
 
 def values_data(db: Database, params: dict) -> pd.DataFrame:
@@ -415,9 +418,11 @@ def outliers_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         "above": "Above",
         "share": "Outside",
     }
-    return table_figure(
-        shown, headers, "No numeric values in this window", widths=[1.2, 1.5, 1, 1.6, 1.8, 0.8, 0.8, 0.8]
-    )
+    raw = {"n": frame["n"], "quartiles": frame["q1"], "fences": frame["low"]} | {
+        c: frame[c] for c in ("below", "above", "share")
+    }
+    widths = [1.2, 1.5, 1, 1.6, 1.8, 0.8, 0.8, 0.8]
+    return table_figure(shown, headers, "No numeric values in this window", widths=widths, raw=raw)
 
 
 def _number(value: float) -> str:
@@ -453,7 +458,9 @@ def duplicates_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         "examples": "Most repeated",
     }
     tints = [DRIFT_TINTS["warning"] if n else "white" for n in frame["repeated_ids"]]
-    return table_figure(shown, headers, "No request_ids in this window", row_colors=tints, widths=[1, 1, 1, 1, 1, 2.5])
+    raw = {c: frame[c] for c in ("with_id", "repeated_ids", "extra_copies", "across_days")}
+    widths = [1, 1, 1, 1, 1, 2.5]
+    return table_figure(shown, headers, "No request_ids in this window", row_colors=tints, widths=widths, raw=raw)
 
 
 register(
@@ -464,6 +471,7 @@ register(
         params=WINDOW,
         data=contract_data,
         figure=contract_figure,
+        table=True,
         tables=tuple(TABLES),
         height=330,
         description="Required columns, their types and readable files, from the parquet footers (`dashapp check`).",
@@ -477,6 +485,7 @@ register(
         params=WINDOW,
         data=freshness_data,
         figure=freshness_figure,
+        table=True,
         tables=CADENCED,
         height=250,
         description="Time from each table's newest row to the window's end, against how often it should get new rows.",
@@ -490,6 +499,7 @@ register(
         params=WINDOW,
         data=completeness_data,
         figure=completeness_figure,
+        table=True,
         tables=TIMED,
         height=360,
         description="Share of the window's rows with a value: required columns first, worst first, tinted below 99%"
@@ -549,6 +559,7 @@ register(
         params=WINDOW,
         data=outliers_data,
         figure=outliers_figure,
+        table=True,
         tables=TIMED,
         height=480,
         description="Values beyond 1.5 interquartile ranges from the quartiles, over the window, most outside first.",
@@ -562,6 +573,7 @@ register(
         params=WINDOW,
         data=duplicates_data,
         figure=duplicates_figure,
+        table=True,
         tables=REQUEST_IDS,
         height=200,
         description="Ids logged more than once anywhere in the window, also on different days; the most repeated"

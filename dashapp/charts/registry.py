@@ -122,6 +122,9 @@ class ChartSpec:
     # The rollout markers its time axis shows (rollouts.py): "models" (model versions' first predictions, training
     # runs' ends) or "agents" (agent versions' first paper-trading days); None: no markers.
     markers: str | None = None
+    # Its figure is a table (figures.table_figure): the pages show it as a sortable, filterable grid
+    # (pages/grids.py) built from that figure; embeds and the API keep the plotly table.
+    table: bool = False
 
     def describe(self) -> dict:
         return {

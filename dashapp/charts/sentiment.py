@@ -144,8 +144,20 @@ def versions_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         "vs": "Accuracy vs stable",
     }
     colors = ["#f8d7da" if s is True else "white" for s in column("significant")]
+    raw = {
+        "traffic": frame["predictions"],
+        "score": frame["mean_score"],
+        "accuracy": column("accuracy"),
+        "f1": column("macro_f1"),
+        "vs": column("vs_stable"),
+    }
     return table_figure(
-        shown, headers, "No predictions in this window", row_colors=colors, widths=[1.2, 1.3, 1.5, 1.3, 1.7, 2.6, 1.8]
+        shown,
+        headers,
+        "No predictions in this window",
+        row_colors=colors,
+        widths=[1.2, 1.3, 1.5, 1.3, 1.7, 2.6, 1.8],
+        raw=raw,
     )
 
 
@@ -436,6 +448,7 @@ register(
         params=FILTERS,
         data=versions_data,
         figure=versions_figure,
+        table=True,
         tables=OUTCOMES,
         height=220,
         description="Traffic, behaviour and accuracy per version; the canary against the stable version (most"

@@ -79,7 +79,9 @@ def slo_table_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     }
     tints = status.map(DRIFT_TINTS)
     widths = [1.6, 2.4, 1.6, 0.9, 1.6 if frame["partial"].any() else 0.9, 1.6, 0.7]
-    return table_figure(shown, headers, "No SLO events", row_colors=tints, widths=widths)
+    raw = {"now_text": frame["now"], "sli_text": frame["sli"], "budget_text": frame["budget_left"]}
+    raw["burns"] = frame["burn_1h"]
+    return table_figure(shown, headers, "No SLO events", row_colors=tints, widths=widths, raw=raw)
 
 
 def _window_text(window) -> str:
@@ -243,7 +245,16 @@ def health_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     tints = np.where(
         down_now, DRIFT_TINTS["critical"], np.where(frame["down_samples"] > 0, DRIFT_TINTS["warning"], "white")
     )
-    return table_figure(shown, headers, NO_SAMPLES, row_colors=tints, widths=[1.7, 0.7, 1, 0.8, 1.4, 1.2, 1.4])
+    raw = {
+        "up_now": frame["instances_up"],
+        "availability": 1 - frame["down_samples"] / frame["samples"],
+        "failed": frame["down_samples"],
+        "last_failed": pd.to_datetime(frame["last_down"]),
+        "round_trip": frame["probe_p50_ms"],
+        "last_seen": pd.to_datetime(frame["last_seen"]),
+    }
+    widths = [1.7, 0.7, 1, 0.8, 1.4, 1.2, 1.4]
+    return table_figure(shown, headers, NO_SAMPLES, row_colors=tints, widths=widths, raw=raw)
 
 
 def memory_latency_data(db: Database, params: dict) -> pd.DataFrame:
@@ -303,6 +314,7 @@ register(
         params=WINDOW,
         data=lambda db, params: slo.status_table(db, params["end"]),
         figure=slo_table_figure,
+        table=True,
         tables=SLO_TABLES,
         description="As of the window's end: SLI now and over the rolling SLO window, error budget left, burn rates.",
         height=300,
@@ -357,6 +369,7 @@ register(
         params=WINDOW,
         data=from_query("service_health"),
         figure=health_figure,
+        table=True,
         tables=SERVICES,
         height=240,
     )

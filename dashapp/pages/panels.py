@@ -17,6 +17,7 @@ from ..charts import get_chart, render
 from ..charts.figures import empty_figure
 from ..errors import ErrorBody, error_body
 from . import query_args
+from .grids import GRID, GRID_DRAWN, GRID_STATUS, grid_panel, grid_props, register_grid_callbacks
 from .refresh import DRAWN, STALE, panel_version
 from .share import register_share_callback, share_button
 
@@ -48,7 +49,9 @@ def chart_card(chart_id: str) -> html.Div:
                 className="d-flex align-items-start",
             ),
             dbc.CardBody(
-                dcc.Loading(
+                grid_panel(spec)
+                if spec.table
+                else dcc.Loading(
                     dcc.Graph(
                         id={"type": GRAPH, "chart": chart_id},
                         figure=LOADING_FIGURE,
@@ -60,11 +63,15 @@ def chart_card(chart_id: str) -> html.Div:
                 ),
                 className="p-1",
             ),
-            dbc.CardFooter(html.Div(id={"type": STATUS, "chart": chart_id}), className="small text-muted py-1"),
+            dbc.CardFooter(
+                html.Div(id={"type": GRID_STATUS if spec.table else STATUS, "chart": chart_id}),
+                className="small text-muted py-1",
+            ),
         ],
         className="h-100 shadow-sm",
     )
-    stores = [dcc.Store(id={"type": DRAWN, "chart": chart_id}), dcc.Store(id={"type": STALE, "chart": chart_id})]
+    drawn = {"type": GRID_DRAWN if spec.table else DRAWN, "chart": chart_id}
+    stores = [dcc.Store(id=drawn), dcc.Store(id={"type": STALE, "chart": chart_id})]
     return html.Div([card, *stores], className="h-100 chart-card", **{"data-chart": chart_id})
 
 
@@ -152,5 +159,23 @@ def register_callbacks(app: Dash, db: Database) -> None:
     )
     def _update_chart(search, _stale, graph_id, drawn):
         return redraw_chart(search, graph_id, drawn, ctx.triggered_id, db)
+
+    # A table chart's panel holds a grid (grids.py), drawn the same way from the same rendered figure.
+    @app.callback(
+        Output({"type": GRID, "chart": MATCH}, "rowData"),
+        Output({"type": GRID, "chart": MATCH}, "columnDefs"),
+        Output({"type": GRID, "chart": MATCH}, "dashGridOptions"),
+        Output({"type": GRID_STATUS, "chart": MATCH}, "children"),
+        Output({"type": GRID_DRAWN, "chart": MATCH}, "data"),
+        Input("url", "search"),
+        Input({"type": STALE, "chart": MATCH}, "data"),
+        State({"type": GRID, "chart": MATCH}, "id"),
+        State({"type": GRID_DRAWN, "chart": MATCH}, "data"),
+    )
+    def _update_grid(search, _stale, grid_id, drawn):
+        figure, footer, version = redraw_chart(search, grid_id, drawn, ctx.triggered_id, db)
+        return *grid_props(figure), footer, version
+
+    register_grid_callbacks(app)
 
     register_share_callback(app, db)

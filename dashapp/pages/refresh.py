@@ -20,6 +20,7 @@ from ..charts import get_chart
 from ..charts.registry import REFRESH, REFRESH_SECONDS, chart_version, refresh_seconds
 from ..errors import BadParameter, DashappError
 from . import query_args
+from .grids import GRID_DRAWN
 
 if TYPE_CHECKING:
     from ..db import Database
@@ -127,9 +128,11 @@ def register_callbacks(app: Dash, db: Database) -> None:
         Input(INTERVAL, "n_intervals"),
         State("url", "search"),
         State({"type": DRAWN, "chart": ALL}, "data"),
+        State({"type": GRID_DRAWN, "chart": ALL}, "data"),  # the table panels' (grids.py)
         prevent_initial_call=True,
     )
-    def _tick(tick, search, _drawn):
+    def _tick(tick, search, _drawn, _grids_drawn):
         charts = [_chart(item) for item in ctx.outputs_list]
-        drawn = {_chart(item): item.get("value") for item in ctx.states_list[1] if isinstance(item, dict)}
+        states = [*ctx.states_list[1], *ctx.states_list[2]]
+        drawn = {_chart(item): item.get("value") for item in states if isinstance(item, dict)}
         return stale_marks(charts, drawn, search, tick, db)

@@ -14,6 +14,7 @@ from dashapp.charts import REGISTRY, get_chart, registry
 from dashapp.charts.registry import chart_version
 from dashapp.db import Database
 from dashapp.pages import refresh, shell
+from dashapp.pages.grids import GRID_DRAWN
 from dashapp.pages.panels import GRAPH, redraw_chart
 from dashapp.querycount import queries_counter
 from tests.fixtures import DAY4, evaluate_alerts, publish_day
@@ -202,8 +203,11 @@ def test_a_panel_the_server_would_not_draw_now_is_retried_on_the_next_tick(db):
 
 
 def post_tick(client, search: str, drawn: dict, tick: int = 3):
-    """POST what the browser sends when the interval ticks on a page with these charts drawn at these versions."""
+    """POST what the browser sends when the interval ticks on a page with these charts drawn at these versions
+    (a table chart's version in its grid panel's store)."""
     stale = [{"id": {"chart": c, "type": refresh.STALE}, "property": "data"} for c in drawn]
+    graphs = {c: v for c, v in drawn.items() if c not in REGISTRY or not REGISTRY[c].table}
+    grids = {c: v for c, v in drawn.items() if c not in graphs}
     body = {
         "output": '{"chart":["ALL"],"type":"chart-stale"}.data',
         "outputs": stale,
@@ -211,7 +215,8 @@ def post_tick(client, search: str, drawn: dict, tick: int = 3):
         "changedPropIds": [f"{refresh.INTERVAL}.n_intervals"],
         "state": [
             {"id": "url", "property": "search", "value": search},
-            [{"id": {"chart": c, "type": refresh.DRAWN}, "property": "data", "value": v} for c, v in drawn.items()],
+            [{"id": {"chart": c, "type": refresh.DRAWN}, "property": "data", "value": v} for c, v in graphs.items()],
+            [{"id": {"chart": c, "type": GRID_DRAWN}, "property": "data", "value": v} for c, v in grids.items()],
         ],
     }
     return client.post("/_dash-update-component", json=body)
@@ -220,7 +225,8 @@ def post_tick(client, search: str, drawn: dict, tick: int = 3):
 def test_an_idle_tick_answers_204_and_a_new_file_marks_only_the_charts_that_read_it(app, client, data_dir):
     search = SEARCH + "&alerts=hide&markers=hide"  # markers read predictions too: see test_rollout_markers
     db = app.server.extensions["dashapp"].db
-    drawn = {c: refresh.panel_version(c, search, db) for c in ("ops.latency", "ops.throughput", "ops.pipeline_runs")}
+    charts = ("ops.latency", "ops.throughput", "ops.pipeline_runs", "quality.duplicates", "ops.pipeline_health")
+    drawn = {c: refresh.panel_version(c, search, db) for c in charts}
     drawn["ops.error_rate"] = None  # not drawn yet: its first render is on its way
     before = queries_run()
     idle = post_tick(client, search, drawn)
@@ -231,6 +237,7 @@ def test_an_idle_tick_answers_204_and_a_new_file_marks_only_the_charts_that_read
     assert marked.get_json()["response"] == {
         '{"chart":"ops.latency","type":"chart-stale"}': {"data": 4},
         '{"chart":"ops.throughput","type":"chart-stale"}': {"data": 4},
+        '{"chart":"quality.duplicates","type":"chart-stale"}': {"data": 4},  # a grid panel reading predictions
     }
     assert queries_run() == before
 

@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.panels import chart_ids, footer, wait_for_panels
+from tests.browser.panels import chart_ids, drawing, footer, grid, wait_for_panels
 from tests.browser.server import Server
 from tests.browser.test_tearsheet_background import download_tearsheet_showing_progress
 
@@ -40,7 +40,7 @@ def test_page_renders_every_panel_without_console_errors_or_csp_violations(serve
     expect(page.locator(".navbar .nav-link.active")).to_have_text(PAGES[path])
     wait_for_panels(page, path)
     for chart_id in chart_ids(path):
-        expect(page.locator(f"[data-chart='{chart_id}'] .js-plotly-plot")).to_have_count(1)
+        expect(drawing(page, chart_id)).to_have_count(1)
     assert page.console_errors == []
     assert page.csp_violations() == []
 
@@ -192,7 +192,7 @@ def test_backtests_compare_two_runs_over_a_chosen_period_and_download_a_tearshee
     expect(page).to_have_url(re.compile(rf"run={first}&run={second}"))
     cumulative = page.locator("[data-chart='backtest.cumulative'] .legendtext")
     expect(cumulative).to_contain_text([first, "benchmark", second])
-    expect(page.locator("[data-chart='backtest.metrics'] .table")).to_contain_text(second)
+    expect(grid(page, "backtest.metrics").locator(".ag-header")).to_contain_text(second)
     expect(footer(page, "backtest.metrics")).to_contain_text(f"{first}: ")
 
     last = pd.Timestamp(pd.read_parquet(demo_dir / "backtest_returns.parquet")["ts"].max())
@@ -233,7 +233,7 @@ def test_correlation_switches_method_and_pooling_and_keeps_them_in_the_url(serve
 def test_sentiment_page_shows_the_weak_canary_as_significantly_worse_and_filters_by_version(server, page):
     page.goto(server.url + "/sentiment")
     wait_for_panels(page, "/sentiment")
-    versions = page.locator("[data-chart='sentiment.versions'] .table")
+    versions = grid(page, "sentiment.versions")
     expect(versions).to_contain_text("sent-v1.5.0-rc1")
     expect(versions).to_contain_text(re.compile(r"-\d+\.\d% \(p[<=][^)]*, significant\)"))  # lower, significantly
     expect(footer(page, "sentiment.versions")).to_contain_text("stable version (most traffic): sent-v1.4.2")
@@ -251,8 +251,8 @@ def test_alerts_page_lists_firing_rules_worst_first_and_links_to_their_cause(ser
     wait_for_panels(page, "/alerts")
     expect(page.locator("#filter-range")).to_be_visible()
     expect(page.locator("#filter-symbol-col")).to_be_hidden()  # alerts watch every symbol and version
-    rules = page.locator("[data-chart='alerts.current'] .table")
-    expect(rules.locator(".y-column").first).to_contain_text("firing · critical")  # worst first
+    rules = grid(page, "alerts.current")
+    expect(rules.locator(".ag-row").first.locator(".ag-cell").first).to_contain_text("firing · critical")  # worst first
     expect(rules).to_contain_text("feature_drift")
     expect(page.locator("[data-chart='alerts.timeline'] .bars path").first).to_be_visible()
     before = footer(page, "alerts.current").inner_text()
@@ -262,22 +262,18 @@ def test_alerts_page_lists_firing_rules_worst_first_and_links_to_their_cause(ser
     expect(page.locator("[data-chart='alerts.timeline'] .ytick")).to_contain_text(
         [re.compile("latency_p95")], timeout=60_000
     )
-    # Links in a plotly table: the wheel still scrolls it, and a link takes the click (assets/dashapp.css).
-    first_cell_y = """([top, moved]) => {
-        const cell = document.querySelector("[data-chart='alerts.current'] .y-column .cell-text");
-        const y = cell.getBoundingClientRect().y;
-        return moved ? y < top - 1 : Math.abs(y - top) < 1;
+    # The wheel scrolls the grid's rows, and a rule's link to its cause takes the click.
+    scrolled = """([moved]) => {
+        const rows = document.querySelector("[data-chart='alerts.current'] .ag-body-viewport");
+        return moved ? rows.scrollTop > 0 : rows.scrollTop === 0;
     }"""
-    top = rules.locator(".y-column").first.locator(".cell-text").first.bounding_box()["y"]
-    box = rules.bounding_box()
+    box = rules.locator(".ag-body-viewport").bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.wheel(0, 200)
-    page.wait_for_function(first_cell_y, arg=[top, True])
+    page.wait_for_function(scrolled, arg=[True])
     page.mouse.wheel(0, -400)
-    page.wait_for_function(first_cell_y, arg=[top, False])  # back at the top before the link is measured
-    # A real click where the link is drawn (Playwright's own hit test misreads links inside SVG text).
-    link = rules.locator("a", has_text="open Drift").first.bounding_box()
-    page.mouse.click(link["x"] + link["width"] / 2, link["y"] + link["height"] / 2)
+    page.wait_for_function(scrolled, arg=[False])
+    rules.locator("a", has_text="open Drift").first.click()
     expect(page).to_have_url(re.compile(r"/drift\?start=.*&feature=\w+"))
     wait_for_panels(page, "/drift")
     assert page.console_errors == []

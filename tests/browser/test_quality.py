@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from playwright.sync_api import expect
 
-from tests.browser.panels import chart_ids, footer, wait_for_panels
+from tests.browser.panels import chart_ids, drawing, footer, grid, wait_for_panels
 from tests.browser.server import Server
 
 PANELS = chart_ids("/quality")
@@ -26,18 +26,18 @@ def test_every_quality_panel_draws_the_numbers_of_the_data(server, demo_dir, pag
     page.goto(f"{server.url}/quality?start={start:%Y-%m-%d}&end={end:%Y-%m-%d}")
     wait_for_panels(page, "/quality")
     for chart_id in PANELS:
-        expect(page.locator(f"[data-chart='{chart_id}'] .js-plotly-plot")).to_have_count(1)
+        expect(drawing(page, chart_id)).to_have_count(1)
         expect(footer(page, chart_id)).not_to_contain_text("Panel failed")
     frame = pd.read_parquet(demo_dir / "predictions", columns=["ts", "request_id", "latency_ms"])
     frame = frame[(frame["ts"] >= start) & (frame["ts"] < end)]
     # Outliers: latency's quartiles and values above the upper fence, as numpy has them.
     q1, q3 = np.percentile(frame["latency_ms"], [25, 75])
     above = int((frame["latency_ms"] > q3 + 1.5 * (q3 - q1)).sum())
-    outliers = page.locator("[data-chart='quality.outliers'] .table")
+    outliers = grid(page, "quality.outliers")
     expect(outliers).to_contain_text(f"{q1:.4g} – {q3:.4g}")
     expect(outliers).to_contain_text(f"{above:,}")
     # Repeated request_ids: every prediction of the window has an id, each once.
-    expect(page.locator("[data-chart='quality.duplicates'] .table")).to_contain_text(f"{len(frame):,}")
+    expect(grid(page, "quality.duplicates")).to_contain_text(f"{len(frame):,}")
     expect(footer(page, "quality.missing")).to_contain_text("no required column misses a value")
     assert page.console_errors == []
 

@@ -21,7 +21,7 @@ from playwright.sync_api import expect
 
 from dashapp.config import Config
 from tests.browser.conftest import ARTIFACTS, recording_page
-from tests.browser.panels import chart_ids, wait_for_panels
+from tests.browser.panels import chart_ids, drawing, grid, wait_for_panels
 from tests.browser.server import NGINX, ROOT, Nginx, Server, fetch, free_port, wait_for
 from tests.browser.test_dockerfile_health import healthcheck
 from tests.browser.test_embed_signed import tampered
@@ -128,15 +128,12 @@ def test_through_nginx_every_page_draws_all_its_panels_and_an_alert_link_keeps_t
         expect(page.locator(".navbar .nav-link.active")).to_have_text(name)
         wait_for_panels(page, path)
         for chart_id in chart_ids(path):
-            expect(page.locator(f"[data-chart='{chart_id}'] .js-plotly-plot")).to_have_count(1)
+            expect(drawing(page, chart_id)).to_have_count(1)
         if path == "/operations":
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "subpath-operations.png"), full_page=True)
-    # On the Alerts page: a rule's link to its cause, clicked where it is drawn (Playwright's own hit test misreads
-    # links inside SVG text), opens the page under the prefix.
-    rules = page.locator("[data-chart='alerts.current'] .table")
-    link = rules.locator("a", has_text="open Drift").first.bounding_box()
-    page.mouse.click(link["x"] + link["width"] / 2, link["y"] + link["height"] / 2)
+    # On the Alerts page: a rule's link to its cause opens the page under the prefix.
+    grid(page, "alerts.current").locator("a", has_text="open Drift").first.click()
     expect(page).to_have_url(re.compile(re.escape(portal.url("/drift?start=")) + r".*&feature=\w+"))
     wait_for_panels(page, "/drift")
     assert [path for path in asked if not path.startswith(PREFIX)] == []
