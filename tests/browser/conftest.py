@@ -76,9 +76,10 @@ def page(browser, request):
 
 @contextmanager
 def recording_page(browser, name: str, **options):
-    """A page in a context of its own (`options`: Playwright's new_context options, such as http_credentials) that
+    """A page in a context of its own (`options`: Playwright's new_context options, such as http_credentials or a
+    viewport other than 1440x1000) that
     records console errors and CSP violations, and leaves a screenshot named `name` in tests/artifacts/."""
-    context = browser.new_context(viewport={"width": 1440, "height": 1000}, **options)
+    context = browser.new_context(**({"viewport": {"width": 1440, "height": 1000}} | options))
     context.add_init_script(RECORD_CSP_VIOLATIONS)
     pg = context.new_page()
     pg.console_errors = []
