@@ -49,7 +49,8 @@ def demo_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def server(demo_dir, tmp_path_factory):
-    srv = Server(demo_dir, tmp_path_factory.mktemp("cache"), scheduler=True).wait()
+    # The scheduler's first evaluation takes a minute or more on a loaded two-core machine.
+    srv = Server(demo_dir, tmp_path_factory.mktemp("cache"), scheduler=True).wait(timeout=180)
     yield srv
     srv.stop()
     if "Traceback" in srv.log.read_text():
