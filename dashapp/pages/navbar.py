@@ -18,11 +18,7 @@ def navbar(prefix: str, links: list, picker) -> dbc.Navbar:
         dbc.Container(
             [
                 dbc.NavbarBrand("dashapp", href=prefix, className="fw-bold"),
-                # The toggler's name for screen readers is its hidden text: dbc's toggler takes no aria-label.
-                dbc.NavbarToggler(
-                    [html.Span(className="navbar-toggler-icon"), html.Span("Menu", className="visually-hidden")],
-                    id=TOGGLER,
-                ),
+                dbc.NavbarToggler(id=TOGGLER),  # labelled "Toggle navigation" by dash-bootstrap-components
                 dbc.Collapse(
                     [
                         dbc.Nav(links, id="nav-links", navbar=True, className="me-auto"),

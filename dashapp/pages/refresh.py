@@ -45,7 +45,7 @@ def refresh_picker(search: str = "") -> html.Div:
             ),
             dcc.Interval(id=INTERVAL, interval=period, disabled=disabled),
         ],
-        className="d-flex align-items-center ms-3 flex-shrink-0",
+        className="d-flex align-items-center ms-md-3 py-2 py-md-0 flex-shrink-0",
     )
 
 

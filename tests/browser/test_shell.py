@@ -99,7 +99,7 @@ def test_without_a_referer_the_router_lays_out_the_page(server, page):
 def test_on_a_phone_the_navbar_collapses_behind_a_labelled_toggler(server, browser, request):
     with recording_page(browser, request.node.name, viewport=PHONE) as page:
         page.goto(server.url + "/operations")
-        toggler = page.get_by_role("button", name="Menu")
+        toggler = page.get_by_role("button", name="Toggle navigation")
         expect(toggler).to_be_visible()
         links = page.locator(".navbar .nav-link")
         expect(links.first).to_be_hidden()
@@ -120,7 +120,7 @@ def test_pages_fit_the_screen_on_a_phone_and_a_desktop(server, browser, path, wi
     with recording_page(browser, f"shell-{path.strip('/')}-{width}", viewport={"width": width, "height": 900}) as page:
         page.goto(server.url + path)
         wait_for_panels(page, path)
-        expect(page.get_by_role("button", name="Menu")).to_be_visible(visible=width < 768)
+        expect(page.get_by_role("button", name="Toggle navigation")).to_be_visible(visible=width < 768)
         # Nothing wider than the screen: the filter bar and the cards stack instead.
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
