@@ -6,6 +6,7 @@ read it, and the browser's back button or a pasted link set the controls from it
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from ..charts import REGISTRY
 from ..charts.options import filter_options
+from ..errors import DashappError
 from ..subpath import ROOT, url
 from ..timerange import parse_instant, utc_now
 from . import PAGE_PARAM, PAGES, first_load, navbar, page_for, query_args, refresh, titles
@@ -30,6 +32,7 @@ PRESETS = {
     "90d": "Last 90 days",
     "custom": "Custom",
 }
+logger = logging.getLogger(__name__)
 DEFAULT_PRESET = "7d"
 _PRESET_START = re.compile(r"^now-(\d+[hd])$")
 FILTER_KEYS = ("start", "end", "symbol", "model_version")
@@ -46,13 +49,15 @@ def layout(prefix: str) -> html.Div:
     control already set from its URL, so no callback has to set them before the panels draw.
     """
     loading = first_load.requested()
+    try:
+        filters, content = _first_view(loading, prefix)
+    except Exception as exc:
+        # The page could not be laid out just now (a busy or failing data layer): send the bare shell, whose
+        # router lays the page out in a callback, with that callback's error handling.
+        unexpected = not isinstance(exc, DashappError)
+        logger.warning("%s not laid out on load (%s): the router will", loading.pathname, exc, exc_info=unexpected)
+        loading, filters, content = first_load.Requested(), None, None
     search, page = loading.search, loading.page(prefix)
-    db = first_load.database()
-    filters = sync_filters(search, None, None, None, None, None, {}, "url", db)[1:8] if db else None
-    if page is not None:
-        content = page.layout({k: v if k in REPEATABLE else v[0] for k, v in query_args(search).items()})
-    else:
-        content = titles.not_found(unquote(loading.pathname), prefix) if loading.known_path(prefix) else None
     known = loading.pathname is not None
     links = nav_links(loading.pathname, search, prefix) if known else []
     return html.Div(
@@ -71,6 +76,17 @@ def layout(prefix: str) -> html.Div:
             ),
         ]
     )
+
+
+def _first_view(loading: first_load.Requested, prefix: str) -> tuple[tuple | None, object]:
+    """The filter controls' values and options (filter_bar), and the page content, for the URL being loaded."""
+    search, page, db = loading.search, loading.page(prefix), first_load.database()
+    filters = sync_filters(search, None, None, None, None, None, {}, "url", db)[1:8] if db else None
+    if page is not None:
+        return filters, page.layout({k: v if k in REPEATABLE else v[0] for k, v in query_args(search).items()})
+    if loading.known_path(prefix):
+        return filters, titles.not_found(unquote(loading.pathname), prefix)
+    return filters, None
 
 
 def filter_bar(values: tuple | None = None, styles: tuple = ({}, {}, {})) -> dbc.Card:
