@@ -9,12 +9,13 @@ and linking home.
 from __future__ import annotations
 
 import json
+import pkgutil
 from functools import wraps
 from html import escape
 
 import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, dcc, html
-from flask import request
+from flask import Response, request
 
 from ..subpath import url
 from . import PAGES, Page, page_for
@@ -48,6 +49,12 @@ def init_index(app: Dash) -> None:
     server = app.server
     for endpoint in INDEX_ENDPOINTS:
         server.view_functions[endpoint] = _titled(server.view_functions[endpoint], app.title)
+    # Browsers ask for /favicon.ico where a page names no icon (the embed page): Dash's icon, not a 404.
+    server.add_url_rule("/favicon.ico", "favicon", _favicon)
+
+
+def _favicon() -> Response:
+    return Response(pkgutil.get_data("dash", "favicon.ico"), mimetype="image/x-icon")
 
 
 def _titled(view, default_title: str):

@@ -119,17 +119,18 @@ def side_by_side(data: Path, rev: str, pages: list[str] | None, query: str, repe
                 browser = playwright.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium")
                 tabs = {name: browser.new_page(viewport={"width": 1440, "height": 1000}) for name in trees}
 
-                def visit(name: str, path: str) -> float:
+                def visit(name: str, path: str, timeout_s: float = 120) -> float:
                     page, started = tabs[name], time.perf_counter()
                     page.goto(servers[name].url + path + query)
-                    page.wait_for_function(PANELS_DRAWN, arg=charts[name].get(path, []), polling="raf", timeout=120_000)
+                    ids = charts[name].get(path, [])
+                    page.wait_for_function(PANELS_DRAWN, arg=ids, polling="raf", timeout=timeout_s * 1000)
                     return time.perf_counter() - started
 
                 for path in pages or list(charts["this"]):
                     log(f"browser visits {path} from {rev} and this tree ...")
                     samples = {name: [] for name in trees}
                     for name in trees:
-                        visit(name, path)  # warm-up: the results cache and both workers' connections
+                        visit(name, path, timeout_s=1800)  # warm-up: the results cache (cold: slow) and both workers
                         visit(name, path)
                     for i in range(repeat):
                         for name in list(trees)[:: 1 if i % 2 == 0 else -1]:
