@@ -46,7 +46,14 @@ def test_a_path_that_is_no_page_answers_404_but_the_other_routes_are_untouched(s
     response = client.get(path)
     assert response.status_code == 404
     assert title(response) == "Page not found · dashapp"
-    untouched = ("/healthz", "/api/charts", "/_dash-layout", "/_dash-dependencies", "/assets/dashapp.css", "/favicon.ico")
+    untouched = (
+        "/healthz",
+        "/api/charts",
+        "/_dash-layout",
+        "/_dash-dependencies",
+        "/assets/dashapp.css",
+        "/favicon.ico",
+    )
     for other in untouched:
         assert client.get(other).status_code == 200, other
 
