@@ -37,7 +37,7 @@ def create_app(config: Config | None = None, celery=None) -> dash.Dash:
     from .background import background_manager, close_job_store
     from .cache import cache, init_cache
     from .headers import init_headers
-    from .pages import backtests, panels, shell
+    from .pages import backtests, panels, shell, titles
     from .prometheus import init_metrics
 
     config = config or Config.from_env()
@@ -77,6 +77,7 @@ def create_app(config: Config | None = None, celery=None) -> dash.Dash:
     server.register_blueprint(embed.blueprint)
     init_metrics(server, config)
     app.layout = partial(shell.layout, config.url_prefix)
+    titles.init_index(app)  # each page's title in its index page; 404 for a path that is no page
     shell.register_callbacks(app, db)
     panels.register_callbacks(app, db)
     backtests.register_callbacks(app, db)

@@ -31,27 +31,28 @@ DRAWN, STALE = "chart-drawn", "chart-stale"
 LABELS = {"off": "Off", "5s": "5 s", "30s": "30 s", "1m": "1 min", "5m": "5 min"}
 
 
-def refresh_picker() -> html.Div:
-    """The picker, for the navbar, and the interval it drives."""
+def refresh_picker(search: str = "") -> html.Div:
+    """The picker, for the navbar, and the interval it drives, both set from the URL's query string `search`."""
+    period, disabled, _ = interval_props(search)
     return html.Div(
         [
             html.Label("Refresh", htmlFor=PICKER, className="navbar-text small text-light me-2 mb-0"),
             dbc.Select(
                 id=PICKER,
                 options=[{"label": LABELS[value], "value": value} for value in REFRESH_SECONDS],
-                value=REFRESH.default,
+                value=refresh_state(search)[0],
                 size="sm",
                 className="refresh-picker",
             ),
-            dcc.Interval(id=INTERVAL, disabled=True),
+            dcc.Interval(id=INTERVAL, interval=period, disabled=disabled),
         ],
-        className="d-flex align-items-center ms-3 flex-shrink-0",
+        className="d-flex align-items-center ms-md-3 py-2 py-md-0 flex-shrink-0",
     )
 
 
-def refresh_notice() -> html.Div:
+def refresh_notice(search: str = "") -> html.Div:
     """Where a bad refresh= value is named, above the page (the navbar has no room for a sentence)."""
-    return html.Div(id=PICKER_ERROR)
+    return html.Div(interval_props(search)[2], id=PICKER_ERROR)
 
 
 def refresh_state(search) -> tuple[str, int | None, str]:
@@ -119,6 +120,7 @@ def register_callbacks(app: Dash, db: Database) -> None:
         Output(INTERVAL, "disabled"),
         Output(PICKER_ERROR, "children"),
         Input("url", "search"),
+        prevent_initial_call=True,  # the layout starts them from the URL
     )
     def _interval(search):
         return interval_props(search)

@@ -6,19 +6,21 @@ read it, and the browser's back button or a pasted link set the controls from it
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 import dash_bootstrap_components as dbc
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from ..charts import REGISTRY
 from ..charts.options import filter_options
+from ..errors import DashappError
 from ..subpath import ROOT, url
 from ..timerange import parse_instant, utc_now
-from . import PAGE_PARAM, PAGES, page_for, query_args, refresh
+from . import PAGE_PARAM, PAGES, first_load, navbar, page_for, query_args, refresh, titles
 
 if TYPE_CHECKING:
     from ..db import Database
@@ -30,6 +32,7 @@ PRESETS = {
     "90d": "Last 90 days",
     "custom": "Custom",
 }
+logger = logging.getLogger(__name__)
 DEFAULT_PRESET = "7d"
 _PRESET_START = re.compile(r"^now-(\d+[hd])$")
 FILTER_KEYS = ("start", "end", "symbol", "model_version")
@@ -40,32 +43,59 @@ REPEATABLE = frozenset(p.name for spec in REGISTRY.values() for p in spec.params
 
 
 def layout(prefix: str) -> html.Div:
-    """The shell around every page; `prefix` is the URL prefix the portal is served under."""
+    """The shell around every page; `prefix` is the URL prefix the portal is served under.
+
+    Laid out for the page the browser is loading (first_load.py): its content, the navigation and every
+    control already set from its URL, so no callback has to set them before the panels draw.
+    """
+    loading = first_load.requested()
+    try:
+        filters, content = _first_view(loading, prefix)
+    except Exception as exc:
+        # The page could not be laid out just now (a busy or failing data layer): send the bare shell, whose
+        # router lays the page out in a callback, with that callback's error handling.
+        unexpected = not isinstance(exc, DashappError)
+        logger.warning("%s not laid out on load (%s): the router will", loading.pathname, exc, exc_info=unexpected)
+        loading, filters, content = first_load.Requested(), None, None
+    search, page = loading.search, loading.page(prefix)
+    known = loading.pathname is not None
+    links = nav_links(loading.pathname, search, prefix) if known else []
     return html.Div(
         [
-            dcc.Location(id="url", refresh=False),
-            dbc.Navbar(
-                dbc.Container(
-                    [
-                        dbc.NavbarBrand("dashapp", href=prefix, className="fw-bold"),
-                        dbc.Nav(id="nav-links", navbar=True, className="me-auto"),
-                        html.Span("sentiment model · RL agent monitoring", className="navbar-text small"),
-                        refresh.refresh_picker(),
-                    ],
-                    fluid=True,
-                ),
-                color="dark",
-                dark=True,
-                className="mb-3",
-            ),
+            dcc.Location(id="url", refresh=False, **loading.location()),
+            titles.title_store(),
+            navbar.navbar(prefix, links, refresh.refresh_picker(search)),
             dbc.Container(
-                [refresh.refresh_notice(), filter_bar(), html.Div(id="page-content")], fluid=True, className="pb-4"
+                [
+                    refresh.refresh_notice(search),
+                    filter_bar(filters, filter_styles(page) if known else ({}, {}, {})),
+                    html.Div(content, id="page-content"),
+                ],
+                fluid=True,
+                className="pb-4",
             ),
         ]
     )
 
 
-def filter_bar() -> dbc.Card:
+def _first_view(loading: first_load.Requested, prefix: str) -> tuple[tuple | None, object]:
+    """The filter controls' values and options (filter_bar), and the page content, for the URL being loaded."""
+    search, page, db = loading.search, loading.page(prefix), first_load.database()
+    filters = sync_filters(search, None, None, None, None, None, {}, "url", db)[1:8] if db else None
+    if page is not None:
+        return filters, page.layout({k: v if k in REPEATABLE else v[0] for k, v in query_args(search).items()})
+    if loading.known_path(prefix):
+        return filters, titles.not_found(unquote(loading.pathname), prefix)
+    return filters, None
+
+
+def filter_bar(values: tuple | None = None, styles: tuple = ({}, {}, {})) -> dbc.Card:
+    """The global filters. `values`: (preset, start date, end date, symbols, version, symbol options, version
+    options) as sync_filters reads them from the URL; `styles`: the bar's and the entity columns' (filter_styles)."""
+    preset, start_date, end_date, symbols, version, symbol_options, version_options = values or (
+        (DEFAULT_PRESET, None, None, None, None, [], [])
+    )
+    bar_style, symbol_style, version_style = styles
     return dbc.Card(
         dbc.CardBody(
             dbc.Row(
@@ -76,7 +106,7 @@ def filter_bar() -> dbc.Card:
                             dcc.Dropdown(
                                 id="filter-range",
                                 options=[{"label": v, "value": k} for k, v in PRESETS.items()],
-                                value=DEFAULT_PRESET,
+                                value=preset,
                                 clearable=False,
                             ),
                         ),
@@ -89,6 +119,8 @@ def filter_bar() -> dbc.Card:
                                 id="filter-dates",
                                 display_format="YYYY-MM-DD",
                                 minimum_nights=0,
+                                start_date=start_date,
+                                end_date=end_date,
                             ),
                         ),
                         md=3,
@@ -98,23 +130,29 @@ def filter_bar() -> dbc.Card:
                             "Symbols",
                             dcc.Dropdown(
                                 id="filter-symbol",
+                                options=symbol_options,
+                                value=symbols,
                                 multi=True,
                                 placeholder="All symbols",
                             ),
                         ),
                         md=4,
                         id="filter-symbol-col",
+                        style=symbol_style,
                     ),
                     dbc.Col(
                         _labelled(
                             "Model version",
                             dcc.Dropdown(
                                 id="filter-model-version",
+                                options=version_options,
+                                value=version,
                                 placeholder="All model versions",
                             ),
                         ),
                         md=3,
                         id="filter-version-col",
+                        style=version_style,
                     ),
                 ],
                 className="g-2",
@@ -122,6 +160,7 @@ def filter_bar() -> dbc.Card:
             className="py-2",
         ),
         id="filter-bar",
+        style=bar_style,
         className="mb-3 shadow-sm",
     )
 
@@ -252,6 +291,14 @@ def nav_links(pathname: str | None, search: str | None, prefix: str = ROOT) -> l
     ]
 
 
+def filter_styles(page) -> tuple[dict, dict, dict]:
+    """The filter bar's style and its symbol and version columns': hidden where the page has no use for them."""
+    hidden = {"display": "none"}
+    bar = hidden if page is not None and not page.global_filters else {}
+    entities = hidden if page is not None and not page.entity_filters else {}
+    return bar, entities, entities
+
+
 def register_callbacks(app: Dash, db: Database) -> None:
     @app.callback(
         Output("url", "search"),
@@ -272,6 +319,8 @@ def register_callbacks(app: Dash, db: Database) -> None:
         Input("filter-model-version", "value"),
         Input({"type": PAGE_PARAM, "name": ALL}, "value"),
         Input(refresh.PICKER, "value"),
+        # The layout sets the controls from the URL (first_load.py): on load the panels need not wait for this.
+        prevent_initial_call=True,
     )
     def _sync(search, preset, start_date, end_date, symbols, version, page_values, refresh_value):
         if ctx.triggered_id == refresh.PICKER:
@@ -290,8 +339,12 @@ def register_callbacks(app: Dash, db: Database) -> None:
     refresh.register_callbacks(app, db)
 
     prefix = db.config.url_prefix
+    navbar.register_callbacks(app)
+    titles.register_callbacks(app, prefix)
 
-    @app.callback(Output("nav-links", "children"), Input("url", "pathname"), Input("url", "search"))
+    @app.callback(
+        Output("nav-links", "children"), Input("url", "pathname"), Input("url", "search"), prevent_initial_call=True
+    )
     def _nav(pathname, search):
         return nav_links(pathname, search, prefix)
 
@@ -300,18 +353,19 @@ def register_callbacks(app: Dash, db: Database) -> None:
         Output("filter-symbol-col", "style"),
         Output("filter-version-col", "style"),
         Input("url", "pathname"),
+        prevent_initial_call=True,
     )
     def _filter_bar(pathname):
-        page, hidden = page_for(pathname, prefix), {"display": "none"}
-        bar = hidden if page is not None and not page.global_filters else {}
-        entities = hidden if page is not None and not page.entity_filters else {}
-        return bar, entities, entities
+        return filter_styles(page_for(pathname, prefix))
 
-    @app.callback(Output("page-content", "children"), Input("url", "pathname"), State("url", "search"))
+    # Client-side navigation only: the first load's page comes with the layout.
+    @app.callback(
+        Output("page-content", "children"), Input("url", "pathname"), State("url", "search"), prevent_initial_call=True
+    )
     def _route(pathname, search):
         page = page_for(pathname, prefix)
         if page is None:
-            return dbc.Alert(f"No page at {pathname}. Use the navigation above.", color="warning")
+            return titles.not_found(str(pathname), prefix)
         # Page controls start from the URL, so their first firing does not overwrite it.
         args = query_args(search)
         return page.layout({k: v if k in REPEATABLE else v[0] for k, v in args.items()})

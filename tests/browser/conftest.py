@@ -49,7 +49,8 @@ def demo_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def server(demo_dir, tmp_path_factory):
-    srv = Server(demo_dir, tmp_path_factory.mktemp("cache"), scheduler=True).wait()
+    # The scheduler's first evaluation takes a minute or more on a loaded two-core machine.
+    srv = Server(demo_dir, tmp_path_factory.mktemp("cache"), scheduler=True).wait(timeout=180)
     yield srv
     srv.stop()
     if "Traceback" in srv.log.read_text():
@@ -76,9 +77,10 @@ def page(browser, request):
 
 @contextmanager
 def recording_page(browser, name: str, **options):
-    """A page in a context of its own (`options`: Playwright's new_context options, such as http_credentials) that
+    """A page in a context of its own (`options`: Playwright's new_context options, such as http_credentials or a
+    viewport other than 1440x1000) that
     records console errors and CSP violations, and leaves a screenshot named `name` in tests/artifacts/."""
-    context = browser.new_context(viewport={"width": 1440, "height": 1000}, **options)
+    context = browser.new_context(**({"viewport": {"width": 1440, "height": 1000}} | options))
     context.add_init_script(RECORD_CSP_VIOLATIONS)
     pg = context.new_page()
     pg.console_errors = []
