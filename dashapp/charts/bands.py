@@ -27,6 +27,7 @@ from ..alerts.rules import Rule, configured_rules
 from ..alerts.states import SEVERITY_RANK, Period
 from ..alerts.store import Snapshot
 from .figures import DRIFT_COLORS, DRIFT_TINTS
+from .themes import BAND_OPACITY
 
 # Labels go in lanes down from the top, each LANE (a share of the plot) high, at most MAX_LANES. Their width
 # is estimated for a half-width panel's plot and 10 px text, so that labels in one lane do not overlap.
@@ -211,8 +212,8 @@ def _shapes(band: Band, x0: datetime, x1: datetime, xref: str, yref: str) -> lis
             "type": "rect",
             "x0": x0,
             "x1": x1,
-            "fillcolor": DRIFT_TINTS[band.severity],
-            "opacity": 0.3,
+            "fillcolor": DRIFT_COLORS[band.severity],  # themes.py draws it stronger on a dark plot
+            "opacity": BAND_OPACITY["light"],
             "line": {"width": 0},
         },
     ]

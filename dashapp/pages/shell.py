@@ -18,7 +18,7 @@ from ..charts import REGISTRY
 from ..charts.options import filter_options
 from ..subpath import ROOT, url
 from ..timerange import parse_instant, utc_now
-from . import PAGE_PARAM, PAGES, page_for, query_args, refresh
+from . import PAGE_PARAM, PAGES, page_for, query_args, refresh, theme
 
 if TYPE_CHECKING:
     from ..db import Database
@@ -51,6 +51,7 @@ def layout(prefix: str) -> html.Div:
                         dbc.Nav(id="nav-links", navbar=True, className="me-auto"),
                         html.Span("sentiment model · RL agent monitoring", className="navbar-text small"),
                         refresh.refresh_picker(),
+                        theme.theme_switch(),
                     ],
                     fluid=True,
                 ),
@@ -288,6 +289,7 @@ def register_callbacks(app: Dash, db: Database) -> None:
         return (*synced, refresh.refresh_state(search)[0] if triggered in (None, "url") else no_update)
 
     refresh.register_callbacks(app, db)
+    theme.register_callbacks(app)
 
     prefix = db.config.url_prefix
 
