@@ -22,7 +22,7 @@ STATE_ORDER = {"firing": 0, "recovering": 1, "pending": 2, "error": 3, "nodata":
 STATE_TINTS = {
     "critical": DRIFT_TINTS["critical"],
     "warning": DRIFT_TINTS["warning"],
-    "pending": "#fff9e6",
+    "pending": "#fcfad9",  # the palette's yellow, 20% over white
     "error": DRIFT_TINTS["no data"],
     "ok": "white",
 }

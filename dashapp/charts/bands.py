@@ -26,7 +26,7 @@ from ..alerts.metrics import METRICS
 from ..alerts.rules import Rule, configured_rules
 from ..alerts.states import SEVERITY_RANK, Period
 from ..alerts.store import Snapshot
-from .figures import DRIFT_COLORS, DRIFT_TINTS
+from .figures import DRIFT_COLORS, DRIFT_TINTS, marked
 from .themes import BAND_OPACITY
 
 # Labels go in lanes down from the top, each LANE (a share of the plot) high, at most MAX_LANES. Their width
@@ -234,7 +234,7 @@ def _labels(shown: list[tuple[Band, datetime, datetime]], left: datetime, right:
     labels = []
     for band, x0, x1 in sorted(shown, key=lambda item: (-SEVERITY_RANK[item[0].severity], item[1] - item[2])):
         count = sum(1 for s in band.series if s)
-        text = band.rule + (f" ×{count}" if count > 1 else "")
+        text = marked(band.rule, band.severity) + (f" ×{count}" if count > 1 else "")  # severity by sign too
         width = per_char * (len(text) + 2)
         flip = x0 + width > right
         first, last = (x1 - width, x1) if flip else (x0, x0 + width)

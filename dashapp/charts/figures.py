@@ -28,10 +28,11 @@ BLUE, ORANGE, SKY, GREEN, YELLOW, VERMILLION, PURPLE, GREY = (
 LABEL_COLORS = {"negative": VERMILLION, "neutral": GREY, "positive": GREEN}
 STATUS_COLORS = {"ok": BLUE, "4xx": ORANGE, "5xx": VERMILLION, "success": BLUE, "failed": VERMILLION}
 # Drift decisions: a light tint for table rows and a strong colour for marks. A tint is its strong colour
-# 20% over white; DARK_TINTS are the same statuses 35% over the dark theme's background (charts/themes.py
+# 20% over white; DARK_TINTS are the same 20% over the dark theme's background (charts/themes.py
 # swaps them in, and tables that colour their own rows take them from here).
 DRIFT_TINTS = {"critical": "#f7dfcc", "warning": "#faeccc", "ok": "#ccece3", "no data": "#e9ecef", "skipped": "#e9ecef"}
-DARK_TINTS = {"critical": "#60391b", "warning": "#66501b", "ok": "#154f43", "no data": "#343a40", "skipped": "#343a40"}
+DARK_TINTS = {"critical": "#453021", "warning": "#483d21", "ok": "#1a3d38", "no data": "#343a40", "skipped": "#343a40"}
+CRITICAL_HALF, DARK_CRITICAL_HALF = "#eaae80", "#7b4214"  # vermillion 50% over each theme: scales' critical range
 DRIFT_COLORS = {
     "critical": VERMILLION,
     "warning": ORANGE,
@@ -39,6 +40,8 @@ DRIFT_COLORS = {
     "no data": "#adb5bd",
     "skipped": "#adb5bd",
 }
+# A status said by a sign as well as by its colour, for readers who cannot tell the colours apart.
+STATUS_MARKS = {"critical": "✖", "warning": "⚠", "ok": "✔"}
 # No vermillion: it means failure on every chart.
 PALETTE = (BLUE, ORANGE, GREEN, PURPLE, SKY, YELLOW)
 
@@ -85,6 +88,12 @@ def empty_figure(reason: str) -> go.Figure:
         text=reason, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font={"size": 14, "color": "#6c757d"}
     )
     return fig
+
+
+def marked(text: str, status: str) -> str:
+    """`text` led by its status's sign (none for a status without one)."""
+    mark = STATUS_MARKS.get(status)
+    return f"{mark} {text}" if mark else text
 
 
 def color_map(values) -> dict[str, str]:

@@ -15,7 +15,7 @@ from functools import cache
 import plotly.io as pio
 
 from ..errors import BadParameter
-from .figures import DARK_TINTS, DRIFT_TINTS
+from .figures import CRITICAL_HALF, DARK_CRITICAL_HALF, DARK_TINTS, DRIFT_TINTS
 
 THEMES = ("light", "dark")
 MAX_TITLE = 200
@@ -24,13 +24,15 @@ MAX_TITLE = 200
 DARK_BG = "#212529"
 DARK_PANEL = "#343a40"  # Bootstrap's dark tertiary background: table headers
 DARK_INK, DARK_MUTED = "#dee2e6", "#adb5bd"  # Bootstrap's dark body text and its secondary text
-# Alert bands: a faint strong colour over the plot. On a dark plot the same faint fill reads as grey mud, so
-# dark draws it stronger.
-BAND_OPACITY = {"light": 0.14, "dark": 0.32}
+# Alert bands: a faint strong colour over the plot (several rules often fire at once, and their bands add up:
+# four overlapping warnings are a strong orange). A light tint over a dark plot reads as grey mud; the strong
+# colour, faint, keeps its hue on both.
+BAND_OPACITY = {"light": 0.07, "dark": 0.1}
 
 # Light colour -> its dark counterpart. Keys are written as the charts write them (lower case hex, CSS names).
 DARK_COLORS = {
     **{light.lower(): DARK_TINTS[status] for status, light in DRIFT_TINTS.items()},
+    CRITICAL_HALF.lower(): DARK_CRITICAL_HALF,
     "white": DARK_BG,
     "#ffffff": DARK_BG,
     "#f8f9fa": "#2b3035",

@@ -20,7 +20,8 @@ def theme_switch() -> html.Div:
     return html.Div(
         dbc.Switch(
             id=SWITCH,
-            label="Dark mode",
+            # "Dark" on screen, where the navbar has little room; "Dark mode" for screen readers.
+            label=["Dark", html.Span(" mode", className="visually-hidden")],
             value=False,
             label_class_name="navbar-text small text-light",
             class_name="mb-0 d-flex align-items-center gap-2",

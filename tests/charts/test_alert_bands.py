@@ -123,7 +123,7 @@ def test_a_sentiment_chart_shades_the_drift_from_its_first_day_to_the_windows_en
     assert period.end is None  # still drifting at the demo's end
     assert TL.drift_start.date() <= period.start.date() <= TL.drift_start.date() + timedelta(days=1)
     assert bands(rendered)["alert critical: feature_drift vix"] == [(period.start, END)]
-    label = next(a for a in rendered.figure["layout"]["annotations"] if a["text"] == "feature_drift")
+    label = next(a for a in rendered.figure["layout"]["annotations"] if a["text"] == "✖ feature_drift")
     assert label["hovertext"] == f"feature_drift vix<br>critical · {period.start:%b %d} → still firing"
 
 
