@@ -46,6 +46,10 @@ DARK_COLORS = {
 }
 
 
+# A trace's data, never a colour: not walked (after a JSON round trip they are long lists, not numpy arrays).
+DATA_KEYS = frozenset({"x", "y", "z", "base", "customdata", "text", "hovertext", "ids", "values", "labels"})
+
+
 def theme_param(args: Mapping[str, Sequence[str]]) -> str:
     """`theme=light|dark` from a query string (light when absent); a BadParameter naming `theme` otherwise."""
     raw = (args.get("theme") or ["light"])[0]
@@ -103,10 +107,17 @@ def for_export(figure, theme: str, title: str) -> dict:
 
 @cache
 def dark_template() -> dict:
-    """plotly_dark on the portal's dark background, as the plain dict figures carry."""
+    """plotly_dark on the portal's dark background, as the plain dict figures carry; its tables' slate blue
+    cells become the background too, ruled like Bootstrap's dark tables."""
     template = pio.templates["plotly_dark"].to_plotly_json()
     layout = {**template["layout"], "paper_bgcolor": DARK_BG, "plot_bgcolor": DARK_BG}
-    return {**template, "layout": layout}
+    rule = {"color": "#495057"}
+    table = {
+        "type": "table",
+        "cells": {"fill": {"color": DARK_BG}, "line": rule},
+        "header": {"fill": {"color": DARK_PANEL}, "line": rule},
+    }
+    return {**template, "layout": layout, "data": {**template["data"], "table": [table]}}
 
 
 def _dark(value):
@@ -114,7 +125,7 @@ def _dark(value):
     if isinstance(value, str):
         return DARK_COLORS.get(value.lower(), value)
     if isinstance(value, dict):
-        return {k: _dark(v) for k, v in value.items()}
+        return {k: v if k in DATA_KEYS else _dark(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_dark(v) for v in value]
     return value  # numbers, None, numpy arrays of data
