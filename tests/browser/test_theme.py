@@ -9,11 +9,18 @@ from playwright.sync_api import expect
 
 from dashapp.charts.themes import DARK_BG
 from tests.browser.conftest import ARTIFACTS
-from tests.browser.panels import chart_ids, wait_for_panels
+from tests.browser.panels import chart_ids, footer
 from tests.browser.test_pages import PAGES
 
 DARK_RGB = "rgb({}, {}, {})".format(*(int(DARK_BG[i : i + 2], 16) for i in (1, 3, 5)))
 WHITE_RGB = "rgb(255, 255, 255)"
+
+
+def wait_for_panels(page, path: str) -> None:
+    """Until every panel of the page is drawn; patient, since this module's pages are often the first to run
+    their queries on a two-core machine shared with the other pytest worker."""
+    for chart_id in chart_ids(path):
+        expect(footer(page, chart_id)).to_contain_text("data through", timeout=120_000)
 
 
 def paper(page, chart_id: str) -> str:
