@@ -176,7 +176,8 @@ def timeline_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
                 name=severity,
                 marker_color=DRIFT_COLORS[severity],
                 customdata=part[["start", "end", "peak"]].astype(str).to_numpy(),
-                hovertemplate="%{y}<br>%{customdata[0]} → %{customdata[1]}<br>peak %{customdata[2]}<extra></extra>",
+                hovertemplate=f"%{{y}}<br>{severity} · "  # the severity in words, not by colour alone
+                + "%{customdata[0]} → %{customdata[1]}<br>peak %{customdata[2]}<extra></extra>",
             )
         )
     return fig
