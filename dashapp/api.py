@@ -25,6 +25,7 @@ from .cache import probe_cache
 from .charts import REGISTRY, get_chart, render
 from .charts.backtests import tearsheet
 from .charts.drift import drift_results
+from .charts.themes import for_export, theme_param, title_param
 from .contract import TABLES
 from .errors import BadParameter, error_body
 from .sandbox import sandbox_problems
@@ -101,9 +102,12 @@ def chart(chart_id: str):
     if fmt not in FORMATS:
         raise BadParameter("format", f"must be one of {', '.join(FORMATS)}, got {fmt[:20]!r}")
     options = export.image_options(args, fmt, spec.height) if fmt in export.FORMATS else None
+    # An image is drawn like the embed: in theme= (light by default), under title= (the chart's own by default).
+    look = (theme_param(args), title_param(args, spec.title)) if options else None
     rendered = render(spec, args, _db(), strict=True)
     if options:
-        image = export.draw(rendered.figure, options, current_app.extensions["dashapp"].config.browser_path)
+        figure = for_export(rendered.figure, *look)
+        image = export.draw(figure, options, current_app.extensions["dashapp"].config.browser_path)
         return Response(image, mimetype=export.FORMATS[fmt])
     if fmt == "csv":
         return Response(

@@ -16,7 +16,6 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import plotly
-import plotly.io as pio
 from flask import Blueprint, current_app, make_response, render_template, request, send_from_directory
 from plotly.io.json import to_json_plotly
 
@@ -24,17 +23,15 @@ from . import export
 from .auth import Tokens, chart_url
 from .charts import get_chart, render
 from .charts.registry import chart_version, refresh_seconds
-from .errors import BadParameter, DataUnavailable, ErrorBody, error_body
+from .charts.themes import THEMES, for_frame, theme_param, title_param
+from .errors import DataUnavailable, ErrorBody, error_body
 
 blueprint = Blueprint(
     "embed", __name__, template_folder="templates", static_folder="static", static_url_path="/embed/static"
 )
-THEMES = ("light", "dark")
-MAX_TITLE = 200
 # The embed page's title line and footer around the chart, so an iframe of this much more than the
 # chart's height shows the chart as tall as on its page.
 CHROME_HEIGHT = 64
-DARK_TEXT = "#212529"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data"
 ONE_YEAR = 365 * 24 * 3600
 
@@ -55,9 +52,8 @@ def embed(chart_id: str):
     If-None-Match every period and redraws in place only when the answer is not a 304.
     """
     spec = get_chart(chart_id)
-    theme = _theme(request.args.get("theme", "light"))
-    title = _title(request.args.get("title"), spec.title)
     args = request.args.to_dict(flat=False)
+    theme, title = theme_param(args), title_param(args, spec.title)
     refresh = refresh_seconds(args)
     db = current_app.extensions["dashapp"].db
     etag = hashlib.sha256(f"{chart_version(spec, args, db)}?{request.query_string.decode()}".encode()).hexdigest()[:20]
@@ -70,53 +66,12 @@ def embed(chart_id: str):
         page = error_page(error_body(exc, request.path), **live)
     else:
         footer = " · ".join(part for part in (rendered.coverage, *rendered.notes) if part)
-        figure = _for_frame(rendered.figure, theme)
+        figure = for_frame(rendered.figure, theme)
         # Escaping '<' keeps "</script>" or "<!--" in any label from ending the JSON's script element.
         page = _page(footer, figure=to_json_plotly(figure).replace("<", "\\u003c"), **live)
     response = make_response(page)
     response.set_etag(etag)
     return response
-
-
-def _theme(raw: str) -> str:
-    if raw not in THEMES:
-        raise BadParameter("theme", f"must be one of {', '.join(THEMES)}, got {raw[:20]!r}")
-    return raw
-
-
-def _title(raw: str | None, default: str) -> str:
-    if raw is None:
-        return default
-    if len(raw) > MAX_TITLE:
-        raise BadParameter("title", f"may be at most {MAX_TITLE} characters, got {len(raw)}")
-    return raw.strip()
-
-
-def _for_frame(figure: dict, theme: str) -> dict:
-    """Copy the (cached, shared) figure to fill its container, in the theme's template."""
-    layout = {k: v for k, v in figure["layout"].items() if k not in ("height", "width")}
-    layout["autosize"] = True
-    if theme == "dark":
-        layout["template"] = dark_template()
-        return {**figure, "data": [_dark_text_on_tints(trace) for trace in figure["data"]], "layout": layout}
-    return {**figure, "layout": layout}
-
-
-def _dark_text_on_tints(trace: dict) -> dict:
-    """Keep a table's text dark where it has its own light fills (status tints), which the dark theme keeps."""
-    if trace.get("type") != "table":
-        return trace
-    parts = {}
-    for name in ("header", "cells"):
-        part = trace.get(name, {})
-        if part.get("fill", {}).get("color") is not None and part.get("font", {}).get("color") is None:
-            parts[name] = {**part, "font": {**part.get("font", {}), "color": DARK_TEXT}}
-    return trace | parts
-
-
-@cache
-def dark_template() -> dict:
-    return pio.templates["plotly_dark"].to_plotly_json()
 
 
 @cache

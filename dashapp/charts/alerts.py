@@ -22,7 +22,7 @@ STATE_ORDER = {"firing": 0, "recovering": 1, "pending": 2, "error": 3, "nodata":
 STATE_TINTS = {
     "critical": DRIFT_TINTS["critical"],
     "warning": DRIFT_TINTS["warning"],
-    "pending": "#fff9e6",
+    "pending": "#fcfad9",  # the palette's yellow, 20% over white
     "error": DRIFT_TINTS["no data"],
     "ok": "white",
 }
@@ -177,7 +177,8 @@ def timeline_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
                 name=severity,
                 marker_color=DRIFT_COLORS[severity],
                 customdata=part[["start", "end", "peak"]].astype(str).to_numpy(),
-                hovertemplate="%{y}<br>%{customdata[0]} → %{customdata[1]}<br>peak %{customdata[2]}<extra></extra>",
+                hovertemplate=f"%{{y}}<br>{severity} · "  # the severity in words, not by colour alone
+                + "%{customdata[0]} → %{customdata[1]}<br>peak %{customdata[2]}<extra></extra>",
             )
         )
     return fig

@@ -30,7 +30,7 @@ from ..backtest.series import RunSeries
 from ..backtest.tearsheet import STAGES, Progress, no_progress, tearsheet_html
 from ..db import Database
 from ..errors import BadParameter
-from .figures import base_figure, color_map, empty_figure, stacked_figure, table_figure
+from .figures import BLUE, GREEN, ORANGE, VERMILLION, base_figure, color_map, empty_figure, stacked_figure, table_figure
 from .registry import ChartSpec, Param, get_chart, parse_params, register
 
 RUNS = Param(
@@ -502,7 +502,7 @@ def trades_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         row=1,
         col=1,
     )
-    for action, symbol_marker, color in (("buy", "triangle-up", "#2ca02c"), ("sell", "triangle-down", "#d62728")):
+    for action, symbol_marker, color in (("buy", "triangle-up", GREEN), ("sell", "triangle-down", VERMILLION)):
         part = frame[frame["action"] == action]
         fig.add_trace(
             go.Scatter(
@@ -523,7 +523,7 @@ def trades_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
             y=frame["position"],
             name="position",
             mode="lines",
-            line={"shape": "hv", "color": "#4c78a8"},
+            line={"shape": "hv", "color": BLUE},
             fill="tozeroy",
         ),
         row=2,
@@ -577,7 +577,7 @@ def tracking_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     if frame.empty:
         return empty_figure("No paper run and backtest of this agent version to compare in this period")
     fig = stacked_figure([0.65, 0.35])
-    for column, color in (("backtest", "#4c78a8"), ("paper", "#f58518")):
+    for column, color in (("backtest", BLUE), ("paper", ORANGE)):
         fig.add_trace(
             go.Scatter(x=frame["ts"], y=frame[column], name=column, line={"color": color}, hovertemplate="%{y:.2%}"),
             row=1,

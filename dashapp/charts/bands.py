@@ -26,7 +26,8 @@ from ..alerts.metrics import METRICS
 from ..alerts.rules import Rule, configured_rules
 from ..alerts.states import SEVERITY_RANK, Period
 from ..alerts.store import Snapshot
-from .figures import DRIFT_COLORS, DRIFT_TINTS
+from .figures import DRIFT_COLORS, DRIFT_TINTS, marked
+from .themes import BAND_OPACITY
 
 # Labels go in lanes down from the top, each LANE (a share of the plot) high, at most MAX_LANES. Their width
 # is estimated for a half-width panel's plot and 10 px text, so that labels in one lane do not overlap.
@@ -211,8 +212,8 @@ def _shapes(band: Band, x0: datetime, x1: datetime, xref: str, yref: str) -> lis
             "type": "rect",
             "x0": x0,
             "x1": x1,
-            "fillcolor": DRIFT_TINTS[band.severity],
-            "opacity": 0.3,
+            "fillcolor": DRIFT_COLORS[band.severity],  # themes.py draws it stronger on a dark plot
+            "opacity": BAND_OPACITY["light"],
             "line": {"width": 0},
         },
     ]
@@ -233,7 +234,7 @@ def _labels(shown: list[tuple[Band, datetime, datetime]], left: datetime, right:
     labels = []
     for band, x0, x1 in sorted(shown, key=lambda item: (-SEVERITY_RANK[item[0].severity], item[1] - item[2])):
         count = sum(1 for s in band.series if s)
-        text = band.rule + (f" ×{count}" if count > 1 else "")
+        text = marked(band.rule, band.severity) + (f" ×{count}" if count > 1 else "")  # severity by sign too
         width = per_char * (len(text) + 2)
         flip = x0 + width > right
         first, last = (x1 - width, x1) if flip else (x0, x0 + width)

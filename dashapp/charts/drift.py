@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -22,7 +23,17 @@ from ..drift.engine import (
 )
 from ..errors import BadParameter
 from ..timerange import BUCKETS
-from .figures import DRIFT_COLORS, DRIFT_TINTS, LABEL_COLORS, base_figure, empty_figure, table_figure
+from .figures import (
+    BLUE,
+    CRITICAL_HALF,
+    DRIFT_COLORS,
+    DRIFT_TINTS,
+    LABEL_COLORS,
+    STATUS_MARKS,
+    base_figure,
+    empty_figure,
+    table_figure,
+)
 from .registry import FILTERS, ChartSpec, Param, check_known, get_chart, parse_params, register
 
 REFERENCE = Param(
@@ -232,7 +243,7 @@ def prediction_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
             x=frame["current_share"],
             name=f"this window (KL {labels.kl_divergence:.3f}, {labels.status})",
             orientation="h",
-            marker_color=[LABEL_COLORS.get(label, "#4c78a8") for label in frame["label"]],
+            marker_color=[LABEL_COLORS.get(label, BLUE) for label in frame["label"]],
         )
     )
     return fig
@@ -243,16 +254,17 @@ HEATMAP_BUCKET = Param("bucket", "bucket", "1d", help="time bucket of the heatma
 
 def psi_scale(warning: float, critical: float) -> tuple[float, list]:
     """The heatmap's top and colour scale: green below the warning threshold, amber to critical, red beyond (to
-    twice critical), at the thresholds the feature table and the drift alert decide with."""
+    twice critical), at the thresholds the feature table and the drift alert decide with. The cells past a
+    threshold carry its sign as well (heatmap_figure)."""
     top = 2 * critical
     edge = warning / top
     return top, [
-        (0.0, "#d1e7dd"),
-        (edge, "#d1e7dd"),
-        (edge, "#fff3cd"),
-        (0.5, "#fff3cd"),
-        (0.5, "#f8a5ad"),
-        (1.0, "#b02a37"),
+        (0.0, DRIFT_TINTS["ok"]),
+        (edge, DRIFT_TINTS["ok"]),
+        (edge, DRIFT_TINTS["warning"]),
+        (0.5, DRIFT_TINTS["warning"]),
+        (0.5, CRITICAL_HALF),
+        (1.0, DRIFT_COLORS["critical"]),
     ]
 
 
@@ -280,6 +292,8 @@ def heatmap_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
             y=z.index,
             z=z.to_numpy(dtype=float),
             customdata=n.to_numpy(),
+            text=np.where(z >= critical, STATUS_MARKS["critical"], np.where(z >= warning, STATUS_MARKS["warning"], "")),
+            texttemplate="%{text}",
             zmin=0,
             zmax=top,
             colorscale=scale,
@@ -288,7 +302,7 @@ def heatmap_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
                 "tickvals": [0, warning, critical, top],
                 "ticktext": ["0", f"{warning:g}", f"{critical:g}", f"≥{top:g}"],
             },
-            hovertemplate="%{y} · %{x}<br>PSI %{z:.3f} over %{customdata:,} values<extra></extra>",
+            hovertemplate="%{y} · %{x}<br>PSI %{z:.3f} %{text} over %{customdata:,} values<extra></extra>",
             xgap=1,
             ygap=1,
         )

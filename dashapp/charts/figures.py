@@ -13,19 +13,37 @@ from plotly.subplots import make_subplots
 # re-validates it, 20-30 ms per figure, most of a cached panel's render time (tests/bench).
 pio.templates.default = "plotly_white"
 
-LABEL_COLORS = {"negative": "#d62728", "neutral": "#9aa0a6", "positive": "#2ca02c"}
-STATUS_COLORS = {"ok": "#4c78a8", "4xx": "#f2a93b", "5xx": "#d62728", "success": "#4c78a8", "failed": "#d62728"}
-# Drift decisions: a light tint for table rows and a strong colour for marks.
-DRIFT_TINTS = {"critical": "#f8d7da", "warning": "#fff3cd", "ok": "#d1e7dd", "no data": "#e9ecef", "skipped": "#e9ecef"}
+# Okabe & Ito's colour-blind-safe palette. Vermillion stands for failure and critical everywhere (the red
+# people read as "bad" that deuteranopes still tell from the bluish green of "ok").
+BLUE, ORANGE, SKY, GREEN, YELLOW, VERMILLION, PURPLE, GREY = (
+    "#0072B2",
+    "#E69F00",
+    "#56B4E9",
+    "#009E73",
+    "#F0E442",
+    "#D55E00",
+    "#CC79A7",
+    "#999999",
+)
+LABEL_COLORS = {"negative": VERMILLION, "neutral": GREY, "positive": GREEN}
+STATUS_COLORS = {"ok": BLUE, "4xx": ORANGE, "5xx": VERMILLION, "success": BLUE, "failed": VERMILLION}
+# Drift decisions: a light tint for table rows and a strong colour for marks. A tint is its strong colour
+# 20% over white; DARK_TINTS are the same 20% over the dark theme's background (charts/themes.py
+# swaps them in, and tables that colour their own rows take them from here).
+DRIFT_TINTS = {"critical": "#f7dfcc", "warning": "#faeccc", "ok": "#ccece3", "no data": "#e9ecef", "skipped": "#e9ecef"}
+DARK_TINTS = {"critical": "#453021", "warning": "#483d21", "ok": "#1a3d38", "no data": "#343a40", "skipped": "#343a40"}
+CRITICAL_HALF, DARK_CRITICAL_HALF = "#eaae80", "#7b4214"  # vermillion 50% over each theme: scales' critical range
 DRIFT_COLORS = {
-    "critical": "#d62728",
-    "warning": "#f2a93b",
-    "ok": "#2ca02c",
+    "critical": VERMILLION,
+    "warning": ORANGE,
+    "ok": GREEN,
     "no data": "#adb5bd",
     "skipped": "#adb5bd",
 }
-# No red: it means failure on every chart.
-PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#17becf", "#ff9da6", "#eeca3b", "#9d755d")
+# A status said by a sign as well as by its colour, for readers who cannot tell the colours apart.
+STATUS_MARKS = {"critical": "✖", "warning": "⚠", "ok": "✔"}
+# No vermillion: it means failure on every chart.
+PALETTE = (BLUE, ORANGE, GREEN, PURPLE, SKY, YELLOW)
 
 
 LAYOUT = {
@@ -33,6 +51,7 @@ LAYOUT = {
     "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
     "hovermode": "x unified",
     "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
+    "colorway": PALETTE,  # traces without a colour of their own, in the safe palette whatever the template
 }
 
 
@@ -69,6 +88,12 @@ def empty_figure(reason: str) -> go.Figure:
         text=reason, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font={"size": 14, "color": "#6c757d"}
     )
     return fig
+
+
+def marked(text: str, status: str) -> str:
+    """`text` led by its status's sign (none for a status without one)."""
+    mark = STATUS_MARKS.get(status)
+    return f"{mark} {text}" if mark else text
 
 
 def color_map(values) -> dict[str, str]:

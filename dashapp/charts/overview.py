@@ -9,7 +9,7 @@ from ..db import Database
 from ..ops import serving
 from ..sentiment.metrics import accuracy
 from ..thresholds import configured
-from .figures import LABEL_COLORS, base_figure, color_map, empty_figure, time_figure
+from .figures import DRIFT_COLORS, LABEL_COLORS, base_figure, color_map, empty_figure, time_figure
 from .registry import BUCKET, FILTERS, ChartSpec, from_query, register
 
 # metric, title, number format, which direction is good (None: neither)
@@ -19,7 +19,7 @@ KPIS = (
     ("p95_latency_ms", "p95 latency (ms)", ",.0f", "down"),
     ("cache_hit_rate", "Feature cache hits", ".1%", "up"),
 )
-GOOD, BAD, NEUTRAL = "#2ca02c", "#d62728", "#6c757d"
+GOOD, BAD, NEUTRAL = DRIFT_COLORS["ok"], DRIFT_COLORS["critical"], "#6c757d"
 # A per-day point stands in the middle of its day on a time axis.
 DAILY = {"xperiod": 86_400_000, "xperiodalignment": "middle"}
 
@@ -92,12 +92,20 @@ def kpi_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
                     "relative": metric == "predictions",
                     "increasing": {"color": up},
                     "decreasing": {"color": down},
+                    "suffix": _verdict(current, previous, good),  # in words too, not by colour alone
                 },
                 title={"text": title, "font": {"size": 14}},
                 domain=domain,
             )
         )
     return fig
+
+
+def _verdict(current: float, previous, good: str | None) -> str:
+    """ " better" or " worse" after a change whose direction is good or bad; nothing for neither or no change."""
+    if good is None or pd.isna(previous) or current == previous:
+        return ""
+    return " better" if (current > previous) == (good == "up") else " worse"
 
 
 def accuracy_figure(frame: pd.DataFrame, params: dict) -> go.Figure:

@@ -17,7 +17,7 @@ from ..drift.engine import feature_kinds
 from ..errors import DataUnavailable
 from ..storage import StorageUnreachable
 from ..timerange import align_up
-from .figures import DRIFT_COLORS, DRIFT_TINTS, PALETTE, base_figure, empty_figure, table_figure
+from .figures import DRIFT_COLORS, DRIFT_TINTS, PALETTE, base_figure, empty_figure, marked, table_figure
 from .registry import WINDOW, ChartSpec, register
 
 DAY = 86400  # seconds
@@ -153,7 +153,12 @@ def completeness_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         return empty_figure("No rows in this window")
     shown = frame.assign(
         column=[c if req else f"{c} (may be empty)" for c, req in zip(frame["column"], frame["required"], strict=True)],
-        completeness=[f"{c:.2%}" for c in frame["completeness"]],
+        completeness=[
+            marked(f"{c:.2%}", "critical" if c < CRITICAL_BELOW else "warning" if c < WARN_BELOW else "")
+            if req
+            else f"{c:.2%}"
+            for c, req in zip(frame["completeness"], frame["required"], strict=True)
+        ],
         missing=[f"{n:,}" for n in frame["missing"]],
         rows=[f"{n:,}" for n in frame["rows"]],
     )

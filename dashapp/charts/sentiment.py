@@ -21,7 +21,7 @@ from ..sentiment.metrics import (
     wilson,
 )
 from ..thresholds import configured
-from .figures import LABEL_COLORS, base_figure, color_map, empty_figure, stacked_figure, table_figure
+from .figures import DRIFT_TINTS, LABEL_COLORS, base_figure, color_map, empty_figure, stacked_figure, table_figure
 from .registry import BUCKET, FILTERS, ChartSpec, from_query, register
 
 ALPHA = 0.05  # a difference from the stable version is significant below this p-value
@@ -143,7 +143,7 @@ def versions_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         "f1": "Macro F1, precision, recall [95% bootstrap]",
         "vs": "Accuracy vs stable",
     }
-    colors = ["#f8d7da" if s is True else "white" for s in column("significant")]
+    colors = [DRIFT_TINTS["critical"] if s is True else "white" for s in column("significant")]
     raw = {
         "traffic": frame["predictions"],
         "score": frame["mean_score"],

@@ -11,7 +11,16 @@ import plotly.graph_objects as go
 
 from .. import slo
 from ..db import Database
-from .figures import DRIFT_COLORS, DRIFT_TINTS, color_map, empty_figure, stacked_figure, table_figure, time_figure
+from .figures import (
+    DRIFT_COLORS,
+    DRIFT_TINTS,
+    color_map,
+    empty_figure,
+    marked,
+    stacked_figure,
+    table_figure,
+    time_figure,
+)
 from .registry import BUCKET, WINDOW, ChartSpec, from_query, register
 
 NO_SAMPLES = "No service samples in this window"
@@ -226,9 +235,12 @@ def health_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         return empty_figure(NO_SAMPLES)
     down_now = frame["instances_up"] < frame["instances"]
     shown = frame.assign(
-        up_now=frame["instances_up"].astype(int).astype(str) + " of " + frame["instances"].astype(int).astype(str),
+        up_now=[
+            marked(f"{up:.0f} of {n:.0f}", "critical" if up < n else "")
+            for up, n in zip(frame["instances_up"], frame["instances"], strict=True)
+        ],
         availability=(1 - frame["down_samples"] / frame["samples"]).map("{:.3%}".format),
-        failed=frame["down_samples"].astype(int).map("{:,}".format),
+        failed=[marked(f"{n:,.0f}", "warning" if n > 0 else "") for n in frame["down_samples"]],
         last_failed=pd.to_datetime(frame["last_down"]).dt.strftime("%Y-%m-%d %H:%M").fillna("—"),
         round_trip=frame["probe_p50_ms"].map("{:,.1f}".format) + " / " + frame["probe_p95_ms"].map("{:,.1f}".format),
         last_seen=pd.to_datetime(frame["last_seen"]).dt.strftime("%Y-%m-%d %H:%M"),

@@ -17,8 +17,8 @@ cells become lines of plain parts that the PortalRichText renderer (assets/grids
 so no cell's text is ever parsed as HTML in the browser. Their field is the plain text, to sort, filter and
 export by.
 
-Tints. A row's fill colour becomes a class (`grid-tint-f8d7da` for DRIFT_TINTS["critical"]); assets/grids.css
-gives each class the same colour, and a darker one under Bootstrap's dark mode (`[data-bs-theme=dark]`).
+Tints. A row's fill colour and its dark counterpart (charts/themes.py, as the plotly tables are themed) go on the
+row as CSS variables; assets/grids.css shows one or the other by Bootstrap's mode (`[data-bs-theme=dark]`).
 The grid's own colours follow Bootstrap's variables (GRID_THEME), so they switch with the page's theme too.
 
 Content-Security-Policy. The theme is AG Grid's theming API (themeQuartz): it adds <style> elements, which the
@@ -40,6 +40,7 @@ from dash.exceptions import PreventUpdate
 
 from ..charts.figures import sort_values
 from ..charts.registry import ChartSpec
+from ..charts.themes import dark_color
 
 GRID, GRID_CSV = "chart-grid", "chart-grid-csv"
 # A grid panel's footer and drawn version. Not the graph panels' types (panels.STATUS, refresh.DRAWN): a
@@ -79,8 +80,13 @@ GRID_OPTIONS = {
     "suppressDragLeaveHidesColumns": True,
     "tooltipShowDelay": 300,
     "tooltipShowMode": "whenTruncated",
-    # A row's tint (row_tints) as its class: assets/grids.css colours it, lighter or darker with the page's theme.
-    "getRowClass": {"function": "params.data && params.data.tint ? 'grid-tint grid-tint-' + params.data.tint : ''"},
+    # A row's tint (row_tints) and its dark counterpart as CSS variables: assets/grids.css picks one by the page's
+    # theme, so the colours have one home (charts/figures.py, charts/themes.py), not a copy in the CSS.
+    "getRowClass": {"function": "params.data && params.data.tint ? 'grid-tint' : ''"},
+    "getRowStyle": {
+        "function": "params.data && params.data.tint"
+        " ? {'--grid-tint': params.data.tint, '--grid-tint-dark': params.data.tint_dark} : undefined"
+    },
 }
 # Plotly's text subset as the tables use it: <br>, <b>, a muted <span style=...> and <a href=...>.
 TAG = re.compile(r"<(/?)(br|b|span|a)\b([^>]*)>", re.IGNORECASE)
@@ -137,7 +143,7 @@ def grid_props(figure: dict) -> tuple[list[dict], list[dict], dict]:
         column_defs.append(column)
     for row, tint in zip(rows, row_tints(table, count), strict=True):
         if tint:
-            row["tint"] = tint
+            row["tint"], row["tint_dark"] = tint, dark_color(tint)
     return rows, column_defs, GRID_OPTIONS | {"localeText": {"noRowsToShow": "No rows"}}
 
 
@@ -180,7 +186,7 @@ def _number(value) -> bool:
 
 
 def row_tints(table: dict, count: int) -> list[str | None]:
-    """Each row's tint as the hex digits of its fill colour (its CSS class), None for white or no fill."""
+    """Each row's tint: its fill colour ('#rrggbb'), None for white or no fill."""
     fill = ((table.get("cells") or {}).get("fill") or {}).get("color")
     if isinstance(fill, list) and fill and isinstance(fill[0], list | tuple):
         fill = fill[0]  # one list per column, all alike: the row's colour
@@ -190,10 +196,10 @@ def row_tints(table: dict, count: int) -> list[str | None]:
 
 
 def tint_name(color) -> str | None:
-    """'#f8d7da' -> 'f8d7da'; white, no colour or anything but a hex colour -> None."""
+    """'#F8D7DA' -> '#f8d7da'; white, no colour or anything but a hex colour -> None (nothing else reaches a style)."""
     if not isinstance(color, str) or not re.fullmatch(r"#[0-9a-fA-F]{6}", color) or color.lower() == "#ffffff":
         return None
-    return color[1:].lower()
+    return color.lower()
 
 
 def parts(text: str) -> list[list[dict]]:

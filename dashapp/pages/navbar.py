@@ -1,4 +1,5 @@
-"""The navbar: brand, page links and the refresh picker, collapsed behind a toggler below 768 px (phones).
+"""The navbar: brand, page links, the refresh picker and the theme switch, collapsed behind a toggler below
+768 px (phones).
 
 The toggler opens and closes the links in the browser (a clientside callback, no round trip), and a
 navigation closes them again so the page underneath shows.
@@ -12,8 +13,9 @@ from dash import Dash, Input, Output, State, html
 TOGGLER, COLLAPSE = "navbar-toggler", "navbar-collapse"
 
 
-def navbar(prefix: str, links: list, picker) -> dbc.Navbar:
-    """The navbar with the page `links` (nav_links) and the refresh `picker`."""
+def navbar(prefix: str, links: list, *controls) -> dbc.Navbar:
+    """The navbar with the page `links` (nav_links) and, at its end, the `controls` (the refresh picker, the
+    theme switch)."""
     return dbc.Navbar(
         dbc.Container(
             [
@@ -23,7 +25,7 @@ def navbar(prefix: str, links: list, picker) -> dbc.Navbar:
                     [
                         dbc.Nav(links, id="nav-links", navbar=True, className="me-auto"),
                         html.Span("sentiment model · RL agent monitoring", className="navbar-text small"),
-                        picker,
+                        *controls,
                     ],
                     id=COLLAPSE,
                     navbar=True,

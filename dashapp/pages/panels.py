@@ -15,6 +15,7 @@ from dash.exceptions import PreventUpdate
 
 from ..charts import get_chart, render
 from ..charts.figures import empty_figure
+from ..charts.themes import page_theme, themed
 from ..errors import ErrorBody, error_body
 from . import query_args
 from .grids import GRID, GRID_DRAWN, GRID_STATUS, grid_panel, grid_props, register_grid_callbacks
@@ -28,7 +29,9 @@ GRAPH, STATUS = "chart-graph", "chart-status"
 # plotly.js 4 shows a "Share chart..." button by default that uploads the figure's data to Plotly Cloud.
 GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "showSendToCloud": False}
 # Built once as the plain dict Dash sends: a go.Figure per card made a page's layout cost 20-50 ms.
-LOADING_FIGURE = empty_figure("Loading…").to_plotly_json()
+# Transparent, so the card's own background shows through it in either theme.
+CLEAR = "rgba(0,0,0,0)"
+LOADING_FIGURE = empty_figure("Loading…").update_layout(paper_bgcolor=CLEAR, plot_bgcolor=CLEAR).to_plotly_json()
 
 
 def chart_card(chart_id: str) -> html.Div:
@@ -134,8 +137,8 @@ def redraw_chart(search, graph_id, drawn, triggered, db: Database):
     if triggered == "url" and version is not None and version == drawn:
         raise PreventUpdate
     figure, footer, settled = render_panel(search, graph_id, db)
-    if isinstance(figure, dict):
-        figure = {**figure, "layout": {**figure.get("layout", {}), "uirevision": str(search)}}
+    figure = themed(figure, page_theme(query_args(search)))  # a copy: the cached figure is shared
+    figure = {**figure, "layout": {**figure.get("layout", {}), "uirevision": str(search)}}
     return figure, footer, version if settled or version is None else ""
 
 

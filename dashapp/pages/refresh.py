@@ -18,6 +18,7 @@ from dash.exceptions import PreventUpdate
 
 from ..charts import get_chart
 from ..charts.registry import REFRESH, REFRESH_SECONDS, chart_version, refresh_seconds
+from ..charts.themes import page_theme
 from ..errors import BadParameter, DashappError
 from . import query_args
 from .grids import GRID_DRAWN
@@ -87,7 +88,9 @@ def search_with_refresh(search, value):
 def panel_version(chart_id, search, db: Database) -> str | None:
     """The version of the data a panel draws from the URL, None when its parameters draw nothing (it says why)."""
     try:
-        return chart_version(get_chart(str(chart_id)), query_args(search), db)
+        args = query_args(search)
+        # The theme is part of what a panel drew: switching it redraws the panels, a tick does not.
+        return chart_version(get_chart(str(chart_id)), args, db) + ("·dark" if page_theme(args) == "dark" else "")
     except DashappError:
         return None
 

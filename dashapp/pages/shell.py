@@ -20,7 +20,7 @@ from ..charts.options import filter_options
 from ..errors import DashappError
 from ..subpath import ROOT, url
 from ..timerange import parse_instant, utc_now
-from . import PAGE_PARAM, PAGES, first_load, navbar, page_for, query_args, refresh, titles
+from . import PAGE_PARAM, PAGES, first_load, navbar, page_for, query_args, refresh, theme, titles
 
 if TYPE_CHECKING:
     from ..db import Database
@@ -64,7 +64,7 @@ def layout(prefix: str) -> html.Div:
         [
             dcc.Location(id="url", refresh=False, **loading.location()),
             titles.title_store(),
-            navbar.navbar(prefix, links, refresh.refresh_picker(search)),
+            navbar.navbar(prefix, links, refresh.refresh_picker(search), theme.theme_switch()),
             dbc.Container(
                 [
                     refresh.refresh_notice(search),
@@ -337,6 +337,7 @@ def register_callbacks(app: Dash, db: Database) -> None:
         return (*synced, refresh.refresh_state(search)[0] if triggered in (None, "url") else no_update)
 
     refresh.register_callbacks(app, db)
+    theme.register_callbacks(app)
 
     prefix = db.config.url_prefix
     navbar.register_callbacks(app)

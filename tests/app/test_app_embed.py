@@ -14,7 +14,8 @@ import pytest
 from markupsafe import escape
 
 from dashapp.charts import REGISTRY, get_chart, render
-from dashapp.embed import DARK_TEXT
+from dashapp.charts.figures import DARK_TINTS, DRIFT_TINTS
+from dashapp.charts.themes import DARK_BG, DARK_PANEL
 from tests.app.test_app_api import BAD_VALUES, CHART_IDS, PARAMS, WINDOW, window
 from tests.fixtures import chart_args
 
@@ -76,12 +77,13 @@ def test_an_unknown_chart_is_a_404_in_the_frame(shared_client):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "<script" not in text
 
 
-def test_dark_theme_applies_plotly_dark_to_a_copy_of_the_figure(shared_app, shared_client):
+def test_dark_theme_applies_plotly_dark_on_the_portal_background_to_a_copy_of_the_figure(shared_app, shared_client):
     dark = assert_page(shared_client.get(f"/embed/ops.latency?{WINDOW}&theme=dark"), 200)
     light = assert_page(shared_client.get(f"/embed/ops.latency?{WINDOW}"), 200)
     assert '<body class="theme-dark">' in dark and '<body class="theme-light">' in light
     template = figure_of(dark)["layout"]["template"]["layout"]
-    assert template["paper_bgcolor"] == pio.templates["plotly_dark"].layout.paper_bgcolor
+    assert template["paper_bgcolor"] == template["plot_bgcolor"] == DARK_BG
+    assert template["font"] == pio.templates["plotly_dark"].layout.font.to_plotly_json()
     assert figure_of(light)["layout"]["template"]["layout"]["paper_bgcolor"] == "white"
     # The cached figure the page panels and the API share keeps its own template and height.
     db = shared_app.server.extensions["dashapp"].db
@@ -89,14 +91,17 @@ def test_dark_theme_applies_plotly_dark_to_a_copy_of_the_figure(shared_app, shar
     assert cached["template"]["layout"]["paper_bgcolor"] == "white" and cached["height"] == 340
 
 
-def test_dark_theme_keeps_dark_text_on_the_light_status_tints_of_tables(shared_client):
+def test_dark_theme_swaps_the_light_status_tints_of_tables_for_dark_ones(shared_client):
     query = f"/embed/quality.contract?{WINDOW}"
     light = [t for t in figure_of(shared_client.get(query).get_data(as_text=True))["data"] if t["type"] == "table"]
     dark = figure_of(shared_client.get(f"{query}&theme=dark").get_data(as_text=True))["data"]
     assert light and [t["type"] for t in dark] == ["table"]
-    for part in ("header", "cells"):
-        assert light[0][part]["fill"]["color"] and "color" not in light[0][part].get("font", {})
-        assert dark[0][part]["font"]["color"] == DARK_TEXT and dark[0][part]["fill"] == light[0][part]["fill"]
+    light_fills, dark_fills = ({c for col in t["cells"]["fill"]["color"] for c in col} for t in (light[0], dark[0]))
+    tints, dark_tints = set(DRIFT_TINTS.values()), set(DARK_TINTS.values())
+    assert light_fills & tints and not dark_fills & tints  # every light tint swapped ...
+    assert dark_fills & dark_tints  # ... for its dark one
+    assert dark[0]["header"]["fill"]["color"] == DARK_PANEL
+    assert "color" not in dark[0]["cells"].get("font", {})  # the dark template's light text, readable on them
 
 
 def test_a_title_override_is_plain_escaped_text_and_an_empty_one_hides_the_title(shared_client):

@@ -8,11 +8,13 @@ import threading
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 from dashapp import create_app, export
 from dashapp.charts import get_chart
+from dashapp.charts.themes import DARK_BG
 from tests.app.test_app_api import assert_error, window
 
 pytestmark = pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium")
@@ -123,3 +125,36 @@ def test_a_request_that_waits_too_long_for_the_renderer_is_a_503(shared_client, 
     with export._lock:
         body = assert_error(shared_client.get(f"/api/charts/ops.latency?format=png&{window('ops.latency')}"), 503)
     assert "busy" in body["error"]
+
+
+def svg_text(data: bytes) -> str:
+    return " ".join(ET.fromstring(data).itertext())
+
+
+def test_an_image_carries_the_charts_title_by_default_a_given_one_or_none(shared_client):
+    base = f"/api/charts/ops.latency?format=svg&{window('ops.latency')}"
+    spec = get_chart("ops.latency")
+    assert spec.title in svg_text(shared_client.get(base).data)
+    given = svg_text(shared_client.get(f"{base}&title={quote('Latency <last week>')}").data)
+    assert "Latency <last week>" in given and spec.title not in given
+    assert spec.title not in svg_text(shared_client.get(f"{base}&title=").data)
+
+
+def test_a_dark_image_is_drawn_on_the_dark_background_and_differs_from_the_light_one(shared_client):
+    svg = f"/api/charts/ops.latency?format=svg&{window('ops.latency')}"
+    dark, light = shared_client.get(f"{svg}&theme=dark").data.decode(), shared_client.get(svg).data.decode()
+    paper = f"fill: {rgb(DARK_BG)}"  # kaleido writes the paper's rectangle as an rgb() fill
+    assert paper in dark.replace("fill:rgb", "fill: rgb") and paper not in light.replace("fill:rgb", "fill: rgb")
+    png = f"/api/charts/quality.contract?format=png&width=400&height=200&{window('quality.contract')}"
+    dark_png, light_png = shared_client.get(f"{png}&theme=dark"), shared_client.get(png)
+    assert dark_png.status_code == light_png.status_code == 200
+    assert png_size(dark_png.data) == png_size(light_png.data) == (400, 200) and dark_png.data != light_png.data
+
+
+@pytest.mark.parametrize(("query", "param"), [("theme=blue", "theme"), (f"title={'x' * 201}", "title")])
+def test_a_bad_theme_or_title_is_a_400_naming_it(shared_client, query, param):
+    assert_error(shared_client.get(f"/api/charts/ops.latency?format=png&{query}&{window('ops.latency')}"), 400, param)
+
+
+def rgb(color: str) -> str:
+    return "rgb({}, {}, {})".format(*(int(color[i : i + 2], 16) for i in (1, 3, 5)))

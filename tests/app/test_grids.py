@@ -11,8 +11,9 @@ import pytest
 
 from dashapp.charts import REGISTRY, get_chart, render
 from dashapp.charts.alerts import STATE_TINTS
-from dashapp.charts.figures import DRIFT_TINTS, empty_figure, table_figure
+from dashapp.charts.figures import DARK_TINTS, DRIFT_TINTS, empty_figure, table_figure
 from dashapp.charts.quality import FRESHNESS_TINTS, STATUS_TINTS
+from dashapp.charts.themes import dark_color
 from dashapp.pages.grids import grid_props, parts, text_of
 from dashapp.resources import shipped_folder
 from tests.fixtures import chart_args
@@ -68,16 +69,18 @@ def test_a_text_column_stays_text_with_a_text_filter():
 
 def test_rows_keep_the_status_tint_and_the_status_as_text():
     rows, columns, _ = drift_grid()
-    assert [row.get("tint") for row in rows] == [DRIFT_TINTS[s][1:] for s in ("critical", "ok", "warning", "no data")]
+    statuses = ("critical", "ok", "warning", "no data")
+    assert [row.get("tint") for row in rows] == [DRIFT_TINTS[s] for s in statuses]
+    assert [row.get("tint_dark") for row in rows] == [DARK_TINTS[s] for s in statuses]
     status = by_header(columns, "Status")
     assert [row[status["field"]] for row in rows] == ["critical", "ok", "warning", "no data"]
 
 
 def test_white_rows_have_no_tint_and_columns_share_the_width_by_their_longest_value():
     frame = pd.DataFrame({"a": ["a long value", "y"], "b": [3, 20]})
-    figure = table_figure(frame, {"a": "A", "b": "B"}, "none", row_colors=["white", "#fff3cd"], widths=[2, 1])
+    figure = table_figure(frame, {"a": "A", "b": "B"}, "none", row_colors=["white", "#FFF3CD"], widths=[2, 1])
     rows, columns, _ = grid_props(figure.to_plotly_json())
-    assert [row.get("tint") for row in rows] == [None, "fff3cd"]
+    assert [row.get("tint") for row in rows] == [None, "#fff3cd"]
     assert [c["flex"] for c in columns] == [len("a long value"), 4]
     # Plain numbers need no raw values: they sort as numbers as they are.
     assert columns[1]["cellDataType"] == "number" and [row["c1"] for row in rows] == [3, 20]
@@ -122,14 +125,14 @@ def test_an_empty_state_is_no_rows_with_its_reason():
     assert options["localeText"]["noRowsToShow"] == "No input features"
 
 
-def test_every_tint_has_a_light_and_a_dark_row_style():
-    css = (shipped_folder("assets") / "grids.css").read_text()
+def test_every_tint_has_a_dark_counterpart_that_the_grid_shows_in_dark_mode():
     tints = {*DRIFT_TINTS.values(), *STATE_TINTS.values(), *STATUS_TINTS.values(), *FRESHNESS_TINTS.values()}
     for color in tints - {"white"}:
-        name = color[1:].lower()
-        light = re.search(rf"^\.portal-grid \.ag-row\.grid-tint-{name} {{ background-color: (#\w+); }}", css, re.M)
-        dark = re.search(rf'^\[data-bs-theme="dark"\] \.portal-grid \.ag-row\.grid-tint-{name} {{', css, re.M)
-        assert light and light.group(1) == color and dark, color
+        dark = dark_color(color)
+        assert dark != color and re.fullmatch(r"#[0-9a-f]{6}", dark), color
+    css = (shipped_folder("assets") / "grids.css").read_text()
+    assert ".portal-grid .ag-row.grid-tint { background-color: var(--grid-tint); }" in css
+    assert '[data-bs-theme="dark"] .portal-grid .ag-row.grid-tint { background-color: var(--grid-tint-dark); }' in css
 
 
 @pytest.mark.parametrize("chart_id", sorted(REGISTRY))

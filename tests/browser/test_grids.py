@@ -9,6 +9,7 @@ import re
 
 from playwright.sync_api import expect
 
+from dashapp.charts.figures import DARK_TINTS, DRIFT_TINTS
 from tests.browser.panels import grid, wait_for_panels
 
 # The outliers table's columns (pages/grids.py names them c0, c1 ... in the figure's order).
@@ -73,6 +74,12 @@ def test_a_grid_sorts_numbers_as_numbers_filters_and_exports_what_it_shows(serve
     assert page.csp_violations() == []
 
 
+def rgb(color: str) -> str:
+    """'#f7dfcc' as the browser's computed style writes it: 'rgb(247, 223, 204)'."""
+    red, green, blue = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({red}, {green}, {blue})"
+
+
 def test_drift_grid_sorts_psi_both_ways_keeps_tints_in_both_themes_and_moves_by_keyboard(server, page):
     page.goto(server.url + "/drift")
     wait_for_panels(page, "/drift")
@@ -87,11 +94,11 @@ def test_drift_grid_sorts_psi_both_ways_keeps_tints_in_both_themes_and_moves_by_
     assert [float(v) for v in column_text(page, "drift.features", psi) if v] == sorted(values, reverse=True)
 
     # The status stays written in its column, and the row keeps its tint: light, then darker in dark mode.
-    critical = features.locator(".ag-row.grid-tint-f8d7da").first
+    critical = features.locator(".ag-row.grid-tint", has=page.locator("[col-id='c2']", has_text="critical")).first
     expect(critical.locator("[col-id='c2']")).to_have_text("critical")
-    expect(critical).to_have_css("background-color", "rgb(248, 215, 218)")
+    expect(critical).to_have_css("background-color", rgb(DRIFT_TINTS["critical"]))
     page.evaluate("document.documentElement.setAttribute('data-bs-theme', 'dark')")
-    expect(critical).to_have_css("background-color", "rgb(74, 29, 34)")
+    expect(critical).to_have_css("background-color", rgb(DARK_TINTS["critical"]))
     # The grid's own colours follow Bootstrap's: its body takes the dark page's background.
     expect(features.locator(".ag-root-wrapper")).to_have_css("background-color", "rgb(33, 37, 41)")
     page.evaluate("document.documentElement.removeAttribute('data-bs-theme')")

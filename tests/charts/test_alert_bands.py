@@ -17,6 +17,7 @@ from dashapp import create_app, demo
 from dashapp.alerts.rules import load_rules
 from dashapp.alerts.store import open_store
 from dashapp.charts import REGISTRY, get_chart, render
+from dashapp.charts.themes import BAND_OPACITY, themed
 from dashapp.config import Config
 from dashapp.db import Database
 from dashapp.runner import tick, worker_database
@@ -123,7 +124,7 @@ def test_a_sentiment_chart_shades_the_drift_from_its_first_day_to_the_windows_en
     assert period.end is None  # still drifting at the demo's end
     assert TL.drift_start.date() <= period.start.date() <= TL.drift_start.date() + timedelta(days=1)
     assert bands(rendered)["alert critical: feature_drift vix"] == [(period.start, END)]
-    label = next(a for a in rendered.figure["layout"]["annotations"] if a["text"] == "feature_drift")
+    label = next(a for a in rendered.figure["layout"]["annotations"] if a["text"] == "✖ feature_drift")
     assert label["hovertext"] == f"feature_drift vix<br>critical · {period.start:%b %d} → still firing"
 
 
@@ -224,3 +225,14 @@ def test_the_alerts_page_gives_the_true_since_even_when_it_lies_before_the_windo
     before = {"start": ["2024-06-13"], "end": ["2024-06-20"]}
     then = render(get_chart("alerts.current"), before, db).data.set_index("rule").loc["agent_drawdown"]
     assert then["state"] == "firing" and datetime.fromisoformat(then["since"]) == start
+
+
+def test_dark_alert_bands_keep_their_hue_drawn_stronger(db):
+    figure = render(get_chart("sentiment.labels"), WEEK, db).figure
+    bands = [s for s in figure["layout"]["shapes"] if s["type"] == "rect" and not s.get("showlegend")]
+    assert bands and {s["opacity"] for s in bands} == {BAND_OPACITY["light"]}
+    dark = [s for s in themed(figure, "dark")["layout"]["shapes"] if s["type"] == "rect" and not s.get("showlegend")]
+    assert {s["opacity"] for s in dark} == {BAND_OPACITY["dark"]}
+    assert [s["fillcolor"] for s in dark] == [s["fillcolor"] for s in bands]  # the strong colour, not a tint
+    labels = themed(figure, "dark")["layout"]["annotations"]
+    assert all(a["bgcolor"] != "rgba(255, 255, 255, 0.8)" for a in labels if "bgcolor" in a)

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import pytest
 
 from dashapp.charts import alerts, operations, overview
-from dashapp.charts.figures import empty_figure, table_figure
+from dashapp.charts.figures import DRIFT_TINTS, empty_figure, table_figure
 
 START, END = datetime(2024, 3, 1), datetime(2024, 3, 2)
 PARAMS = {"start": START, "end": END, "bucket": 3600, "symbol": [], "model_version": None}
@@ -333,7 +333,7 @@ def test_latest_alerts_are_a_table_of_when_what_severity_and_peak():
     (table,) = fig.data
     assert list(table.header.values) == ["When (UTC)", "Alert", "Severity", "Peak"]
     assert list(table.cells.values[0]) == ["2024-03-02 00:00 → <b>firing now</b>", "2024-03-01 11:00 → 03-01 13:00"]
-    assert list(table.cells.fill.color[0]) == ["#f8d7da", "#fff3cd"]  # critical, warning
+    assert list(table.cells.fill.color[0]) == [DRIFT_TINTS["critical"], DRIFT_TINTS["warning"]]
 
 
 def test_the_alert_timeline_draws_a_bar_per_period_coloured_by_severity():
