@@ -17,7 +17,8 @@ from ..charts import REGISTRY, get_chart, render
 from ..charts.figures import empty_figure
 from ..embed import share_links
 from ..errors import ErrorBody, error_body
-from . import query_args
+from . import alternative, query_args
+from .labels import labelled
 from .refresh import DRAWN, STALE, panel_version
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def chart_card(chart_id: str) -> html.Div:
                 [
                     html.Div(
                         [
-                            html.Span(spec.title, className="fw-semibold"),
+                            alternative.title(chart_id, spec.title),
                             html.Small(spec.description, className="text-muted ms-2"),
                         ]
                     ),
@@ -62,12 +63,19 @@ def chart_card(chart_id: str) -> html.Div:
                 ),
                 className="p-1",
             ),
-            dbc.CardFooter(html.Div(id={"type": STATUS, "chart": chart_id}), className="small text-muted py-1"),
+            dbc.CardFooter(
+                [
+                    html.Div(id={"type": STATUS, "chart": chart_id}, className="flex-grow-1"),
+                    alternative.csv_link(chart_id),
+                ],
+                className="small text-muted py-1 d-flex",
+            ),
         ],
         className="h-100 shadow-sm",
     )
     stores = [dcc.Store(id={"type": DRAWN, "chart": chart_id}), dcc.Store(id={"type": STALE, "chart": chart_id})]
-    return html.Div([card, *stores], className="h-100 chart-card", **{"data-chart": chart_id})
+    figure = alternative.figure_props(chart_id)
+    return html.Div([card, *stores, alternative.summary(chart_id)], className="h-100 chart-card", **figure)
 
 
 def share_button(chart_id: str) -> html.Div:
@@ -115,7 +123,7 @@ def share_fields(href: str | None, button_id: dict, prefix: str) -> list[html.Di
 
 def control_col(label: str, control, md: int) -> dbc.Col:
     """A page control with its small label above it, in a grid column `md` wide."""
-    return dbc.Col([html.Label(label, className="form-label small text-muted mb-0 d-block"), control], md=md)
+    return dbc.Col(labelled(label, control, "d-block"), md=md)
 
 
 def controls_card(*rows: list) -> dbc.Card:
@@ -190,13 +198,16 @@ def register_callbacks(app: Dash, db: Database) -> None:
         Output({"type": GRAPH, "chart": MATCH}, "figure"),
         Output({"type": STATUS, "chart": MATCH}, "children"),
         Output({"type": DRAWN, "chart": MATCH}, "data"),
+        Output({"type": alternative.SUMMARY, "chart": MATCH}, "children"),
+        Output({"type": alternative.CSV, "chart": MATCH}, "href"),
         Input("url", "search"),
         Input({"type": STALE, "chart": MATCH}, "data"),
         State({"type": GRAPH, "chart": MATCH}, "id"),
         State({"type": DRAWN, "chart": MATCH}, "data"),
     )
     def _update_chart(search, _stale, graph_id, drawn):
-        return redraw_chart(search, graph_id, drawn, ctx.triggered_id, db)
+        figure, footer, version = redraw_chart(search, graph_id, drawn, ctx.triggered_id, db)
+        return figure, footer, version, *alternative.text_alternative(figure, graph_id, search, db.config.url_prefix)
 
     @app.callback(
         Output({"type": SHARE_BODY, "chart": MATCH}, "children"),

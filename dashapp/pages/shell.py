@@ -19,6 +19,7 @@ from ..charts.options import filter_options
 from ..subpath import ROOT, url
 from ..timerange import parse_instant, utc_now
 from . import PAGE_PARAM, PAGES, page_for, query_args, refresh
+from .labels import labelled
 
 if TYPE_CHECKING:
     from ..db import Database
@@ -58,8 +59,11 @@ def layout(prefix: str) -> html.Div:
                 dark=True,
                 className="mb-3",
             ),
-            dbc.Container(
-                [refresh.refresh_notice(), filter_bar(), html.Div(id="page-content")], fluid=True, className="pb-4"
+            # The one main landmark: screen readers jump past the navigation to it.
+            html.Main(
+                dbc.Container(
+                    [refresh.refresh_notice(), filter_bar(), html.Div(id="page-content")], fluid=True, className="pb-4"
+                )
             ),
         ]
     )
@@ -127,7 +131,7 @@ def filter_bar() -> dbc.Card:
 
 
 def _labelled(label: str, control) -> html.Div:
-    return html.Div([html.Label(label, className="form-label small text-muted mb-0"), control])
+    return html.Div(labelled(label, control))
 
 
 # -- URL <-> controls -------------------------------------------------------------------------
@@ -314,4 +318,6 @@ def register_callbacks(app: Dash, db: Database) -> None:
             return dbc.Alert(f"No page at {pathname}. Use the navigation above.", color="warning")
         # Page controls start from the URL, so their first firing does not overwrite it.
         args = query_args(search)
-        return page.layout({k: v if k in REPEATABLE else v[0] for k, v in args.items()})
+        layout = page.layout({k: v if k in REPEATABLE else v[0] for k, v in args.items()})
+        # Each page's heading for screen readers; the navbar's active link shows its name.
+        return [html.H1(page.name, className="visually-hidden"), *layout]
