@@ -20,6 +20,7 @@ from plotly.io.json import to_json_plotly
 
 from .charts import get_chart, render
 from .charts.registry import chart_version, refresh_seconds
+from .charts.summary import summarize
 from .errors import BadParameter, DataUnavailable, ErrorBody, error_body
 from .subpath import url
 
@@ -69,7 +70,8 @@ def embed(chart_id: str):
         footer = " · ".join(part for part in (rendered.coverage, *rendered.notes) if part)
         figure = _for_frame(rendered.figure, theme)
         # Escaping '<' keeps "</script>" or "<!--" in any label from ending the JSON's script element.
-        page = _page(footer, figure=to_json_plotly(figure).replace("<", "\\u003c"), **live)
+        label = f"{spec.title}. {summarize(rendered.figure)}"  # the chart's name for screen readers
+        page = _page(footer, figure=to_json_plotly(figure).replace("<", "\\u003c"), label=label, **live)
     response = make_response(page)
     response.set_etag(etag)
     return response
@@ -127,6 +129,7 @@ def _page(
     title: str = "",
     theme: str = "light",
     figure: str = "",
+    label: str = "",
     detail: str = "",
     kind: str = "",
     refresh: int | None = None,
@@ -137,6 +140,7 @@ def _page(
         title=title,
         theme=theme,
         figure=figure,
+        label=label,
         message=message,
         detail=detail,
         kind=kind,
