@@ -6,12 +6,15 @@ pages open in a context that bypasses it, for the audit only.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
+from dashapp.charts import get_chart
 from dashapp.pages import PAGES
 from tests.browser.conftest import recording_page
-from tests.browser.panels import wait_for_panels
+from tests.browser.panels import chart_ids, wait_for_panels
 from tests.browser.server import ROOT
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -46,10 +49,21 @@ def test_every_page_has_no_serious_accessibility_violations_once_drawn(server, a
     wait_for_panels(audited, path)
     found = violations(audited)
     assert found == [], "\n".join(found)
+    for chart_id in chart_ids(path):
+        # Each chart is a figure named by its title and summary, with its data a link away.
+        title = get_chart(chart_id).title
+        card = audited.locator(f"[data-chart='{chart_id}']")
+        expect(card).to_have_role("figure")
+        expect(card).to_have_accessible_name(re.compile(rf"^{re.escape(title)} \S.*\.$"))
+        csv = card.get_by_role("link", name=f"CSV data of {title}", exact=True)
+        expect(csv).to_have_attribute("href", re.compile(rf"/api/charts/{re.escape(chart_id)}\?format=csv"))
 
 
 def test_an_embedded_chart_has_no_serious_accessibility_violations(server, audited):
     audited.goto(server.url + EMBED)
     expect(audited.locator("#chart .main-svg").first).to_be_attached()
+    expect(
+        audited.get_by_role("figure", name=re.compile(r"^Latency p50 / p95 / p99 by model version\. Line chart"))
+    ).to_be_visible()
     found = violations(audited)
     assert found == [], "\n".join(found)
