@@ -1,6 +1,7 @@
 /* Two ARIA faults of Dash 4's components that no prop reaches (axe-core finds them; tests/browser/test_accessibility.py):
-   - a dropdown's focus proxy is an aria-hidden input in the tab order: Shift+Tab from the dropdown stops on it, unseen
-     and unnamed. Out of the tab order, Tab and Shift+Tab reach the dropdown's own button directly.
+   - a dropdown takes Tab on an aria-hidden input placed before its button (tabindex -1), which hands the focus on:
+     a focusable element hidden from screen readers. The button takes Tab itself instead, and the hidden input
+     leaves the tab order (the button's blur puts it back; it is taken out again).
    - the date range's wrapper carries aria-expanded and aria-haspopup, which a plain div may not; as a group (named by
      its two date inputs) it may. */
 (function () {
@@ -10,7 +11,11 @@
   function repair() {
     pending = false;
     document.querySelectorAll(".dash-dropdown-focus-target:not([tabindex='-1'])").forEach((proxy) => {
-      proxy.tabIndex = -1;
+      const button = proxy.nextElementSibling;
+      if (button && button.tagName === "BUTTON" && !button.disabled) {
+        proxy.tabIndex = -1;
+        button.tabIndex = 0;
+      }
     });
     document.querySelectorAll(".dash-datepicker-input-wrapper:not([role])").forEach((wrapper) => {
       wrapper.setAttribute("role", "group");

@@ -67,3 +67,17 @@ def test_an_embedded_chart_has_no_serious_accessibility_violations(server, audit
     ).to_be_visible()
     found = violations(audited)
     assert found == [], "\n".join(found)
+
+
+def test_tab_and_shift_tab_reach_each_dropdown_of_the_filter_bar(server, page):
+    """assets/a11y.js moves Tab from a dropdown's hidden focus proxy onto its button: both directions still work."""
+    page.goto(server.url + "/")
+    expect(page.locator("button#filter-symbol")).to_have_attribute("tabindex", "0")
+    page.focus("#filter-dates-end-date")
+    order = []
+    for key in ("Tab", "Tab", "Shift+Tab", "Shift+Tab"):
+        page.keyboard.press(key)
+        order.append(page.evaluate("document.activeElement.id"))
+    assert order == ["filter-symbol", "filter-model-version", "filter-symbol", "filter-dates-end-date"]
+    page.keyboard.press("Enter")
+    expect(page.locator(".dash-dropdown-option").first).to_be_visible()
