@@ -80,5 +80,6 @@ def test_tab_and_shift_tab_reach_each_dropdown_of_the_filter_bar(server, page):
         page.keyboard.press(key)
         order.append(page.evaluate("document.activeElement.id"))
     assert order == ["filter-symbol", "filter-model-version", "filter-symbol", "filter-dates-end-date"]
-    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # opens the symbols dropdown from the keyboard
     expect(page.locator(".dash-dropdown-option").first).to_be_visible()
