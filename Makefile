@@ -8,7 +8,7 @@ export DASHAPP_DATA_DIR ?= $(DATA)
 # The alert states and history of these data: a new demo starts them over.
 export DASHAPP_STATE_DIR ?= $(DATA).state
 
-.PHONY: setup lock demo run test docker-test lint browser redis prometheus alertmanager nginx podman bench load clean
+.PHONY: setup lock demo run test docker-test lint browser axe redis prometheus alertmanager nginx podman bench load clean
 
 # Every package from uv.lock, checked against its hashes; uv itself (pinned) only turns the lock into pip's format.
 UV_VERSION := 0.13.8
@@ -43,6 +43,15 @@ run: demo
 browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
+# axe-core (package-lock.json) for tests/browser/test_accessibility.py, which injects it into every page; Debian's
+# nodejs and npm install it when npm is missing.
+axe: node_modules/axe-core/axe.min.js
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	@command -v npm >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
+	npm ci --no-audit --no-fund --silent
+	touch $@
 
 # Debian's redis-server for the cache-outage tests, which start and stop their own on a free port (no service).
 redis:
@@ -80,7 +89,7 @@ lint: setup
 # Two pytest workers, whole modules each (--dist loadfile keeps a module's shared servers in one worker): most of
 # the suite's time is servers and browsers waiting, so two cores run it in about half the time.
 TEST_WORKERS ?= 2
-test: setup browser redis prometheus alertmanager nginx lint
+test: setup browser axe redis prometheus alertmanager nginx lint
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Builds the image (the Chromium variant) and runs it: minutes, so apart from `make test`.
@@ -106,4 +115,4 @@ load: setup browser $(LOAD_VENV)/.installed
 		--locust $(LOAD_VENV)/bin/locust
 
 clean:
-	rm -rf $(VENV) $(LOAD_VENV) tests/artifacts .pytest_cache
+	rm -rf $(VENV) $(LOAD_VENV) node_modules tests/artifacts .pytest_cache

@@ -56,6 +56,7 @@ def create_app(config: Config | None = None, celery=None) -> dash.Dash:
         routes_pathname_prefix=subpath.ROOT,
         requests_pathname_prefix=config.url_prefix,
     )
+    app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)  # screen readers pick a voice by it
     server = app.server
     server.wsgi_app = subpath.mount(server.wsgi_app, config.url_prefix)
     server.config["MAX_CONTENT_LENGTH"] = 1 * 1024 * 1024

@@ -23,6 +23,7 @@ from . import export
 from .auth import Tokens, chart_url
 from .charts import get_chart, render
 from .charts.registry import chart_version, refresh_seconds
+from .charts.summary import summarize
 from .charts.themes import THEMES, for_frame, theme_param, title_param
 from .errors import DataUnavailable, ErrorBody, error_body
 
@@ -68,7 +69,8 @@ def embed(chart_id: str):
         footer = " · ".join(part for part in (rendered.coverage, *rendered.notes) if part)
         figure = for_frame(rendered.figure, theme)
         # Escaping '<' keeps "</script>" or "<!--" in any label from ending the JSON's script element.
-        page = _page(footer, figure=to_json_plotly(figure).replace("<", "\\u003c"), **live)
+        label = f"{spec.title}. {summarize(rendered.figure)}"  # the chart's name for screen readers
+        page = _page(footer, figure=to_json_plotly(figure).replace("<", "\\u003c"), label=label, **live)
     response = make_response(page)
     response.set_etag(etag)
     return response
@@ -85,6 +87,7 @@ def _page(
     title: str = "",
     theme: str = "light",
     figure: str = "",
+    label: str = "",
     detail: str = "",
     kind: str = "",
     refresh: int | None = None,
@@ -95,6 +98,7 @@ def _page(
         title=title,
         theme=theme,
         figure=figure,
+        label=label,
         message=message,
         detail=detail,
         kind=kind,

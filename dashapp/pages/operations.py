@@ -14,8 +14,9 @@ def _row(*chart_ids: str) -> dbc.Row:
     return dbc.Row([dbc.Col(chart_card(c), lg=12 // len(chart_ids)) for c in chart_ids], className="g-3 mb-3")
 
 
-def _heading(text: str) -> html.H5:
-    return html.H5(text, className="mt-2 mb-2 text-secondary")
+def _heading(text: str) -> html.H2:
+    # Under the page's h1; styled as before.
+    return html.H2(text, className="h5 mt-2 mb-2 text-secondary")
 
 
 def layout(args: dict) -> list:

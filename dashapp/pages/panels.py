@@ -17,8 +17,9 @@ from ..charts import get_chart, render
 from ..charts.figures import empty_figure
 from ..charts.themes import page_theme, themed
 from ..errors import ErrorBody, error_body
-from . import query_args
+from . import alternative, query_args
 from .grids import GRID, GRID_DRAWN, GRID_STATUS, grid_panel, grid_props, register_grid_callbacks
+from .labels import labelled
 from .refresh import DRAWN, STALE, panel_version
 from .share import register_share_callback, share_button
 
@@ -43,7 +44,7 @@ def chart_card(chart_id: str) -> html.Div:
                 [
                     html.Div(
                         [
-                            html.Span(spec.title, className="fw-semibold"),
+                            alternative.title(chart_id, spec.title),
                             html.Small(spec.description, className="text-muted ms-2"),
                         ]
                     ),
@@ -67,20 +68,28 @@ def chart_card(chart_id: str) -> html.Div:
                 className="p-1",
             ),
             dbc.CardFooter(
-                html.Div(id={"type": GRID_STATUS if spec.table else STATUS, "chart": chart_id}),
-                className="small text-muted py-1",
+                [
+                    html.Div(
+                        id={"type": GRID_STATUS if spec.table else STATUS, "chart": chart_id}, className="flex-grow-1"
+                    ),
+                    # A grid is its own text alternative, with its own CSV button (grids.py).
+                    *([] if spec.table else [alternative.csv_link(chart_id)]),
+                ],
+                className="small text-muted py-1 d-flex",
             ),
         ],
         className="h-100 shadow-sm",
     )
     drawn = {"type": GRID_DRAWN if spec.table else DRAWN, "chart": chart_id}
     stores = [dcc.Store(id=drawn), dcc.Store(id={"type": STALE, "chart": chart_id})]
-    return html.Div([card, *stores], className="h-100 chart-card", **{"data-chart": chart_id})
+    summary = [] if spec.table else [alternative.summary(chart_id)]
+    figure = alternative.figure_props(chart_id, summarized=not spec.table)
+    return html.Div([card, *stores, *summary], className="h-100 chart-card", **figure)
 
 
 def control_col(label: str, control, md: int) -> dbc.Col:
     """A page control with its small label above it, in a grid column `md` wide."""
-    return dbc.Col([html.Label(label, className="form-label small text-muted mb-0 d-block"), control], md=md)
+    return dbc.Col(labelled(label, control, "d-block"), md=md)
 
 
 def controls_card(*rows: list) -> dbc.Card:
@@ -155,13 +164,16 @@ def register_callbacks(app: Dash, db: Database) -> None:
         Output({"type": GRAPH, "chart": MATCH}, "figure"),
         Output({"type": STATUS, "chart": MATCH}, "children"),
         Output({"type": DRAWN, "chart": MATCH}, "data"),
+        Output({"type": alternative.SUMMARY, "chart": MATCH}, "children"),
+        Output({"type": alternative.CSV, "chart": MATCH}, "href"),
         Input("url", "search"),
         Input({"type": STALE, "chart": MATCH}, "data"),
         State({"type": GRAPH, "chart": MATCH}, "id"),
         State({"type": DRAWN, "chart": MATCH}, "data"),
     )
     def _update_chart(search, _stale, graph_id, drawn):
-        return redraw_chart(search, graph_id, drawn, ctx.triggered_id, db)
+        figure, footer, version = redraw_chart(search, graph_id, drawn, ctx.triggered_id, db)
+        return figure, footer, version, *alternative.text_alternative(figure, graph_id, search, db.config.url_prefix)
 
     # A table chart's panel holds a grid (grids.py), drawn the same way from the same rendered figure.
     @app.callback(

@@ -20,7 +20,8 @@ from ..charts.options import filter_options
 from ..errors import DashappError
 from ..subpath import ROOT, url
 from ..timerange import parse_instant, utc_now
-from . import PAGE_PARAM, PAGES, first_load, navbar, page_for, query_args, refresh, theme, titles
+from . import PAGE_PARAM, PAGES, Page, first_load, navbar, page_for, query_args, refresh, theme, titles
+from .labels import labelled
 
 if TYPE_CHECKING:
     from ..db import Database
@@ -65,14 +66,17 @@ def layout(prefix: str) -> html.Div:
             dcc.Location(id="url", refresh=False, **loading.location()),
             titles.title_store(),
             navbar.navbar(prefix, links, refresh.refresh_picker(search), theme.theme_switch()),
-            dbc.Container(
-                [
-                    refresh.refresh_notice(search),
-                    filter_bar(filters, filter_styles(page) if known else ({}, {}, {})),
-                    html.Div(content, id="page-content"),
-                ],
-                fluid=True,
-                className="pb-4",
+            # The one main landmark: screen readers jump past the navigation to it.
+            html.Main(
+                dbc.Container(
+                    [
+                        refresh.refresh_notice(search),
+                        filter_bar(filters, filter_styles(page) if known else ({}, {}, {})),
+                        html.Div(content, id="page-content"),
+                    ],
+                    fluid=True,
+                    className="pb-4",
+                )
             ),
         ]
     )
@@ -83,10 +87,17 @@ def _first_view(loading: first_load.Requested, prefix: str) -> tuple[tuple | Non
     search, page, db = loading.search, loading.page(prefix), first_load.database()
     filters = sync_filters(search, None, None, None, None, None, {}, "url", db)[1:8] if db else None
     if page is not None:
-        return filters, page.layout({k: v if k in REPEATABLE else v[0] for k, v in query_args(search).items()})
+        return filters, page_content(page, query_args(search))
     if loading.known_path(prefix):
         return filters, titles.not_found(unquote(loading.pathname), prefix)
     return filters, None
+
+
+def page_content(page: Page, args: dict[str, list[str]]) -> list:
+    """The page laid out from the URL's args, under its heading for screen readers (the navbar's active link shows
+    its name to everyone else)."""
+    layout = page.layout({k: v if k in REPEATABLE else v[0] for k, v in args.items()})
+    return [html.H1(page.name, className="visually-hidden"), *layout]
 
 
 def filter_bar(values: tuple | None = None, styles: tuple = ({}, {}, {})) -> dbc.Card:
@@ -166,7 +177,7 @@ def filter_bar(values: tuple | None = None, styles: tuple = ({}, {}, {})) -> dbc
 
 
 def _labelled(label: str, control) -> html.Div:
-    return html.Div([html.Label(label, className="form-label small text-muted mb-0"), control])
+    return html.Div(labelled(label, control))
 
 
 # -- URL <-> controls -------------------------------------------------------------------------
@@ -369,4 +380,4 @@ def register_callbacks(app: Dash, db: Database) -> None:
             return titles.not_found(str(pathname), prefix)
         # Page controls start from the URL, so their first firing does not overwrite it.
         args = query_args(search)
-        return page.layout({k: v if k in REPEATABLE else v[0] for k, v in args.items()})
+        return page_content(page, args)

@@ -23,6 +23,7 @@
     var figure = JSON.parse(json.textContent);
     Plotly.react(chart, figure.data, figure.layout, config);
     document.querySelector(".embed-footer").textContent = next.querySelector(".embed-footer").textContent;
+    chart.setAttribute("aria-label", next.getElementById("chart").getAttribute("aria-label")); // its summary
   }
 
   setInterval(function () {

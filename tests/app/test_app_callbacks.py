@@ -156,7 +156,8 @@ def post_panel_callback(client, search, state_id):
     drawn = {"chart": "ops.latency", "type": "chart-drawn"}
     output = (
         '..{"chart":["MATCH"],"type":"chart-graph"}.figure...{"chart":["MATCH"],"type":"chart-status"}.children'
-        '...{"chart":["MATCH"],"type":"chart-drawn"}.data..'
+        '...{"chart":["MATCH"],"type":"chart-drawn"}.data...{"chart":["MATCH"],"type":"chart-summary"}.children'
+        '...{"chart":["MATCH"],"type":"chart-csv"}.href..'
     )
     body = {
         "output": output,
@@ -164,6 +165,8 @@ def post_panel_callback(client, search, state_id):
             {"id": real, "property": "figure"},
             {"id": {"chart": "ops.latency", "type": "chart-status"}, "property": "children"},
             {"id": drawn, "property": "data"},
+            {"id": {"chart": "ops.latency", "type": "chart-summary"}, "property": "children"},
+            {"id": {"chart": "ops.latency", "type": "chart-csv"}, "property": "href"},
         ],
         "inputs": [
             {"id": "url", "property": "search", "value": search},

@@ -42,7 +42,7 @@ def test_every_chart_answers_as_an_embed_page_with_its_figure_and_footer(shared_
     figure = figure_of(text)
     assert figure["data"] == json.loads(pio.to_json(rendered.figure))["data"]
     assert "height" not in figure["layout"] and figure["layout"]["autosize"] is True  # fills the frame
-    assert f'<div class="embed-title">{escape(spec.title)}</div>' in text
+    assert f'<h1 class="embed-title">{escape(spec.title)}</h1>' in text
     assert escape(rendered.coverage) in text
 
 
@@ -107,7 +107,7 @@ def test_dark_theme_swaps_the_light_status_tints_of_tables_for_dark_ones(shared_
 def test_a_title_override_is_plain_escaped_text_and_an_empty_one_hides_the_title(shared_client):
     hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'
     text = assert_page(shared_client.get(f"/embed/ops.latency?{WINDOW}&title={quote(hostile)}"), 200)
-    assert f'<div class="embed-title">{escape(hostile)}</div>' in text
+    assert f'<h1 class="embed-title">{escape(hostile)}</h1>' in text
     assert "<img" not in text and text.count("<script") == 3  # the figure, plotly.js and embed.js
     text = assert_page(shared_client.get(f"/embed/ops.latency?{WINDOW}&title="), 200)
     assert "embed-title" not in text
