@@ -16,7 +16,12 @@ KINDS = {"bar": "bar", "heatmap": "heatmap", "indicator": "key figures", "table"
 def summarize(figure) -> str:
     """One sentence describing `figure` (a plotly figure dict or go.Figure)."""
     figure = figure.to_plotly_json() if hasattr(figure, "to_plotly_json") else figure
-    traces = [t for t in (figure or {}).get("data") or [] if isinstance(t, Mapping)]
+    # The data's traces: the rollout markers laid over a chart (legend groups markers-*) are no series of it.
+    traces = [
+        t
+        for t in (figure or {}).get("data") or []
+        if isinstance(t, Mapping) and not str(t.get("legendgroup", "")).startswith("markers-")
+    ]
     layout = (figure or {}).get("layout") or {}
     notes = [str(a["text"]) for a in layout.get("annotations") or () if isinstance(a, Mapping) and a.get("text")]
     if not traces:

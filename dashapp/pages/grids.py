@@ -76,7 +76,10 @@ GRID_OPTIONS = {
     "theme": GRID_THEME,
     "animateRows": False,
     "enableCellTextSelection": True,  # copy a value as in the plotly table
-    "ensureDomOrder": True,  # rows in the DOM in their visual order: screen readers and selection read them so
+    "ensureDomOrder": True,
+    # Every column's header and cells in the DOM, scrolled into view or not: a grid laid out before its card has
+    # its width would otherwise render a header row without headers, which screen readers (and axe) refuse.
+    "suppressColumnVirtualisation": True,  # rows in the DOM in their visual order: screen readers and selection read them so
     "suppressDragLeaveHidesColumns": True,
     "tooltipShowDelay": 300,
     "tooltipShowMode": "whenTruncated",
@@ -88,6 +91,7 @@ GRID_OPTIONS = {
         " ? {'--grid-tint': params.data.tint, '--grid-tint-dark': params.data.tint_dark} : undefined"
     },
 }
+EMPTY_COLUMN = {"field": "none", "headerName": "No rows", "flex": 1, "sortable": False, "filter": False}
 # Plotly's text subset as the tables use it: <br>, <b>, a muted <span style=...> and <a href=...>.
 TAG = re.compile(r"<(/?)(br|b|span|a)\b([^>]*)>", re.IGNORECASE)
 HREF = re.compile(r"""href\s*=\s*(['"])(.*?)\1""", re.IGNORECASE)
@@ -129,7 +133,9 @@ def grid_props(figure: dict) -> tuple[list[dict], list[dict], dict]:
     """
     table = next((t for t in figure.get("data") or () if t.get("type") == "table"), None)
     if table is None:
-        return [], [], GRID_OPTIONS | {"localeText": {"noRowsToShow": figure_message(figure)}}
+        # One column, though it has no rows: a grid without columns has a header row without headers, which
+        # screen readers cannot read.
+        return [], [EMPTY_COLUMN], GRID_OPTIONS | {"localeText": {"noRowsToShow": figure_message(figure)}}
     headers = [plain(str(h)) for h in (table.get("header") or {}).get("values") or ()]
     columns = [list(values) for values in (table.get("cells") or {}).get("values") or ()]
     raw = ((table.get("meta") or {}).get("raw")) or {}

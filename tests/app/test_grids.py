@@ -121,7 +121,7 @@ def test_a_rich_column_renders_with_the_portal_renderer():
 
 def test_an_empty_state_is_no_rows_with_its_reason():
     rows, columns, options = grid_props(empty_figure("No input features").to_plotly_json())
-    assert rows == [] and columns == []
+    assert rows == [] and [c["headerName"] for c in columns] == ["No rows"]
     assert options["localeText"]["noRowsToShow"] == "No input features"
 
 

@@ -65,8 +65,8 @@ def test_a_page_of_another_origin_embeds_two_charts_that_render_and_follow_the_f
     latency, labels = page.frame_locator("#latency"), page.frame_locator("#labels")
     expect(latency.locator(".embed-title")).to_have_text("Latency p50 / p95 / p99 by model version")
     expect(labels.locator(".embed-title")).to_have_text("Label mix <30 days>")  # the override, as text
-    expect(labels.locator("body")).to_have_css("background-color", "rgb(17, 17, 17)")
-    expect(labels.locator(".main-svg .bg").first).to_have_css("fill", "rgb(17, 17, 17)")
+    expect(labels.locator("body")).to_have_css("background-color", "rgb(33, 37, 41)")  # Bootstrap's dark body
+    expect(labels.locator(".main-svg .bg").first).to_have_css("fill", "rgb(33, 37, 41)")  # the figure on it
     # Interactive, but without plotly.js 4's "Share chart..." that would upload the data to Plotly Cloud.
     expect(latency.locator(".modebar-btn[data-title='Zoom']")).to_have_count(1)
     expect(latency.locator(".modebar-btn[data-title='Share chart...']")).to_have_count(0)

@@ -68,8 +68,10 @@ def test_model_version_filter_goes_into_the_url_and_survives_a_reload(server, pa
     wait_for_panels(page, "/operations")
     choose(page, "filter-model-version", "sent-v1.4.2")
     expect(page).to_have_url(re.compile(r"model_version=sent-v1.4.2"))
-    # Only the chosen version's traces remain in the latency legend, after the alert bands' entries.
-    traces = page.locator("[data-chart='ops.latency'] .legendtext").filter(has_not_text=" alert: ")
+    # Only the chosen version's traces remain in the latency legend, after the alert bands' and the rollout
+    # markers' entries.
+    legend = page.locator("[data-chart='ops.latency'] .legendtext").filter(has_not_text=" alert: ")
+    traces = legend.filter(has_not_text="model rollouts").filter(has_not_text="training runs")
     expect(traces).to_have_text(["sent-v1.4.2 p50", "sent-v1.4.2 p95", "sent-v1.4.2 p99"])
     page.reload()
     expect(page.locator("#filter-model-version")).to_contain_text("sent-v1.4.2")

@@ -149,9 +149,11 @@ def test_a_share_link_its_embed_page_and_the_charts_json_and_csv_work_under_the_
     page.locator("[data-chart='ops.latency']").get_by_role("button", name="Share", exact=True).click()
     popover = page.locator(".share-popover")
     expect(popover.locator("input[name='page']")).to_have_value(portal.url("/operations?start=now-24h&symbol=AAPL"))
+    # The portal has an embed secret and the user is signed in: the embed link is signed, and opens as it is.
     embed = portal.url("/embed/ops.latency?start=now-24h&symbol=AAPL")
-    expect(popover.locator("input[name='embed']")).to_have_value(embed)
-    page.goto(embed)
+    field = popover.locator("input[name='embed']")
+    expect(field).to_have_value(re.compile(re.escape(embed) + "&token="))
+    page.goto(field.input_value())
     expect(page.locator(".main-svg").first).to_be_visible()
     expect(page.locator(".embed-footer")).to_contain_text("data through")
     assert page.console_errors == []
