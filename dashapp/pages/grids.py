@@ -76,10 +76,9 @@ GRID_OPTIONS = {
     "theme": GRID_THEME,
     "animateRows": False,
     "enableCellTextSelection": True,  # copy a value as in the plotly table
-    "ensureDomOrder": True,
-    # Every column's header and cells in the DOM, scrolled into view or not: a grid laid out before its card has
-    # its width would otherwise render a header row without headers, which screen readers (and axe) refuse.
-    "suppressColumnVirtualisation": True,  # rows in the DOM in their visual order: screen readers and selection read them so
+    "ensureDomOrder": True,  # rows in the DOM in their visual order: screen readers and selection read them so
+    # Every column's header and cells in the DOM, scrolled into view or not, for screen readers.
+    "suppressColumnVirtualisation": True,
     "suppressDragLeaveHidesColumns": True,
     "tooltipShowDelay": 300,
     "tooltipShowMode": "whenTruncated",
