@@ -135,8 +135,11 @@ def panel_error(body: ErrorBody) -> tuple[object, object, bool]:
     return empty_figure("Panel failed"), dbc.Alert(message, color="danger", className="mb-0 py-1"), True
 
 
-def redraw_chart(search, graph_id, drawn, triggered, db: Database):
+def redraw_chart(search, graph_id, drawn, triggered, db: Database, in_page_theme: bool = True):
     """Render a panel and say which data version it drew: (figure, footer, version).
+
+    `in_page_theme`: the figure in the URL's theme; False for a grid, which takes the figure as built (its
+    tints and their dark counterparts go to the browser, whose CSS shows the one for the page's theme).
 
     A URL change that leaves the chart's version as drawn (refresh=, another chart's parameter) redraws
     nothing. A panel the server would not draw just now is drawn as no version (""), so the next tick
@@ -146,7 +149,8 @@ def redraw_chart(search, graph_id, drawn, triggered, db: Database):
     if triggered == "url" and version is not None and version == drawn:
         raise PreventUpdate
     figure, footer, settled = render_panel(search, graph_id, db)
-    figure = themed(figure, page_theme(query_args(search)))  # a copy: the cached figure is shared
+    if in_page_theme:
+        figure = themed(figure, page_theme(query_args(search)))  # a copy: the cached figure is shared
     figure = {**figure, "layout": {**figure.get("layout", {}), "uirevision": str(search)}}
     return figure, footer, version if settled or version is None else ""
 
@@ -188,7 +192,7 @@ def register_callbacks(app: Dash, db: Database) -> None:
         State({"type": GRID_DRAWN, "chart": MATCH}, "data"),
     )
     def _update_grid(search, _stale, grid_id, drawn):
-        figure, footer, version = redraw_chart(search, grid_id, drawn, ctx.triggered_id, db)
+        figure, footer, version = redraw_chart(search, grid_id, drawn, ctx.triggered_id, db, in_page_theme=False)
         return *grid_props(figure), footer, version
 
     register_grid_callbacks(app)

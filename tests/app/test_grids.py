@@ -147,3 +147,16 @@ def test_table_charts_are_marked_and_their_rendered_figure_converts(shared_db, c
         if tables:
             assert [c["headerName"] for c in columns] == [str(h) for h in tables[0]["header"]["values"]]
             assert len(rows) == len(tables[0]["cells"]["values"][0])
+
+
+def test_a_grid_in_a_dark_page_carries_the_light_tint_and_its_dark_counterpart(shared_db):
+    from urllib.parse import urlencode
+
+    from dashapp.pages.panels import redraw_chart
+
+    search = "?" + urlencode({**chart_args("drift.features"), "theme": ["dark"]}, doseq=True)
+    figure, _, _ = redraw_chart(search, {"chart": "drift.features"}, None, None, shared_db, in_page_theme=False)
+    rows, _, _ = grid_props(figure)
+    tinted = [row for row in rows if row.get("tint")]
+    assert tinted and all(row["tint"] in DRIFT_TINTS.values() for row in tinted)
+    assert all(row["tint_dark"] == dark_color(row["tint"]) != row["tint"] for row in tinted)
