@@ -6,10 +6,8 @@
      its two date inputs) it may. */
 (function () {
   "use strict";
-  let pending = false;
 
   function repair() {
-    pending = false;
     document.querySelectorAll(".dash-dropdown-focus-target:not([tabindex='-1'])").forEach((proxy) => {
       const button = proxy.nextElementSibling;
       if (button && button.tagName === "BUTTON" && !button.disabled) {
@@ -22,11 +20,14 @@
     });
   }
 
-  // Pages are drawn and swapped by Dash after load: repair what appears, at most once a frame.
-  new MutationObserver(() => {
-    if (!pending) {
-      pending = true;
-      requestAnimationFrame(repair);
-    }
-  }).observe(document.documentElement, { childList: true, subtree: true, attributes: true, attributeFilter: ["tabindex"] });
+  // Pages are drawn and swapped by Dash after load: repair what appears. A MutationObserver's callback runs as a
+  // microtask after the script that changed the DOM, once per batch of changes, so no task (a screen reader's
+  // query, a click, an audit) ever sees a control unrepaired; deferring to the next frame let one in.
+  new MutationObserver(repair).observe(document.documentElement, {
+    childList: true,
+    subtree: true,
+    attributes: true,
+    attributeFilter: ["tabindex"],
+  });
+  repair();
 })();

@@ -149,8 +149,8 @@ def redraw_chart(search, graph_id, drawn, triggered, db: Database, in_page_theme
     if triggered == "url" and version is not None and version == drawn:
         raise PreventUpdate
     figure, footer, settled = render_panel(search, graph_id, db)
-    if in_page_theme:
-        figure = themed(figure, page_theme(query_args(search)))  # a copy: the cached figure is shared
+    # themed copies (the cached figure is shared) and gives the plain dict a grid reads, error figures included.
+    figure = themed(figure, page_theme(query_args(search)) if in_page_theme else "light")
     figure = {**figure, "layout": {**figure.get("layout", {}), "uirevision": str(search)}}
     return figure, footer, version if settled or version is None else ""
 
