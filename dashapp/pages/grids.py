@@ -79,6 +79,10 @@ GRID_OPTIONS = {
     "ensureDomOrder": True,  # rows in the DOM in their visual order: screen readers and selection read them so
     # Every column's header and cells in the DOM, scrolled into view or not, for screen readers.
     "suppressColumnVirtualisation": True,
+    # AG Grid skips laying out a grid below the fold (content-visibility: auto) and keeps its cells hidden
+    # (visibility: hidden) until its flex columns are sized, which waits for that layout: screen readers, a
+    # full-page screenshot and anyone not scrolling saw an empty grid. The portal's grids are a few dozen rows.
+    "suppressContentVisibilityAuto": True,
     "suppressDragLeaveHidesColumns": True,
     "tooltipShowDelay": 300,
     "tooltipShowMode": "whenTruncated",
@@ -119,7 +123,7 @@ def grid_panel(spec: ChartSpec) -> html.Div:
         dashGridOptions=GRID_OPTIONS | {"localeText": {"noRowsToShow": "Loading…"}},
         csvExportParams={"fileName": f"{spec.id}.csv"},
         className="portal-grid",
-        style={"height": f"{spec.height - TOOLBAR_PX}px", "width": "100%"},
+        style={"minHeight": f"{spec.height - TOOLBAR_PX}px", "width": "100%"},  # grows with its row (grids.css),
     )
     return html.Div([toolbar, grid], className="grid-panel")
 

@@ -43,15 +43,7 @@ def violations(page) -> list[str]:
     ]
 
 
-# Known and unfinished: on Operations, two AG Grid grids (5 and 4 rows) render a header row without column
-# headers and a scrollable body without keyboard access; the cause is not found yet. Strict: when it is fixed, this
-# fails until the mark goes.
-OPERATIONS_GRIDS = pytest.mark.xfail(
-    strict=True, reason="two Operations grids: aria-required-children and scrollable-region-focusable"
-)
-AUDITED_PAGES = [
-    pytest.param(page.path, marks=OPERATIONS_GRIDS) if page.path == "/operations" else page.path for page in PAGES
-]
+AUDITED_PAGES = [page.path for page in PAGES]
 
 
 @pytest.mark.parametrize("path", AUDITED_PAGES)
