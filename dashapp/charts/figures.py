@@ -75,6 +75,13 @@ def curve(**trace) -> go.Scatter | go.Scattergl:
     return kind(**trace)
 
 
+def svg_curves(figure: dict) -> dict:
+    """`figure` (a plain dict) with its WebGL curves as SVG ones, for a vector image: kaleido would put a WebGL
+    trace into an SVG as a bitmap. curve() gives a scattergl only what a scatter takes too."""
+    data = [{**trace, "type": "scatter"} if trace.get("type") == "scattergl" else trace for trace in figure["data"]]
+    return {**figure, "data": data}
+
+
 def base_figure(**layout) -> go.Figure:
     """Return an empty figure with the portal's common layout."""
     fig = go.Figure()

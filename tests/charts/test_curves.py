@@ -10,7 +10,7 @@ from plotly.io.json import to_json_plotly
 
 from dashapp.charts import REGISTRY, render
 from dashapp.charts import figures as figures_module
-from dashapp.charts.figures import WEBGL_POINTS, curve
+from dashapp.charts.figures import WEBGL_POINTS, curve, svg_curves
 from dashapp.charts.operations import cache_hit_figure
 from dashapp.charts.summary import summarize
 from dashapp.charts.themes import themed
@@ -66,3 +66,13 @@ def test_every_chart_builds_its_curves_as_webgl_when_they_are_long(db, monkeypat
         "sentiment.training_curves",
     } <= webgl
     assert not webgl & STACKED
+
+
+def test_a_vector_image_draws_the_webgl_curves_as_svg_ones():
+    params = {"start": pd.Timestamp("2024-03-01"), "end": pd.Timestamp("2024-03-03")}
+    figure = themed(cache_hit_figure(hit_rate(1440), params), "dark")
+    svg = svg_curves(figure)
+    assert [t["type"] for t in svg["data"]] == ["scatter"] and figure["data"][0]["type"] == "scattergl"
+    assert {k: v for k, v in svg["data"][0].items() if k != "type"} == {
+        k: v for k, v in figure["data"][0].items() if k != "type"
+    }
