@@ -20,10 +20,10 @@ VERSION = "4.1.1"
 # Inside the package: Dash's component-suite route reads it with pkgutil.get_data("dashapp", FILE).
 FILE = f"static/vendor/plotly-strict-{VERSION}.min.js"
 PATH = Path(__file__).parent / FILE
-# No "async": a plain <script> in Dash's index, before the renderer, so window.Plotly is there before any
-# dcc.Graph asks. Dash loads its own plotly.js lazily from a URL dash-renderer fixes to the plotly package
-# (_dash-component-suites/plotly/package_data/plotly.min.js), whatever the entry's path says; dcc.Graph skips
-# that load when window.Plotly is set.
+# No "async": a plain <script> in Dash's index, run before the inline one that starts the renderer, so
+# window.Plotly is there before any dcc.Graph asks. Dash loads its own plotly.js lazily from a URL that
+# dash-renderer fixes to the plotly package (_dash-component-suites/plotly/package_data/plotly.min.js), whatever
+# the entry's path says; dcc.Graph skips that load when window.Plotly is set.
 DASH_ENTRY = {"relative_package_path": FILE, "namespace": "dashapp"}
 
 
