@@ -8,7 +8,8 @@ export DASHAPP_DATA_DIR ?= $(DATA)
 # The alert states and history of these data: a new demo starts them over.
 export DASHAPP_STATE_DIR ?= $(DATA).state
 
-.PHONY: setup lock demo run test docker-test lint browser axe redis prometheus alertmanager nginx podman bench load clean
+.PHONY: setup lock demo run test docker-test lint browser axe redis prometheus alertmanager nginx podman bench load clean \
+	vendor-plotly
 
 # Every package from uv.lock, checked against its hashes; uv itself (pinned) only turns the lock into pip's format.
 UV_VERSION := 0.13.8
@@ -113,6 +114,25 @@ HOSTS ?= 1
 load: setup browser $(LOAD_VENV)/.installed
 	$(PY) tests/bench/load_test.py --data $(DATA) --users $(USERS) --time $(DURATION) --hosts $(HOSTS) \
 		--locust $(LOAD_VENV)/bin/locust
+
+# The strict plotly.js the portal serves is vendored (dashapp/plotlyjs.py says why), so neither the wheel nor `make
+# run` needs npm. After a plotly upgrade (plotly.offline.get_plotlyjs_version() moved on): set the version and the
+# integrity `npm view plotly.js-strict-dist-min@VERSION dist.integrity` prints, run this, then update VERSION in
+# dashapp/plotlyjs.py and delete the old file. The tarball is checked against the integrity before anything is kept.
+PLOTLY_STRICT_VERSION := 4.1.1
+PLOTLY_STRICT_INTEGRITY := sha512-/M2gRAF8LeqafKIO/bUU+DQk7RlonVbwpPb2G/jZsfqCl/DttBfvF+wQfZ6vT9y9EKy47eDI/zfIWC/uA1L6TQ==
+vendor-plotly:
+	@command -v npm >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
+	rm -rf build/plotly-strict && mkdir -p build/plotly-strict
+	cd build/plotly-strict && npm pack --silent plotly.js-strict-dist-min@$(PLOTLY_STRICT_VERSION)
+	python3 -c 'import base64, hashlib, pathlib, sys; \
+		data = pathlib.Path(sys.argv[1]).read_bytes(); \
+		got = "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode(); \
+		sys.exit(0 if got == sys.argv[2] else f"integrity mismatch: {got}")' \
+		build/plotly-strict/plotly.js-strict-dist-min-$(PLOTLY_STRICT_VERSION).tgz $(PLOTLY_STRICT_INTEGRITY)
+	tar -xzf build/plotly-strict/plotly.js-strict-dist-min-$(PLOTLY_STRICT_VERSION).tgz -C build/plotly-strict
+	cp build/plotly-strict/package/plotly-strict.min.js dashapp/static/vendor/plotly-strict-$(PLOTLY_STRICT_VERSION).min.js
 
 clean:
 	rm -rf $(VENV) $(LOAD_VENV) node_modules tests/artifacts .pytest_cache

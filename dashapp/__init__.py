@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import partial
+from importlib.metadata import version
 
 import dash
 import dash_bootstrap_components as dbc  # noqa: F401  (registers the component suite)
@@ -15,6 +16,8 @@ from .db import Database
 from .resources import shipped_folder
 
 ASSETS_DIR = shipped_folder("assets")
+# Dash fingerprints the files it serves from the package (the strict plotly.js) with it.
+__version__ = version("dashapp")
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ def create_app(config: Config | None = None, celery=None) -> dash.Dash:
     from .cache import cache, init_cache
     from .headers import init_headers
     from .pages import backtests, panels, shell, titles
+    from .plotlyjs import serve_in_dash
     from .prometheus import init_metrics
 
     config = config or Config.from_env()
@@ -56,6 +60,7 @@ def create_app(config: Config | None = None, celery=None) -> dash.Dash:
         routes_pathname_prefix=subpath.ROOT,
         requests_pathname_prefix=config.url_prefix,
     )
+    serve_in_dash()  # plotly.js's strict build, whose WebGL traces need no 'unsafe-eval'
     app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)  # screen readers pick a voice by it
     server = app.server
     server.wsgi_app = subpath.mount(server.wsgi_app, config.url_prefix)

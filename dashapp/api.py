@@ -25,6 +25,7 @@ from .cache import probe_cache
 from .charts import REGISTRY, get_chart, render
 from .charts.backtests import tearsheet
 from .charts.drift import drift_results
+from .charts.figures import svg_curves
 from .charts.themes import for_export, theme_param, title_param
 from .contract import TABLES
 from .errors import BadParameter, error_body
@@ -107,6 +108,7 @@ def chart(chart_id: str):
     rendered = render(spec, args, _db(), strict=True)
     if options:
         figure = for_export(rendered.figure, *look)
+        figure = svg_curves(figure) if fmt == "svg" else figure  # vectors, not a WebGL bitmap
         image = export.draw(figure, options, current_app.extensions["dashapp"].config.browser_path)
         return Response(image, mimetype=export.FORMATS[fmt])
     if fmt == "csv":

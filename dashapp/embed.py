@@ -1,7 +1,8 @@
 """/embed/<chart_id>: one chart alone on a page, for an iframe, with the same parameters as its page.
 
-The page works offline: plotly.js comes from the installed plotly package, the small script that
-draws the figure from static/embed.js (no inline script, so a strict CSP can forbid them).
+The page works offline: plotly.js is the portal's own (plotlyjs.py: the strict build, whose WebGL traces need no
+'unsafe-eval'), the small script that draws the figure from static/embed.js (no inline script, so a strict CSP can
+forbid them).
 Errors answer as a message in the frame, never as JSON or a traceback.
 """
 
@@ -11,15 +12,12 @@ import hashlib
 import html
 import shlex
 from datetime import timedelta
-from functools import cache
-from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-import plotly
 from flask import Blueprint, current_app, make_response, render_template, request, send_from_directory
 from plotly.io.json import to_json_plotly
 
-from . import export
+from . import export, plotlyjs
 from .auth import Tokens, chart_url
 from .charts import get_chart, render
 from .charts.registry import chart_version, refresh_seconds
@@ -33,16 +31,15 @@ blueprint = Blueprint(
 # The embed page's title line and footer around the chart, so an iframe of this much more than the
 # chart's height shows the chart as tall as on its page.
 CHROME_HEIGHT = 64
-PLOTLY_JS = Path(plotly.__file__).parent / "package_data"
 ONE_YEAR = 365 * 24 * 3600
 
 
 @blueprint.get("/embed/plotly-<version>.min.js")
 def plotly_js(version: str):
-    """Serve the installed plotly.js; the version in the URL lets browsers cache it for a year."""
-    if version != plotly_version():
+    """Serve the portal's plotly.js; the version in the URL lets browsers cache it for a year."""
+    if version != plotlyjs.VERSION:
         return "", 404
-    return send_from_directory(PLOTLY_JS, "plotly.min.js", max_age=ONE_YEAR, mimetype="text/javascript")
+    return send_from_directory(plotlyjs.PATH.parent, plotlyjs.PATH.name, max_age=ONE_YEAR, mimetype="text/javascript")
 
 
 @blueprint.get("/embed/<path:chart_id>")
@@ -76,11 +73,6 @@ def embed(chart_id: str):
     return response
 
 
-@cache
-def plotly_version() -> str:
-    return plotly.offline.get_plotlyjs_version()
-
-
 def _page(
     message: str,
     *,
@@ -104,7 +96,7 @@ def _page(
         kind=kind,
         refresh=refresh,
         etag=etag,
-        plotly_version=plotly_version(),
+        plotly_version=plotlyjs.VERSION,
     )
 
 

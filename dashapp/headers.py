@@ -21,8 +21,9 @@ def content_security_policy(script_hashes: list[str], frame_ancestors: str) -> s
     """The policy for a page whose inline scripts have these hashes, framed only by `frame_ancestors`."""
     directives = {
         "default-src": "'self'",
-        # No 'unsafe-eval': plotly.js needs it only for its WebGL traces (scattergl, splom, parcoords), and
-        # no blob: workers (map traces); we draw neither, and the browser tests fail on any violation.
+        # No 'unsafe-eval': the portal serves plotly.js's strict build (plotlyjs.py), whose WebGL traces (the
+        # long curves' scattergl) need none; no blob: workers (map traces, which no chart draws). The browser
+        # tests fail on any violation.
         "script-src": " ".join(["'self'", *script_hashes]),
         # plotly.js, dash-renderer and dcc add <style> elements of their own as they draw (measured in
         # Chromium): styles cannot be hashed ahead, and scripts stay locked.

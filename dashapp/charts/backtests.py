@@ -30,7 +30,18 @@ from ..backtest.series import RunSeries
 from ..backtest.tearsheet import STAGES, Progress, no_progress, tearsheet_html
 from ..db import Database
 from ..errors import BadParameter
-from .figures import BLUE, GREEN, ORANGE, VERMILLION, base_figure, color_map, empty_figure, stacked_figure, table_figure
+from .figures import (
+    BLUE,
+    GREEN,
+    ORANGE,
+    VERMILLION,
+    base_figure,
+    color_map,
+    curve,
+    empty_figure,
+    stacked_figure,
+    table_figure,
+)
 from .registry import ChartSpec, Param, get_chart, parse_params, register
 
 RUNS = Param(
@@ -132,9 +143,11 @@ def cumulative_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     return fig
 
 
-def _line(part: pd.DataFrame, column: str, name: str, color: str, log: bool, dash: str = "solid") -> go.Scatter:
+def _line(
+    part: pd.DataFrame, column: str, name: str, color: str, log: bool, dash: str = "solid"
+) -> go.Scatter | go.Scattergl:
     y = part[column] + 1 if log else part[column]
-    return go.Scatter(
+    return curve(
         x=part["ts"],
         y=y,
         name=name,
@@ -165,7 +178,7 @@ def drawdown_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     palette = color_map(frame["run_id"].unique())
     for run_id, part in frame.groupby("run_id", sort=False):
         fig.add_trace(
-            go.Scatter(
+            curve(
                 x=part["ts"],
                 y=part["drawdown"],
                 name=run_id,
@@ -293,14 +306,14 @@ def rolling_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     for run_id, part in frame.groupby("run_id", sort=False):
         style = {"color": palette[run_id], "width": 1.4}
         fig.add_trace(
-            go.Scatter(
+            curve(
                 x=part["ts"], y=part["sharpe"], name=run_id, line=style, legendgroup=run_id, hovertemplate="%{y:.2f}"
             ),
             row=1,
             col=1,
         )
         fig.add_trace(
-            go.Scatter(
+            curve(
                 x=part["ts"],
                 y=part["volatility"],
                 name=run_id,
@@ -492,7 +505,7 @@ def trades_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     symbol = frame.attrs.get("symbol", "")
     fig = stacked_figure([0.7, 0.3])
     fig.add_trace(
-        go.Scatter(
+        curve(
             x=frame["ts"],
             y=frame["close"],
             name=f"{symbol} close",
@@ -518,7 +531,7 @@ def trades_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
             col=1,
         )
     fig.add_trace(
-        go.Scatter(
+        curve(
             x=frame["ts"],
             y=frame["position"],
             name="position",
@@ -579,7 +592,7 @@ def tracking_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     fig = stacked_figure([0.65, 0.35])
     for column, color in (("backtest", BLUE), ("paper", ORANGE)):
         fig.add_trace(
-            go.Scatter(x=frame["ts"], y=frame[column], name=column, line={"color": color}, hovertemplate="%{y:.2%}"),
+            curve(x=frame["ts"], y=frame[column], name=column, line={"color": color}, hovertemplate="%{y:.2%}"),
             row=1,
             col=1,
         )

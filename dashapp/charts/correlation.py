@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from ..backtest.runs import known_runs
 from ..db import Database
 from ..errors import DataUnavailable
-from .figures import base_figure, color_map, empty_figure
+from .figures import base_figure, color_map, curve, empty_figure
 from .registry import FILTERS, ChartSpec, Param, register
 
 METHOD = Param("method", "choice", "pearson", choices=("pearson", "spearman"), help="correlation: pearson or spearman")
@@ -181,7 +181,7 @@ def rolling_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     colors = color_map(filled["symbol"])
     for symbol, part in filled.groupby("symbol"):
         fig.add_trace(
-            go.Scatter(
+            curve(
                 x=part["day"],
                 y=part["corr"],
                 name=symbol,

@@ -55,6 +55,33 @@ LAYOUT = {
 }
 
 
+# Curves of more points than this draw with WebGL (scattergl), shorter ones as SVG; plotly.express switches its
+# render mode at the same count. The pages' series are thinned (a bucketed one to timerange.MAX_POINTS, 2,000;
+# a training curve to 500), so a threshold of a few thousand would never be reached there: at 1,000, a fine
+# bucket (a day by the minute, two weeks by the quarter hour: 1,300 to 2,000 points a trace, several traces a
+# chart) draws on the GPU, while the default week (672 quarter hours) stays SVG. Browsers keep only about 16
+# WebGL contexts a page (one per chart that has a WebGL trace), and a browser without WebGL cannot draw them.
+WEBGL_POINTS = 1_000
+
+
+def curve(**trace) -> go.Scatter | go.Scattergl:
+    """A line (or its fill) along many x values: go.Scattergl beyond WEBGL_POINTS points, else go.Scatter.
+
+    For long curves only: a stacked area (stackgroup) cannot be WebGL, and markers, reference lines and the
+    rollout markers stay SVG. Traces filled to one another (fill="tonexty") must have the same length, so they
+    are of one kind: a fill joins only traces of the same kind.
+    """
+    kind = go.Scattergl if len(trace["x"]) > WEBGL_POINTS else go.Scatter
+    return kind(**trace)
+
+
+def svg_curves(figure: dict) -> dict:
+    """`figure` (a plain dict) with its WebGL curves as SVG ones, for a vector image: kaleido would put a WebGL
+    trace into an SVG as a bitmap. curve() gives a scattergl only what a scatter takes too."""
+    data = [{**trace, "type": "scatter"} if trace.get("type") == "scattergl" else trace for trace in figure["data"]]
+    return {**figure, "data": data}
+
+
 def base_figure(**layout) -> go.Figure:
     """Return an empty figure with the portal's common layout."""
     fig = go.Figure()

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 from ..db import Database
 from ..ops import serving
 from ..thresholds import configured
-from .figures import STATUS_COLORS, color_map, empty_figure, table_figure, time_figure
+from .figures import STATUS_COLORS, color_map, curve, empty_figure, table_figure, time_figure
 from .registry import BUCKET, FILTERS, WINDOW, ChartSpec, from_query, register
 
 NO_REQUESTS = "No requests in this window"
@@ -73,7 +73,7 @@ def latency_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     for version, part in frame.groupby("model_version", sort=True):
         for column, dash in (("p50_ms", "dot"), ("p95_ms", "solid"), ("p99_ms", "dash")):
             fig.add_trace(
-                go.Scatter(
+                curve(
                     x=part["bucket"],
                     y=part[column],
                     mode="lines",
@@ -94,7 +94,7 @@ def error_rate_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     fig = time_figure(params, yaxis={"title": "server errors (5xx)", "tickformat": ".1%", "rangemode": "tozero"})
     for version, part in frame.groupby("model_version", sort=True):
         fig.add_trace(
-            go.Scatter(
+            curve(
                 x=part["bucket"],
                 y=part["value"],
                 mode="lines",
@@ -112,7 +112,7 @@ def cache_hit_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
         return empty_figure("No cache_hit values in this window" if frame.attrs.get("requests") else NO_REQUESTS)
     fig = time_figure(params, yaxis={"title": "cache hit rate", "tickformat": ".0%", "range": [0, 1.02]})
     fig.add_trace(
-        go.Scatter(
+        curve(
             x=frame["bucket"],
             y=frame["value"],
             mode="lines",

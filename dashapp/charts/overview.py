@@ -9,7 +9,7 @@ from ..db import Database
 from ..ops import serving
 from ..sentiment.metrics import accuracy
 from ..thresholds import configured
-from .figures import DRIFT_COLORS, LABEL_COLORS, base_figure, color_map, empty_figure, time_figure
+from .figures import DRIFT_COLORS, LABEL_COLORS, base_figure, color_map, curve, empty_figure, time_figure
 from .registry import BUCKET, FILTERS, ChartSpec, from_query, register
 
 # metric, title, number format, which direction is good (None: neither)
@@ -132,7 +132,7 @@ def accuracy_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     for version, part in frame.groupby("model_version", sort=True):
         overall = part["correct"].sum() / part["with_outcome"].sum()
         fig.add_trace(
-            go.Scatter(
+            curve(
                 x=part["day"],
                 y=part["accuracy"],
                 name=f"{version} ({overall:.1%})",

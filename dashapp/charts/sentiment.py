@@ -21,7 +21,16 @@ from ..sentiment.metrics import (
     wilson,
 )
 from ..thresholds import configured
-from .figures import DRIFT_TINTS, LABEL_COLORS, base_figure, color_map, empty_figure, stacked_figure, table_figure
+from .figures import (
+    DRIFT_TINTS,
+    LABEL_COLORS,
+    base_figure,
+    color_map,
+    curve,
+    empty_figure,
+    stacked_figure,
+    table_figure,
+)
 from .registry import BUCKET, FILTERS, ChartSpec, from_query, register
 
 ALPHA = 0.05  # a difference from the stable version is significant below this p-value
@@ -189,7 +198,7 @@ def accuracy_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     for version, part in frame.groupby("model_version"):
         color = palette[version]
         fig.add_trace(
-            go.Scatter(
+            curve(
                 x=part["day"],
                 y=part["accuracy"],
                 name=f"{version} accuracy",
@@ -201,7 +210,7 @@ def accuracy_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
             col=1,
         )
         fig.add_trace(
-            go.Scatter(
+            curve(
                 x=part["day"],
                 y=part["macro_f1"],
                 name=f"{version} macro F1",
@@ -332,12 +341,10 @@ def bands_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     fig = base_figure(yaxis={"title": {"text": "sentiment score"}, "range": [-1, 1]})
     for low, high, name, alpha in (("p5", "p95", "p5–p95", 0.15), ("p25", "p75", "p25–p75", 0.35)):
         fig.add_trace(
-            go.Scatter(
-                x=frame["bucket"], y=frame[high], mode="lines", line={"width": 0}, showlegend=False, hoverinfo="skip"
-            )
+            curve(x=frame["bucket"], y=frame[high], mode="lines", line={"width": 0}, showlegend=False, hoverinfo="skip")
         )
         fig.add_trace(
-            go.Scatter(
+            curve(
                 x=frame["bucket"],
                 y=frame[low],
                 mode="lines",
@@ -349,9 +356,7 @@ def bands_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
             )
         )
     fig.add_trace(
-        go.Scatter(
-            x=frame["bucket"], y=frame["p50"], name="median", line={"color": "#4c78a8"}, hovertemplate="%{y:.3f}"
-        )
+        curve(x=frame["bucket"], y=frame["p50"], name="median", line={"color": "#4c78a8"}, hovertemplate="%{y:.3f}")
     )
     return fig
 

@@ -15,6 +15,7 @@ from .figures import (
     DRIFT_COLORS,
     DRIFT_TINTS,
     color_map,
+    curve,
     empty_figure,
     marked,
     stacked_figure,
@@ -109,7 +110,7 @@ def budget_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     _mark_partial(fig, frame, params)
     for name, part in frame.assign(name=names).groupby("name", sort=True):
         fig.add_trace(
-            go.Scatter(
+            curve(
                 x=part["bucket"],
                 y=part["budget_left"],
                 mode="lines",
@@ -211,7 +212,7 @@ def resources_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     for row, (column, title) in enumerate(RESOURCES, start=1):
         for instance, part in frame.groupby("instance", sort=True):
             fig.add_trace(
-                go.Scatter(
+                curve(
                     x=part["bucket"],
                     y=part[column],
                     mode="lines",
@@ -305,7 +306,7 @@ def memory_latency_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
     for (measure, series), part in frame.groupby(["measure", "series"], sort=True):
         memory = measure == "memory %"
         fig.add_trace(
-            go.Scatter(
+            curve(
                 x=part["bucket"],
                 y=part["value"],
                 mode="lines",

@@ -47,7 +47,7 @@ def summarize(figure) -> str:
 
 def _kind(trace: Mapping) -> str:
     kind = trace.get("type") or "scatter"
-    if kind == "scatter":
+    if kind in ("scatter", "scattergl"):  # a long curve draws with WebGL (figures.curve): the same line to a reader
         return "line" if "lines" in str(trace.get("mode") or "lines") else "scatter"
     return KINDS.get(kind, kind)
 

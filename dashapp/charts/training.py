@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..db import Database
-from .figures import LAYOUT, color_map, empty_figure
+from .figures import LAYOUT, color_map, curve, empty_figure
 from .registry import MODEL_VERSION, WINDOW, ChartSpec, Param, register
 
 MAX_POINTS = 500  # per run and metric: more is no sharper on a panel and only slows the browser
@@ -61,7 +61,7 @@ def curves_figure(frame: pd.DataFrame, params: dict) -> go.Figure:
             version = part["model_version"].iloc[0]
             label = f"{version} ({run_id})" if version in repeated else version
             fig.add_trace(
-                go.Scatter(
+                curve(
                     x=part["step"],
                     y=part["value"],
                     name=label,

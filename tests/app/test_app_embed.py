@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
-from pathlib import Path
 from urllib.parse import quote
 
-import plotly
 import plotly.io as pio
 import pytest
 from markupsafe import escape
 
+from dashapp import plotlyjs
 from dashapp.charts import REGISTRY, get_chart, render
 from dashapp.charts.figures import DARK_TINTS, DRIFT_TINTS
 from dashapp.charts.themes import DARK_BG, DARK_PANEL
@@ -119,17 +118,18 @@ def test_the_figure_json_cannot_close_its_script_element(shared_client):
     assert "<" not in raw and "\\u003c" in raw  # the alert bands' hover text holds <br>
 
 
-def test_plotly_js_is_served_by_the_app_with_a_long_cache(shared_client):
+def test_plotly_js_is_the_strict_build_served_by_the_app_with_a_long_cache(shared_client):
     text = assert_page(shared_client.get(f"/embed/ops.latency?{WINDOW}"), 200)
     sources = re.findall(r'(?:src|href)="([^"]+)"', text)
     # Nothing from another host, no CDN; an empty icon, so the browser asks for no /favicon.ico.
     assert sources and all(s.startswith("/embed/") or s == "data:," for s in sources)
-    version = plotly.offline.get_plotlyjs_version()
+    version = plotlyjs.VERSION
     assert f"/embed/plotly-{version}.min.js" in sources
     response = shared_client.get(f"/embed/plotly-{version}.min.js")
     assert response.status_code == 200 and response.mimetype == "text/javascript"
     assert "max-age=31536000" in response.headers["Cache-Control"]
-    assert response.data == (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
+    assert response.data == plotlyjs.PATH.read_bytes()
+    assert response.data.startswith(b"/**\n* plotly.js (strict - minified) v" + version.encode())
     assert shared_client.get("/embed/plotly-0.0.1.min.js").status_code == 404
     assert shared_client.get("/embed/static/embed.js").status_code == 200
 

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 
 from dashapp import create_app, export
-from dashapp.charts import get_chart
+from dashapp.charts import figures, get_chart
 from dashapp.charts.themes import DARK_BG
 from tests.app.test_app_api import assert_error, window
 
@@ -158,3 +158,13 @@ def test_a_bad_theme_or_title_is_a_400_naming_it(shared_client, query, param):
 
 def rgb(color: str) -> str:
     return "rgb({}, {}, {})".format(*(int(color[i : i + 2], 16) for i in (1, 3, 5)))
+
+
+def test_an_svg_image_draws_long_curves_as_vectors_and_a_png_draws_them_too(client, monkeypatch):
+    """Every curve is 'long' with the threshold at 0: the SVG holds its paths, not a WebGL bitmap."""
+    monkeypatch.setattr(figures, "WEBGL_POINTS", 0)
+    url = f"/api/charts/ops.cache_hit?{window('ops.cache_hit')}"
+    assert "scattergl" in {t["type"] for t in client.get(url).get_json()["figure"]["data"]}
+    svg = client.get(f"{url}&format=svg").data.decode()
+    assert "<image" not in svg and 'class="scatterlayer' in svg and 'class="js-line"' in svg
+    assert client.get(f"{url}&format=png").data.startswith(b"\x89PNG")

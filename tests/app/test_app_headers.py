@@ -12,8 +12,8 @@ import pytest
 from dashapp import create_app
 from dashapp.charts import registry
 from dashapp.config import Config
-from dashapp.embed import plotly_version
 from dashapp.errors import ConfigError
+from dashapp.plotlyjs import VERSION as PLOTLY_JS_VERSION
 from tests.app.test_app_api import WINDOW, assert_error
 
 # A page, a Dash bundle, the API (a 200, a 400, a 404), a callback, a static asset and an unknown path.
@@ -33,7 +33,7 @@ EMBED_PATHS = [
     f"/embed/ops.latency?{WINDOW}",
     "/embed/ops.nope",
     "/embed/static/embed.js",
-    f"/embed/plotly-{plotly_version()}.min.js",
+    f"/embed/plotly-{PLOTLY_JS_VERSION}.min.js",
 ]
 # Inline <script> elements that run (not JSON data blocks), outside HTML comments.
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\b(?:src=|type=\"application/json\"))[^>]*>(.*?)</script>", re.S)
