@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import partial
-from importlib.metadata import version
 
 import dash
 import dash_bootstrap_components as dbc  # noqa: F401  (registers the component suite)
@@ -16,8 +15,6 @@ from .db import Database
 from .resources import shipped_folder
 
 ASSETS_DIR = shipped_folder("assets")
-# Dash fingerprints the files it serves from the package (the strict plotly.js) with it.
-__version__ = version("dashapp")
 
 
 @dataclass(frozen=True)
@@ -60,10 +57,10 @@ def create_app(config: Config | None = None, celery=None) -> dash.Dash:
         routes_pathname_prefix=subpath.ROOT,
         requests_pathname_prefix=config.url_prefix,
     )
-    serve_in_dash()  # plotly.js's strict build, whose WebGL traces need no 'unsafe-eval'
     app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)  # screen readers pick a voice by it
     server = app.server
     server.wsgi_app = subpath.mount(server.wsgi_app, config.url_prefix)
+    serve_in_dash(server, subpath.ROOT)  # plotly.js's strict build, whose WebGL traces need no 'unsafe-eval'
     server.config["MAX_CONTENT_LENGTH"] = 1 * 1024 * 1024
     init_cache(server, config)
     db = Database(config, cache=cache)
