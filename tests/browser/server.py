@@ -118,9 +118,12 @@ class Server:
         return '"evaluated_at":"' in body.replace(" ", "")
 
     def stop(self) -> None:
-        for process in filter(None, (self.scheduler, self.process)):
-            if process.poll() is None:
-                process.terminate()
+        """Stop the scheduler (SIGTERM) and gunicorn quickly (SIGINT): a graceful stop (SIGTERM) waits for the
+        browser's kept-alive and in-flight requests, 15 s and more a server in the suite's teardowns, and no test
+        asks for one here (the graceful reload test signals gunicorn itself)."""
+        for process, sig in ((self.scheduler, signal.SIGTERM), (self.process, signal.SIGINT)):
+            if process is not None and process.poll() is None:
+                process.send_signal(sig)
                 try:
                     process.wait(timeout=15)
                 except subprocess.TimeoutExpired:
